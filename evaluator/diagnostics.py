@@ -1,0 +1,91 @@
+"""Errors are values: a diagnostic names a place in a file and says what is wrong.
+
+Every stage of the pipeline (parse, transform, check, reading an incident)
+reports problems as :class:`Diagnostic` values. Nothing a user types should
+ever surface as a Python traceback; the CLI prints diagnostics with
+:func:`render`.
+
+>>> src = "when foetal_dose >= 10 mSv\\n"
+>>> d = Diagnostic(message="cannot compare an absorbed dose with an effective dose",
+...                span=Span(file="x.irmer", line=1, column=21, end_line=1, end_column=27),
+...                hint="write the threshold in Gy or mGy")
+>>> print(render(d, src))
+x.irmer:1:21: error: cannot compare an absorbed dose with an effective dose
+    1 | when foetal_dose >= 10 mSv
+      |                     ^^^^^^
+  hint: write the threshold in Gy or mGy
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Span(BaseModel):
+    """A region of a source file: 1-based lines and columns, end exclusive."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str = "<string>"
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+Severity = Literal["error", "warning", "info"]
+
+
+class Diagnostic(BaseModel):
+    """One problem, with where it is and, when we can tell, how to fix it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message: str
+    span: Span | None = None
+    severity: Severity = "error"
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.span}: " if self.span else ""
+        return f"{where}{self.severity}: {self.message}"
+
+
+class CriteriaError(Exception):
+    """Raised when a criteria file cannot be parsed or checked.
+
+    It carries every diagnostic found (not just the first) and the source
+    texts, so that callers can render them with a caret.
+    """
+
+    def __init__(self, diagnostics: list[Diagnostic], sources: dict[str, str] | None = None):
+        self.diagnostics = list(diagnostics)
+        self.sources = dict(sources or {})
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+    def render(self) -> str:
+        return "\n".join(render(d, self.sources.get(d.span.file) if d.span else None)
+                         for d in self.diagnostics)
+
+
+def render(diagnostic: Diagnostic, source: str | None = None) -> str:
+    """Format a diagnostic as `file:line:col: severity: message`, the line, a caret."""
+    lines = [str(diagnostic)]
+    span = diagnostic.span
+    if span and source is not None:
+        text_lines = source.splitlines()
+        if 1 <= span.line <= len(text_lines):
+            text = text_lines[span.line - 1].expandtabs(1)
+            gutter = f"{span.line:>5} | "
+            width = (span.end_column - span.column) if span.end_line == span.line else len(text) - span.column + 1
+            width = max(1, min(width, len(text) - span.column + 2))
+            lines.append(gutter + text)
+            lines.append(" " * (len(gutter) - 2) + "| " + " " * (span.column - 1) + "^" * width)
+    if diagnostic.hint:
+        lines.append(f"  hint: {diagnostic.hint}")
+    return "\n".join(lines)

@@ -1,0 +1,745 @@
+"""Stage 4, the Python backend: evaluate incidents against checked criteria.
+
+Logic is three-valued: a condition is true, false, or unknown (``None``) when
+it needs a fact the incident does not give. Numbers are exact fractions; an
+unknown number is the interval of the values it could take (a count of at
+least 1 is [1, ∞)), so ``0 >= 50% of intended_images`` is false even when
+``intended_images`` is unknown. Where Kleene logic leaves a criterion unknown,
+the evaluator splits on the unknown facts it can enumerate exactly (named
+values, yes/no, and numbers compared only with constants, one value per band
+between thresholds) and decides when every case agrees: an accidental 8 mSv
+in England is notifiable whatever the age, because 8 mSv meets both the adult
+and the child threshold.
+
+The evaluator walks the checked AST with tables of rules by node type; units
+were resolved by the checker, so nothing here calls pint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable, Iterable
+
+from . import ast
+from .check import Checked
+from .explain import show_number, show_quantity, source_text
+from .incident import Incident
+from .operators import SYMBOL
+from .result import AdviceInfo, AuthorityInfo, CriterionResult, Result
+from .units import BOOL, DIMENSIONLESS, ENUM, KINDS, SET
+from .values import Measure
+
+B3 = bool | None  # three-valued: True, False, or None for unknown
+INF = math.inf  # the upper end of an unknown quantity; never used as a measured value
+SPLIT_BUDGET = 1024  # the most cases the refinement enumerates for one decision
+
+
+# ------------------------------------------------------------ three-valued logic
+
+def not3(a: B3) -> B3:
+    return None if a is None else not a
+
+
+def and3(values: Iterable[B3]) -> B3:
+    result: B3 = True
+    for value in values:
+        if value is False:
+            return False
+        if value is None:
+            result = None
+    return result
+
+
+def or3(values: Iterable[B3]) -> B3:
+    result: B3 = False
+    for value in values:
+        if value is True:
+            return True
+        if value is None:
+            result = None
+    return result
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The values a number may have: exactly one when known, a range when not."""
+
+    lo: Fraction
+    hi: Fraction | float  # INF when unbounded
+
+    @property
+    def known(self) -> bool:
+        return self.lo == self.hi
+
+    def scale(self, factor: Fraction) -> "Interval":
+        return Interval(self.lo * factor, self.hi * factor if self.hi != INF else INF)
+
+
+def _divide(a: Interval, b: Interval) -> Interval:
+    """a / b for non-negative intervals; division by zero gives ∞ (or [0, ∞) for 0/0)."""
+    lo = Fraction(0) if b.hi == INF else (a.lo / b.hi if b.hi else (INF if a.lo > 0 else Fraction(0)))
+    hi = INF if (b.lo == 0 or a.hi == INF) else a.hi / b.lo
+    if lo == INF:
+        return Interval(INF, INF)  # type: ignore[arg-type]
+    return Interval(lo, hi)
+
+
+def _ge(a: Interval, b: Interval) -> B3:
+    return True if a.lo >= b.hi else False if a.hi < b.lo else None
+
+
+def _gt(a: Interval, b: Interval) -> B3:
+    return True if a.lo > b.hi else False if a.hi <= b.lo else None
+
+
+def _eq(a: Interval, b: Interval) -> B3:
+    if a.known and b.known:
+        return a.lo == b.lo
+    return False if (a.hi < b.lo or b.hi < a.lo) else None
+
+
+# Canonical operator -> how it compares two intervals.
+INTERVAL_COMPARE: dict[str, Callable[[Interval, Interval], B3]] = {
+    ">=": _ge, ">": _gt,
+    "<=": lambda a, b: _ge(b, a), "<": lambda a, b: _gt(b, a),
+    "=": _eq, "!=": lambda a, b: not3(_eq(a, b)),
+}
+
+
+# -------------------------------------------------------------------- evaluation
+
+@dataclass
+class Env:
+    """The known facts of one incident (or of one case of a split)."""
+
+    values: dict[str, Any]
+    memo: dict[tuple[str, bool], Any] = field(default_factory=dict)
+
+    def extended(self, extra: dict[str, Any]) -> "Env":
+        return Env({**self.values, **extra})
+
+
+Missing = frozenset[str]
+NONE: Missing = frozenset()
+
+
+class Engine:
+    """Evaluates expressions of one checked criteria file."""
+
+    def __init__(self, checked: Checked, source: str | None = None):
+        self.checked = checked
+        self.source = source
+        self.facts = checked.facts
+        self.definitions = checked.definitions
+        self.rows_by_code: dict[str, list[ast.Row]] = {}
+        for row in checked.rows:
+            self.rows_by_code.setdefault(row.code, []).append(row)
+
+    # ------------------------------------------------------------- booleans
+    def truth(self, expr: Any, env: Env, trace: list[str] | None = None) -> tuple[B3, Missing]:
+        return BOOL_RULES[type(expr)](self, expr, env, trace)
+
+    def b_compare(self, node: ast.Compare, env: Env, trace: list[str] | None) -> tuple[B3, Missing]:
+        values = [self.number(op, env) for op in node.operands]
+        result = and3(INTERVAL_COMPARE[op](values[i][0], values[i + 1][0]) for i, op in enumerate(node.ops))
+        if trace is not None:
+            parts = [self.describe(node.operands[0], env)]
+            for op, operand in zip(node.ops, node.operands[1:]):
+                parts += [SYMBOL[op], self.describe(operand, env)]
+            trace.append(f"{' '.join(parts)}: {YES_NO[result]}")
+        return result, _missing_if(result, (m for _, m in values))
+
+    def b_is(self, node: ast.IsValue, env: Env, trace: list[str] | None) -> tuple[B3, Missing]:
+        value = env.values.get(node.fact)
+        result = None if value is None else ((value in node.values) != node.negated)
+        if trace is not None:
+            test = f"{'is not' if node.negated else 'is'} {'one of ' if node.one_of else ''}{', '.join(node.values)}"
+            shown = "unknown" if value is None else value
+            trace.append(f"{node.fact} ({shown}) {test}: {YES_NO[result]}")
+        return result, (frozenset({node.fact}) if result is None else NONE)
+
+    def b_includes(self, node: ast.Includes, env: Env, trace: list[str] | None) -> tuple[B3, Missing]:
+        value = env.values.get(node.fact)
+        result = None if value is None else bool(value & set(node.values))
+        if trace is not None:
+            shown = "unknown" if value is None else ", ".join(sorted(value))
+            trace.append(f"{node.fact} ({shown}) includes {', '.join(node.values)}: {YES_NO[result]}")
+        return result, (frozenset({node.fact}) if result is None else NONE)
+
+    def b_tolerance(self, node: ast.Tolerance, env: Env, trace: list[str] | None) -> tuple[B3, Missing]:
+        value, m1 = self.number(node.value, env)
+        reference, m2 = self.number(node.reference, env)
+        low, high = reference.scale(1 - node.fraction), reference.scale(1 + node.fraction)
+        outside = or3([_gt(low, value), _gt(value, high)])
+        result = outside if node.outside else not3(outside)
+        if trace is not None:
+            kind = node.kind or "number"
+            unit = self.unit_of(node.value, env)
+            bounds = (f"{self.show(low, kind, unit)} to {self.show(high, kind, unit)}"
+                      if reference.known else "unknown")
+            word = "outside" if node.outside else "within"
+            trace.append(f"{self.describe(node.value, env)} {word} ±{node.percent}% of "
+                         f"{self.describe(node.reference, env)} ({bounds}): {YES_NO[result]}")
+        return result, _missing_if(result, (m1, m2))
+
+    def b_criteria_of(self, node: ast.CriteriaOf, env: Env, trace: list[str] | None) -> tuple[B3, Missing]:
+        results = [self.truth(row.when, env, trace) for row in self.rows_by_code.get(node.code, ()) if row.when]
+        result = or3(r for r, _ in results)
+        if trace is not None:
+            trace.append(f"criteria of {node.code}: {YES_NO[result]}")
+        return result, _missing_if(result, (m for _, m in results))
+
+    def b_constant(self, node: ast.Constant, env: Env, trace: list[str] | None) -> tuple[B3, Missing]:
+        if trace is not None:
+            trace.append("always" if node.value else "never")
+        return node.value, NONE
+
+    def b_not(self, node: ast.Not, env: Env, trace: list[str] | None) -> tuple[B3, Missing]:
+        value, missing = self.truth(node.operand, env, trace)
+        return not3(value), missing
+
+    def b_and(self, node: ast.And, env: Env, trace: list[str] | None) -> tuple[B3, Missing]:
+        results = [self.truth(op, env, trace) for op in node.operands]
+        result = and3(r for r, _ in results)
+        return result, _missing_if(result, (m for r, m in results if r is None))
+
+    def b_or(self, node: ast.Or, env: Env, trace: list[str] | None) -> tuple[B3, Missing]:
+        results = [self.truth(op, env, trace) for op in node.operands]
+        result = or3(r for r, _ in results)
+        return result, _missing_if(result, (m for r, m in results if r is None))
+
+    def b_ref(self, node: ast.Ref, env: Env, trace: list[str] | None) -> tuple[B3, Missing]:
+        if node.target == "definition":
+            inner: list[str] | None = [] if trace is not None else None
+            result, missing = self.truth(self.definitions[node.name].body, env, inner)
+            if trace is not None:
+                trace.extend(inner or [])
+                trace.append(f"{node.name}: {YES_NO[result]}")
+            return result, missing
+        value = env.values.get(node.name)
+        if trace is not None:
+            trace.append(f"{node.name}: {YES_NO[value]}")
+        return value, (frozenset({node.name}) if value is None else NONE)
+
+    def b_case(self, node: ast.Case, env: Env, trace: list[str] | None) -> tuple[B3, Missing]:
+        return self._case(node, env, trace, lambda expr: self.truth(expr, env, trace), _join_truth)
+
+    def _case(self, node: ast.Case, env: Env, trace, evaluate, join):
+        # The first branch whose condition holds; while conditions are unknown the
+        # result joins every branch that could apply.
+        candidates: list[tuple[Any, Missing]] = []
+        guard_missing: set[str] = set()
+        for branch in node.branches:
+            condition, missing = self.truth(branch.condition, env, trace)
+            if condition is False:
+                continue
+            candidates.append(evaluate(branch.value))
+            if condition is True:
+                break
+            guard_missing |= missing
+        else:
+            candidates.append(evaluate(node.otherwise))
+        value = join([v for v, _ in candidates])
+        missing = frozenset().union(*(m for _, m in candidates)) | (guard_missing if len(candidates) > 1 else set())
+        return value, (frozenset(missing) if not _decided(value) else NONE)
+
+    # -------------------------------------------------------------- numbers
+    def number(self, expr: Any, env: Env) -> tuple[Interval, Missing]:
+        return NUMBER_RULES[type(expr)](self, expr, env)
+
+    def n_ref(self, node: ast.Ref, env: Env) -> tuple[Interval, Missing]:
+        if node.target == "definition":
+            key = (node.name, False)
+            if key not in env.memo:
+                env.memo[key] = self.number(self.definitions[node.name].body, env)
+            return env.memo[key]
+        value = env.values.get(node.name)
+        if value is None:
+            info = self.facts[node.name]
+            return Interval(info.minimum or Fraction(0), INF), frozenset({node.name})
+        return Interval(value.value, value.value), NONE
+
+    def n_number(self, node: ast.Number | ast.Percent, env: Env) -> tuple[Interval, Missing]:
+        return Interval(node.value, node.value), NONE
+
+    def n_scale(self, node: ast.Scale, env: Env) -> tuple[Interval, Missing]:
+        value, missing = self.number(node.operand, env)
+        return value.scale(node.value), missing
+
+    def n_ratio(self, node: ast.Ratio, env: Env) -> tuple[Interval, Missing]:
+        a, m1 = self.number(node.numerator, env)
+        b, m2 = self.number(node.denominator, env)
+        return _divide(a, b), m1 | m2
+
+    def n_case(self, node: ast.Case, env: Env) -> tuple[Interval, Missing]:
+        return self._case(node, env, None, lambda expr: self.number(expr, env), _hull)
+
+    # ---------------------------------------------------------- explanations
+    def describe(self, expr: Any, env: Env) -> str:
+        """An operand as a person reads it: its name, the value it had, how it was worked out."""
+        if isinstance(expr, ast.Ref) and expr.target == "fact":
+            value = env.values.get(expr.name)
+            return f"{expr.name} {value.text if isinstance(value, Measure) else 'unknown'}"
+        if isinstance(expr, ast.Number):
+            return f"{expr.text} {expr.unit}" if expr.unit else expr.text
+        if isinstance(expr, ast.Percent):
+            return f"{expr.text}%"
+        value, _ = self.number(expr, env)
+        kind = getattr(expr, "kind", None) or "number"
+        shown = self.show(value, kind, self.unit_of(expr, env))
+        if isinstance(expr, ast.Ref):
+            body = self.definitions[expr.name].body
+            return f"{expr.name} ({self.describe(body, env)})" if not isinstance(body, ast.Case) else \
+                f"{expr.name} {shown}"
+        if isinstance(expr, ast.Scale):
+            factor = f"{expr.factor}% of" if expr.percent else f"{expr.factor} ×"
+            return f"{factor} {self.describe(expr.operand, env)} = {shown}"
+        if isinstance(expr, ast.Ratio):
+            return f"{self.describe(expr.numerator, env)} / {self.describe(expr.denominator, env)} = {shown}"
+        return shown
+
+    def unit_of(self, expr: Any, env: Env) -> str | None:
+        if isinstance(expr, ast.Ref) and expr.target == "fact":
+            value = env.values.get(expr.name)
+            return value.unit if isinstance(value, Measure) else None
+        if isinstance(expr, ast.Number):
+            return expr.unit
+        if isinstance(expr, ast.Scale):
+            return self.unit_of(expr.operand, env)
+        return None
+
+    @staticmethod
+    def show(value: Interval, kind: str, unit: str | None) -> str:
+        if not value.known:
+            return "unknown"
+        if value.lo == INF:
+            return "∞"
+        if kind in DIMENSIONLESS or kind not in KINDS:
+            return show_number(value.lo)
+        return show_quantity(value.lo, kind, unit)
+
+    # ------------------------------------------------------------ refinement
+    def reachable(self, roots: Iterable[Any]) -> list[ast.Node]:
+        """Every node the roots depend on, through definitions and `criteria of`."""
+        seen: list[ast.Node] = []
+        stack = [r for r in roots if r is not None]
+        visited: set[int] = set()
+        while stack:
+            node = stack.pop()
+            for sub in node.walk():
+                if id(sub) in visited:
+                    continue
+                visited.add(id(sub))
+                seen.append(sub)
+                if isinstance(sub, ast.Ref) and sub.target == "definition":
+                    stack.append(self.definitions[sub.name].body)
+                elif isinstance(sub, ast.CriteriaOf):
+                    stack.extend(row.when for row in self.rows_by_code.get(sub.code, ()) if row.when)
+        return seen
+
+    def split_values(self, fact: str, nodes: list[ast.Node]) -> list[Any] | None:
+        """The values of an unknown fact that cover every case the nodes can tell apart."""
+        info = self.facts[fact]
+        if info.kind == BOOL:
+            return [True, False]
+        if info.kind == ENUM:
+            return list(info.values)
+        if info.kind == SET:
+            # Scopes use a fact with several values only positively, so one value at a time covers them.
+            return [frozenset({value}) for value in info.values]
+        if not info.numeric:
+            return None
+        thresholds = _thresholds(fact, nodes)
+        if thresholds is None:
+            return None
+        floor = info.minimum or Fraction(0)
+        points = _representatives(sorted(t for t in thresholds if t >= floor), floor,
+                                  integer=KINDS[info.kind].integer)
+        return [Measure(value=p, kind=info.kind, text=f"{show_number(p)} (assumed)", unit=None) for p in points]
+
+    def refine(self, decide: Callable[[Env], B3], env: Env, roots: Iterable[Any], scoped: bool = True) -> B3:
+        """Decide by enumerating the unknown facts: the answer when every case agrees."""
+        nodes = self.reachable(roots)
+        facts = {n.name for n in nodes if isinstance(n, ast.Ref) and n.target == "fact"}
+        facts |= {n.fact for n in nodes if isinstance(n, (ast.IsValue, ast.Includes))}
+        if scoped:
+            facts |= {"exposure", "modality", "jurisdiction"}
+        choices = []
+        for fact in sorted(facts):
+            if fact in env.values:
+                continue
+            values = self.split_values(fact, nodes)
+            if values:
+                choices.append((fact, values))
+        choices.sort(key=lambda choice: len(choice[1]))
+        kept, total = [], 1
+        for fact, values in choices:
+            if total * len(values) > SPLIT_BUDGET:
+                break
+            kept.append((fact, values))
+            total *= len(values)
+        if not kept:
+            return None
+        outcome: set[B3] = set()
+        names = [fact for fact, _ in kept]
+        for combination in itertools.product(*(values for _, values in kept)):
+            result = decide(env.extended(dict(zip(names, combination))))
+            if result is None:
+                return None
+            outcome.add(result)
+            if len(outcome) > 1:
+                return None
+        return outcome.pop()
+
+
+def _missing_if(result: B3, parts: Iterable[Missing]) -> Missing:
+    return NONE if result is not None else frozenset().union(*parts)
+
+
+def _decided(value: Any) -> bool:
+    return value.known if isinstance(value, Interval) else value is not None
+
+
+def _join_truth(values: list[B3]) -> B3:
+    return values[0] if len(set(values)) == 1 else None
+
+
+def _hull(values: list[Interval]) -> Interval:
+    return Interval(min(v.lo for v in values), max(v.hi for v in values))
+
+
+def _is_constant(expr: Any) -> bool:
+    if isinstance(expr, (ast.Number, ast.Percent)):
+        return True
+    if isinstance(expr, ast.Scale):
+        return _is_constant(expr.operand)
+    if isinstance(expr, ast.Ratio):
+        return _is_constant(expr.numerator) and _is_constant(expr.denominator)
+    return False
+
+
+def _constant_value(expr: Any) -> Fraction:
+    if isinstance(expr, (ast.Number, ast.Percent)):
+        return expr.value
+    if isinstance(expr, ast.Scale):
+        return expr.value * _constant_value(expr.operand)
+    return _constant_value(expr.numerator) / _constant_value(expr.denominator)
+
+
+def _thresholds(fact: str, nodes: list[ast.Node]) -> set[Fraction] | None:
+    """Constants a numeric fact is compared with, or None if it is used any other way."""
+    uses = sum(1 for n in nodes if isinstance(n, ast.Ref) and n.name == fact)
+    thresholds: set[Fraction] = set()
+    counted = 0
+    for node in nodes:
+        if not isinstance(node, ast.Compare):
+            continue
+        here = [op for op in node.operands if isinstance(op, ast.Ref) and op.name == fact]
+        if not here:
+            continue
+        others = [op for op in node.operands if not (isinstance(op, ast.Ref) and op.name == fact)]
+        if not all(_is_constant(op) for op in others):
+            return None
+        thresholds |= {_constant_value(op) for op in others}
+        counted += len(here)
+    return thresholds if counted == uses else None
+
+
+def _representatives(thresholds: list[Fraction], floor: Fraction, integer: bool) -> list[Fraction]:
+    """One value in every region the thresholds cut the line into, and each threshold."""
+    if integer:
+        points = {floor}
+        for t in thresholds:
+            points |= {Fraction(math.floor(t)), Fraction(math.ceil(t)), Fraction(math.ceil(t) + 1),
+                       Fraction(math.floor(t) - 1)}
+        return sorted(p for p in points if p >= floor)
+    points = {floor, *thresholds}
+    edges = sorted(points)
+    points |= {(a + b) / 2 for a, b in zip(edges, edges[1:])}
+    points.add(edges[-1] + 1)
+    return sorted(points)
+
+
+YES_NO: dict[B3, str] = {True: "yes", False: "no", None: "unknown"}
+
+# Node type -> rule, for conditions and for numbers: tables, not if-chains.
+BOOL_RULES: dict[type, Callable[..., tuple[B3, Missing]]] = {
+    ast.Compare: Engine.b_compare, ast.IsValue: Engine.b_is, ast.Includes: Engine.b_includes,
+    ast.Tolerance: Engine.b_tolerance, ast.CriteriaOf: Engine.b_criteria_of, ast.Constant: Engine.b_constant,
+    ast.Not: Engine.b_not, ast.And: Engine.b_and, ast.Or: Engine.b_or, ast.Ref: Engine.b_ref,
+    ast.Case: Engine.b_case,
+}
+NUMBER_RULES: dict[type, Callable[..., tuple[Interval, Missing]]] = {
+    ast.Ref: Engine.n_ref, ast.Number: Engine.n_number, ast.Percent: Engine.n_number,
+    ast.Scale: Engine.n_scale, ast.Ratio: Engine.n_ratio, ast.Case: Engine.n_case,
+}
+
+
+# ----------------------------------------------------------------- criteria
+
+@dataclass
+class Verdict:
+    """How one row or complementary code came out for one incident."""
+
+    code: str
+    in_scope: B3
+    met: B3
+    missing: Missing
+    reasons: list[str]
+    excluded_by: str | None = None
+    band: B3 = None
+    refined: bool = False
+
+
+class Evaluator:
+    """Evaluates incidents against one checked criteria file."""
+
+    def __init__(self, checked: Checked, source: str | None = None):
+        self.checked = checked
+        self.criteria = checked.criteria
+        self.engine = Engine(checked, source)
+        self.source = source
+        self.exclusions: dict[str, list[ast.Exclusion]] = {}
+        for exclusion in self.criteria.exclusions:
+            for code in exclusion.codes:
+                self.exclusions.setdefault(code, []).append(exclusion)
+        self.authorities = {a.jurisdiction: a for a in self.criteria.authorities}
+
+    # ---------------------------------------------------------------- rows
+    def scope(self, row: ast.Row, env: Env, trace: list[str] | None) -> tuple[B3, Missing]:
+        parts: list[tuple[B3, Missing]] = []
+        for fact, allowed, test in (("exposure", row.exposure, "in"), ("modality", row.modalities, "any"),
+                                    ("jurisdiction", row.jurisdictions, "in")):
+            if not allowed:
+                continue
+            value = env.values.get(fact)
+            if value is None:
+                result: B3 = None
+            elif test == "any":
+                result = bool(value & set(allowed))
+            else:
+                result = value in allowed
+            if trace is not None:
+                shown = "unknown" if value is None else (", ".join(sorted(value)) if isinstance(value, frozenset)
+                                                         else value)
+                trace.append(f"{fact} ({shown}) is {' or '.join(allowed)}: {YES_NO[result]}")
+            parts.append((result, frozenset({fact}) if result is None else NONE))
+        result = and3(r for r, _ in parts)
+        return result, _missing_if(result, (m for r, m in parts if r is None))
+
+    def excluded(self, code: str, env: Env, trace: list[str] | None) -> tuple[B3, Missing, str | None]:
+        results = []
+        for exclusion in self.exclusions.get(code, ()):
+            value, missing = self.engine.truth(exclusion.when, env, None)
+            if trace is not None and value is not False:
+                trace.append(f"exclusion {exclusion.name}: {YES_NO[value]}")
+            results.append((value, missing, exclusion.name))
+        value = or3(v for v, _, _ in results)
+        name = next((n for v, _, n in results if v is True), None)
+        return value, _missing_if(value, (m for v, m, _ in results if v is None)), name
+
+    def row_verdict(self, row: ast.Row, env: Env, trace: list[str] | None = None) -> Verdict:
+        truth = self.engine.truth
+        scope, scope_missing = self.scope(row, env, trace)
+        band, band_missing = (truth(row.band, env, trace) if row.band is not None and scope is not False
+                              else (True, NONE))
+        in_scope = and3([scope, band])
+        when, when_missing = truth(row.when, env, trace) if in_scope is not False else (None, NONE)
+        unless, unless_missing = (truth(row.unless, env, trace) if row.unless is not None and in_scope is not False
+                                  else (False, NONE))
+        excluded, excluded_missing, excluded_by = (self.excluded(row.code, env, trace) if in_scope is not False
+                                                   else (False, NONE, None))
+        met = and3([in_scope, when, not3(unless), not3(excluded)])
+        if unless is True and excluded_by is None:
+            excluded_by = f"row {row.code}: unless {source_text(self.source, row.unless.span) or ''}".strip()
+        parts = [(scope, scope_missing), (band, band_missing), (when, when_missing), (unless, unless_missing),
+                 (excluded, excluded_missing)]
+        missing = _missing_if(met, (m for v, m in parts if v is None))
+        return Verdict(code=row.code, in_scope=in_scope, met=met, missing=missing, reasons=trace or [],
+                       excluded_by=excluded_by if met is False else None, band=band)
+
+    def comp_verdict(self, item: ast.Complementary, env: Env, trace: list[str] | None = None) -> Verdict:
+        when, missing = self.engine.truth(item.when, env, trace)
+        excluded, excluded_missing, excluded_by = self.excluded(item.code, env, trace)
+        met = and3([when, not3(excluded)])
+        return Verdict(code=item.code, in_scope=True, met=met,
+                       missing=_missing_if(met, [missing if when is None else NONE,
+                                                 excluded_missing if excluded is None else NONE]),
+                       reasons=trace or [], excluded_by=excluded_by if met is False else None)
+
+    def row_roots(self, rows: Iterable[ast.Row]) -> list[Any]:
+        roots: list[Any] = []
+        for row in rows:
+            roots += [row.band, row.when, row.unless]
+            roots += [e.when for e in self.exclusions.get(row.code, ())]
+        return roots
+
+    def comp_roots(self, item: ast.Complementary) -> list[Any]:
+        return [item.when] + [e.when for e in self.exclusions.get(item.code, ())]
+
+    # ------------------------------------------------------------- incidents
+    def evaluate(self, incident: Incident) -> Result:
+        env = Env(dict(incident.values))
+        rows = self.criteria.rows
+        verdicts = [self.row_verdict(row, env, []) for row in rows]
+        for row, verdict in zip(rows, verdicts):
+            if verdict.met is None:
+                refined = self.engine.refine(lambda e, r=row: self.row_verdict(r, e).met, env,
+                                             self.row_roots([row]))
+                if refined is not None:
+                    verdict.met, verdict.refined = refined, True
+                    verdict.reasons.append(f"decided whatever the unknown facts ({', '.join(sorted(verdict.missing))})"
+                                           f" are: every possible value gives the same answer")
+                    verdict.missing = NONE
+            if verdict.in_scope is None and verdict.met is False:
+                verdict.in_scope = True  # scope unknown, but the row cannot fire either way
+        comp_verdicts = [self.comp_verdict(item, env, []) for item in self.criteria.complementary]
+
+        # Codes shared by several rows (code 1 by jurisdiction) are met when any of their rows is.
+        code_met: dict[str, B3] = {}
+        for row, verdict in zip(rows, verdicts):
+            code_met[row.code] = or3([code_met.get(row.code, False), verdict.met])
+        for code, met in code_met.items():
+            if met is None:
+                same = [r for r in rows if r.code == code]
+                if len(same) > 1:
+                    refined = self.engine.refine(lambda e, s=same: or3(self.row_verdict(r, e).met for r in s), env,
+                                                 self.row_roots(same))
+                    if refined is not None:
+                        code_met[code] = refined
+
+        statutory = [item for item in self.criteria.complementary if item.role == "statutory"]
+        comp_met = {item.code: verdict.met for item, verdict in zip(self.criteria.complementary, comp_verdicts)}
+        notifiable = or3(list(code_met.values()) + [comp_met[item.code] for item in statutory])
+        if notifiable is None:
+            def decide(e: Env) -> B3:
+                return or3([self.row_verdict(r, e).met for r in rows] +
+                           [self.comp_verdict(i, e).met for i in statutory])
+            notifiable = self.engine.refine(decide, env, self.row_roots(rows) + [
+                root for item in statutory for root in self.comp_roots(item)])
+
+        notes = list(incident.notes)
+        codes = [code for code, met in code_met.items() if met is True]
+        all_codes = list(codes)
+        letters: list[str] = []
+        for item, verdict in zip(self.criteria.complementary, comp_verdicts):
+            if verdict.met is not True:
+                continue
+            emitted = {"statutory": True, "tag": notifiable is True, "voluntary": notifiable is False}[item.role]
+            if not emitted:
+                continue
+            letters.append(item.code)
+            all_codes += self.prefixed(item, codes, rows, verdicts, notes)
+
+        missing: list[str] = []
+        if notifiable is None:
+            found: set[str] = set()
+            for verdict in verdicts + comp_verdicts:
+                if verdict.met is None:
+                    found |= verdict.missing
+            missing = sorted(found)
+
+        jurisdiction = env.values.get("jurisdiction")
+        authority = self.authorities.get(jurisdiction) if jurisdiction else None
+        return Result(
+            id=incident.id,
+            notifiable=notifiable,
+            codes=all_codes,
+            complementary=letters,
+            missing=missing,
+            authority=AuthorityInfo(jurisdiction=authority.jurisdiction, name=authority.name or "",
+                                    contact=authority.contact) if authority else None,
+            **self.deadlines(env, notifiable, notes),
+            advice=self.advice(env),
+            criteria=self.criteria.header.version,
+            explanation=self.explanation(rows, verdicts, comp_verdicts),
+            notes=notes,
+        )
+
+    def prefixed(self, item: ast.Complementary, codes: list[str], rows: tuple[ast.Row, ...],
+                 verdicts: list[Verdict], notes: list[str]) -> list[str]:
+        """A complementary code with the suffix of the most relevant notification code."""
+        suffixes = list(codes)
+        if not suffixes:
+            # No criterion is met: the suffix is the exposure category the incident is in,
+            # a banded category first (2.1 by intended dose, 8.2 under-exposure, ...).
+            in_scope = [(row, v) for row, v in zip(rows, verdicts) if v.in_scope is True]
+            banded = list(dict.fromkeys(row.code for row, v in in_scope if row.band is not None and v.band is True))
+            plain = list(dict.fromkeys(row.code for row, v in in_scope if row.band is None))
+            candidates = banded or plain
+            if len(candidates) == 1:
+                suffixes = candidates
+            else:
+                choice = (" or ".join(item.code + c for c in candidates) if candidates
+                          else "the code of the exposure category")
+                notes.append(f"{item.code}: add the notification code of the most relevant exposure category "
+                             f"({choice}); the facts given do not single one out")
+                return [item.code]
+        out = []
+        for code in suffixes:
+            major = int(code.split(".")[0])
+            if item.suffix_from is not None and not (item.suffix_from <= major <= item.suffix_to):
+                notes.append(f"{item.code}{code}: the {item.code} row allows suffix codes {item.suffix_from} to "
+                             f"{item.suffix_to}; {code} is outside that range, but the code is reported rather "
+                             f"than dropped (see docs/interpretations.md)")
+            out.append(item.code + code)
+        return out
+
+    def deadlines(self, env: Env, notifiable: B3, notes: list[str]) -> dict[str, dt.date | None]:
+        out: dict[str, dt.date | None] = {"notify_by": None, "report_by": None}
+        for deadline in self.criteria.deadlines:
+            start = env.values.get(deadline.after)
+            if start is None or notifiable is False or deadline.days is None:
+                continue
+            out[deadline.name] = start + dt.timedelta(days=deadline.days)
+        if notifiable is None and any(out.values()):
+            notes.append("the deadlines apply if the incident turns out to be notifiable")
+        return out
+
+    def advice(self, env: Env) -> list[AdviceInfo]:
+        out = []
+        jurisdiction = env.values.get("jurisdiction")
+        for advice in self.criteria.advice:
+            holds, _ = self.engine.truth(advice.when, env, None)
+            if holds is not True:
+                continue
+            for text in advice.texts:
+                if jurisdiction is None or jurisdiction in text.jurisdictions:
+                    out.append(AdviceInfo(name=advice.name, text=text.text, jurisdictions=list(text.jurisdictions),
+                                          says=[s.text for s in advice.says]))
+        return out
+
+    def explanation(self, rows: tuple[ast.Row, ...], verdicts: list[Verdict],
+                    comp_verdicts: list[Verdict]) -> list[Any]:
+        out = []
+        for row, verdict in zip(rows, verdicts):
+            out.append(CriterionResult(
+                code=row.code, label=row.label, table=row.table,
+                category=row.category.text if row.category else None,
+                says=[s.text for s in row.says], outcome=_outcome(verdict),
+                rule=source_text(self.source, row.when.span) if row.when is not None else None,
+                band=source_text(self.source, row.band.span) if row.band is not None else None,
+                reasons=list(dict.fromkeys(verdict.reasons)), missing=sorted(verdict.missing),
+                excluded_by=verdict.excluded_by,
+                interpretations=[i.id for i in row.interpretations],
+            ))
+        for item, verdict in zip(self.criteria.complementary, comp_verdicts):
+            out.append(CriterionResult(
+                code=item.code, category=item.category.text if item.category else None,
+                says=[s.text for s in item.says], outcome=_outcome(verdict),
+                rule=source_text(self.source, item.when.span) if item.when is not None else None,
+                reasons=list(dict.fromkeys(verdict.reasons)), missing=sorted(verdict.missing),
+                excluded_by=verdict.excluded_by, role=item.role,
+                interpretations=[i.id for i in item.interpretations],
+            ))
+        return out
+
+
+def _outcome(verdict: Verdict) -> str:
+    if verdict.in_scope is False:
+        return "out of scope"
+    return {True: "met", False: "not met", None: "undetermined"}[verdict.met]

@@ -1,0 +1,237 @@
+"""Reading an incident: the public incident vocabulary, checked field by field.
+
+An incident is a JSON object. Its facts are those of the vocabulary
+(criteria/incident-vocabulary.irmer); besides them it may carry ``id`` and
+``description`` (copied, never read by a rule), and ``date_of_birth`` with
+``exposure_date`` instead of ``age``. Unknown fields are refused, naming the
+field. Absent facts take the vocabulary's ``absent means`` value, or stay
+unknown.
+
+>>> from evaluator import load_vocabulary
+>>> facts = load_vocabulary().facts
+>>> incident = read_incident({"id": "INC-1", "total_dose": "3000 uSv", "age": 17}, facts)
+>>> incident.values["total_dose"].value, incident.values["age"].value, incident.values["theme"]
+(Fraction(3, 1000), Fraction(17, 1), False)
+>>> read_incident({"total_dose": "3 mSv", "dose": "1 mSv"}, facts)
+Traceback (most recent call last):
+...
+evaluator.incident.IncidentError: dose: unknown field; did you mean total_dose?
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Mapping
+
+from .units import BOOL, ENUM, KINDS, SET
+from .values import FactInfo, Measure, ValueProblem, read_value
+
+# Fields an incident may carry besides the facts of the vocabulary.
+ENVELOPE: dict[str, str] = {
+    "id": "the incident's reference, copied to its result unchanged",
+    "description": "free text for people; no rule reads it",
+    "date_of_birth": "the patient's date of birth (with exposure_date, instead of age)",
+    "exposure_date": "the date of the exposure (with date_of_birth, instead of age)",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an incident: the field, and what is wrong with it."""
+
+    field: str
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.field}: {self.message}" if not self.message.startswith(self.field) else self.message
+        return f"{text}; {self.hint}" if self.hint else text
+
+
+class IncidentError(ValueError):
+    """An incident that cannot be read; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+@dataclass
+class Incident:
+    """An incident read against the vocabulary: known values and where they came from."""
+
+    id: str | None
+    description: str | None
+    values: dict[str, Any]  # fact -> value; unknown facts are absent
+    given: frozenset[str] = field(default_factory=frozenset)  # facts the reporter gave
+    notes: list[str] = field(default_factory=list)
+
+
+def read_incident(data: Mapping[str, Any], facts: Mapping[str, FactInfo]) -> Incident:
+    """Read an incident; raise IncidentError naming each bad field."""
+    if not isinstance(data, Mapping):
+        raise IncidentError([Problem("incident", f"an incident is a JSON object, not {type(data).__name__}")])
+    problems: list[Problem] = []
+    values: dict[str, Any] = {}
+    given: set[str] = set()
+    for key, raw in data.items():
+        if raw is None or key in ENVELOPE:
+            continue
+        info = facts.get(key)
+        if info is None:
+            close = difflib.get_close_matches(key, list(facts) + list(ENVELOPE), n=1, cutoff=0.6)
+            problems.append(Problem(key, "unknown field" + (f"; did you mean {close[0]}?" if close else "")))
+            continue
+        try:
+            values[key] = read_value(info, raw)
+            given.add(key)
+        except ValueProblem as problem:
+            problems.append(Problem(key, problem.message, problem.hint))
+    ident = data.get("id")
+    if ident is not None and not isinstance(ident, (str, int)):
+        problems.append(Problem("id", "must be text or a number"))
+    description = data.get("description")
+    if description is not None and not isinstance(description, str):
+        problems.append(Problem("description", "must be text"))
+    notes: list[str] = []
+    _age_from_dates(data, facts, values, given, problems, notes)
+    if problems:
+        raise IncidentError(problems)
+    for name, info in facts.items():
+        if name not in values and info.has_default:
+            values[name] = info.default
+    return Incident(id=None if ident is None else str(ident), description=description, values=values,
+                    given=frozenset(given), notes=notes)
+
+
+def _age_from_dates(data: Mapping[str, Any], facts: Mapping[str, FactInfo], values: dict[str, Any],
+                    given: set[str], problems: list[Problem], notes: list[str]) -> None:
+    born, exposed = data.get("date_of_birth"), data.get("exposure_date")
+    if born is None and exposed is None:
+        return
+    dates: dict[str, dt.date] = {}
+    for name, raw in (("date_of_birth", born), ("exposure_date", exposed)):
+        if raw is None:
+            continue
+        try:
+            dates[name] = dt.date.fromisoformat(str(raw))
+        except ValueError:
+            problems.append(Problem(name, f"must be a date written YYYY-MM-DD, not {raw!r}"))
+    if born is None or "age" not in facts:
+        return
+    if exposed is None:
+        problems.append(Problem("date_of_birth", "needs exposure_date to work out the age",
+                                "give exposure_date too, or give age instead"))
+        return
+    if len(dates) < 2:
+        return
+    if dates["exposure_date"] < dates["date_of_birth"]:
+        problems.append(Problem("exposure_date", "is before date_of_birth"))
+        return
+    age = age_on(dates["date_of_birth"], dates["exposure_date"])
+    text = f"{float(age):.2f} years (from date_of_birth and exposure_date)"
+    derived = Measure(value=age, kind="duration", text=text, unit="years")
+    if "age" in values:
+        stated = values["age"].value
+        if int(stated) != int(age):
+            problems.append(Problem("age", f"is {values['age'].text}, but date_of_birth and exposure_date give "
+                                           f"{int(age)} years"))
+        return
+    values["age"] = derived
+    given.add("age")
+    notes.append(f"age {int(age)} worked out from date_of_birth and exposure_date")
+
+
+def age_on(born: dt.date, on: dt.date) -> Fraction:
+    """Age in years, exact at birthdays: completed years plus the part of the current year.
+
+    `age < 18 years` holds exactly until the 18th birthday.
+
+    >>> age_on(dt.date(2006, 5, 1), dt.date(2024, 4, 30)) < 18
+    True
+    >>> age_on(dt.date(2006, 5, 1), dt.date(2024, 5, 1))
+    Fraction(18, 1)
+    """
+    years = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    last = _anniversary(born, born.year + years)
+    following = _anniversary(born, born.year + years + 1)
+    return years + Fraction((on - last).days, (following - last).days)
+
+
+def _anniversary(born: dt.date, year: int) -> dt.date:
+    try:
+        return born.replace(year=year)
+    except ValueError:  # 29 February in a year that has none: the birthday is 1 March
+        return dt.date(year, 3, 1)
+
+
+# ------------------------------------------------------------------ JSON Schema
+
+_QUANTITY_PATTERN = r"^\s*(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*({units})\s*$"
+
+
+def field_schema(info: FactInfo) -> dict[str, Any]:
+    """The JSON Schema of one fact, from its kind (the kinds table drives it)."""
+    description = "; ".join(info.notes) or None
+    if info.kind == BOOL:
+        schema: dict[str, Any] = {"type": "boolean"}
+    elif info.kind == ENUM:
+        schema = {"enum": list(info.values)}
+    elif info.kind == SET:
+        schema = {"anyOf": [{"enum": list(info.values)},
+                            {"type": "array", "items": {"enum": list(info.values)}, "minItems": 1,
+                             "uniqueItems": True}]}
+    elif info.kind == "date":
+        schema = {"type": "string", "format": "date"}
+    elif info.kind == "text":
+        schema = {"type": "string"}
+    elif info.kind == "count":
+        schema = {"type": "integer", "minimum": int(info.minimum or 0)}
+    elif info.kind == "ratio":
+        schema = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*%?\s*$"}]}
+    else:
+        kind = KINDS[info.kind]
+        units = "|".join(sorted({u for u in kind.units} | {u.replace("µ", "μ") for u in kind.units}, key=len,
+                                reverse=True))
+        text = {"type": "string", "pattern": _QUANTITY_PATTERN.format(units=units),
+                "examples": [f"6 {kind.units[1] if len(kind.units) > 1 else kind.units[0]}"]}
+        schema = {"anyOf": [text, {"type": "number", "minimum": 0}]} if info.unit else text
+        description = f"{kind.description} with a unit ({', '.join(kind.units)})" + (
+            f"; a bare number means {info.unit}" if info.unit else "") + (f"; {description}" if description else "")
+    if description:
+        schema["description"] = description
+    if info.has_default:
+        schema["default"] = _default_json(info.default)
+    return schema
+
+
+def _default_json(value: Any) -> Any:
+    if isinstance(value, Measure):
+        return int(value.value) if value.kind == "count" else value.text
+    return value
+
+
+def incident_schema(facts: Mapping[str, FactInfo]) -> dict[str, Any]:
+    """The JSON Schema of an incident."""
+    properties: dict[str, Any] = {
+        "id": {"type": ["string", "integer"], "description": ENVELOPE["id"]},
+        "description": {"type": "string", "description": ENVELOPE["description"]},
+        "date_of_birth": {"type": "string", "format": "date", "description": ENVELOPE["date_of_birth"]},
+        "exposure_date": {"type": "string", "format": "date", "description": ENVELOPE["exposure_date"]},
+    }
+    for name, info in facts.items():
+        properties[name] = field_schema(info)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://irmer.example/schemas/incident.schema.json",
+        "title": "IR(ME)R incident",
+        "description": "An incident to evaluate against the IR(ME)R notification criteria. Quantities are "
+                       "strings with a unit; absent facts are unknown unless the vocabulary says otherwise.",
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+        "dependentRequired": {"date_of_birth": ["exposure_date"]},
+    }

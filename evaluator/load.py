@@ -1,0 +1,311 @@
+"""The pipeline, end to end: file -> parse tree -> AST -> checked AST -> evaluator.
+
+Also the catalogue of shipped guidance versions: ``load_criteria("2024")``,
+``load_criteria("irmer-2023-04-19")``, ``load_criteria("path/to/file.irmer")``,
+and which version was in force on a date.
+
+>>> guidance = load_criteria("2024")
+>>> guidance.version
+'irmer-2024-08-28'
+>>> guidance.evaluate({"jurisdiction": "Wales", "exposure": "accidental"}).codes
+['1']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from . import ast
+from .check import Checked, check, fact_infos
+from .diagnostics import CriteriaError, Diagnostic
+from .evaluate import Evaluator
+from .incident import Incident, IncidentError, incident_schema, read_incident
+from .parse import parse_text
+from .resources import criteria_dir
+from .result import ErrorInfo, Result
+from .transform import to_ast
+from .values import FactInfo
+
+VOCABULARY_FILE = "incident-vocabulary.irmer"
+
+
+@dataclass
+class LoadedVocabulary:
+    """The incident vocabulary, checked: what each fact is."""
+
+    ast: ast.Vocabulary
+    facts: dict[str, FactInfo]
+    path: Path
+    source: str
+
+    def schema(self) -> dict[str, Any]:
+        """The JSON Schema of an incident."""
+        return incident_schema(self.facts)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CriteriaError([Diagnostic(message=f"no such file: {path}")]) from None
+    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as error:
+        raise CriteriaError([Diagnostic(message=f"cannot read {path}: {error}")]) from None
+
+
+def parse_file(path: Path) -> tuple[ast.Criteria | ast.Vocabulary, str]:
+    source = _read(path)
+    name = _display_name(path)
+    return to_ast(parse_text(source, name), name, source), source
+
+
+def _display_name(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+@lru_cache(maxsize=8)
+def _vocabulary_cached(path: Path, mtime: float) -> LoadedVocabulary:
+    node, source = parse_file(path)
+    name = _display_name(path)
+    if not isinstance(node, ast.Vocabulary):
+        raise CriteriaError([Diagnostic(message=f"{name} is a criteria file, not a vocabulary", span=node.span)],
+                            {name: source})
+    facts, diagnostics = fact_infos(node, name)
+    if diagnostics:
+        raise CriteriaError(diagnostics, {name: source})
+    return LoadedVocabulary(ast=node, facts=facts, path=path, source=source)
+
+
+def load_vocabulary(path: str | Path | None = None) -> LoadedVocabulary:
+    """Load and check a vocabulary file (by default the shipped one)."""
+    target = Path(path) if path else criteria_dir() / VOCABULARY_FILE
+    if not target.exists():
+        raise CriteriaError([Diagnostic(message=f"no such vocabulary file: {target}")])
+    return _vocabulary_cached(target.resolve(), target.stat().st_mtime)
+
+
+def compile_text(source: str, name: str, base: Path | None = None) -> "Guidance":
+    """Parse and check criteria text; raise CriteriaError with every problem found."""
+    node = to_ast(parse_text(source, name), name, source)
+    if not isinstance(node, ast.Criteria):
+        raise CriteriaError([Diagnostic(message=f"{name} is a vocabulary, not a criteria file: "
+                                                f"use `irmer check` on a criteria file", span=node.span)],
+                            {name: source})
+    notes: list[str] = []
+    vocabulary = _vocabulary_for(node, base, notes)
+    checked, errors, warnings = check(node, vocabulary.ast, vocabulary.facts, name)
+    guidance = Guidance(checked=checked, source=source, name=name, vocabulary=vocabulary,
+                        warnings=list(warnings), notes=notes)
+    errors += guidance.check_examples()
+    if errors:
+        sources = {name: source, _display_name(vocabulary.path): vocabulary.source}
+        raise CriteriaError(errors, sources)
+    return guidance
+
+
+def _vocabulary_for(node: ast.Criteria, base: Path | None, notes: list[str]) -> LoadedVocabulary:
+    wanted = node.header.vocabulary or VOCABULARY_FILE
+    candidates = ([base / wanted] if base else []) + [criteria_dir() / Path(wanted).name]
+    for candidate in candidates:
+        if candidate.exists():
+            if base and candidate.parent.resolve() != base.resolve():
+                notes.append(f"vocabulary {wanted} is not beside the file; used the shipped {candidate.name}")
+            return load_vocabulary(candidate)
+    raise CriteriaError([Diagnostic(message=f"cannot find the vocabulary `{wanted}`",
+                                    span=node.header.span, hint="put it beside the criteria file")])
+
+
+@lru_cache(maxsize=16)
+def _compile_cached(path: Path, mtime: float) -> "Guidance":
+    source = _read(path)
+    guidance = compile_text(source, _display_name(path), path.parent)
+    guidance.path = path
+    return guidance
+
+
+def compile_file(path: str | Path) -> "Guidance":
+    """Load, parse and check a criteria file."""
+    target = Path(path)
+    if not target.exists():
+        raise CriteriaError([Diagnostic(message=f"no such criteria file: {target}")])
+    return _compile_cached(target.resolve(), target.stat().st_mtime)
+
+
+# ------------------------------------------------------------------- the API
+
+@dataclass
+class Guidance:
+    """One version of the guidance, checked and ready to evaluate incidents.
+
+    >>> g = load_criteria("2024")
+    >>> r = g.evaluate({"jurisdiction": "England", "exposure": "accidental", "total_dose": "8 mSv"})
+    >>> r.notifiable, r.codes, r.authority.name
+    (True, ['1'], 'Care Quality Commission (CQC)')
+    """
+
+    checked: Checked
+    source: str
+    name: str
+    vocabulary: LoadedVocabulary
+    warnings: list[Diagnostic] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    path: Path | None = None
+    _evaluator: Evaluator | None = None
+
+    @property
+    def ast(self) -> ast.Criteria:
+        """The checked AST."""
+        return self.checked.criteria
+
+    @property
+    def version(self) -> str:
+        return self.ast.header.version
+
+    @property
+    def header(self) -> ast.Header:
+        return self.ast.header
+
+    @property
+    def evaluator(self) -> Evaluator:
+        if self._evaluator is None:
+            self._evaluator = Evaluator(self.checked, self.source)
+        return self._evaluator
+
+    def read(self, incident: Mapping[str, Any] | Any) -> Incident:
+        """Read an incident (a dict or a pydantic model); raises IncidentError."""
+        if hasattr(incident, "model_dump"):
+            incident = incident.model_dump(exclude_none=True)
+        return read_incident(incident, self.vocabulary.facts)
+
+    def evaluate(self, incident: Mapping[str, Any] | Any) -> Result:
+        """Evaluate one incident. An incident that cannot be read gives a result with `error` set."""
+        try:
+            read = self.read(incident)
+        except IncidentError as error:
+            ident = incident.get("id") if isinstance(incident, Mapping) else getattr(incident, "id", None)
+            infos = [ErrorInfo(field=p.field, message=p.message, hint=p.hint) for p in error.problems]
+            return Result(id=None if ident is None else str(ident), criteria=self.version, error=infos[0],
+                          errors=infos)
+        return self.evaluator.evaluate(read)
+
+    def evaluate_many(self, incidents: Iterable[Mapping[str, Any]]) -> list[Result]:
+        return [self.evaluate(incident) for incident in incidents]
+
+    def check_examples(self) -> list[Diagnostic]:
+        """Every example's incident must be readable, and its expected codes must exist."""
+        diagnostics = []
+        base_codes = {row.code for row in self.ast.rows}
+        letters = {item.code for item in self.ast.complementary}
+        for example in self.ast.examples:
+            for given in example.given:
+                try:
+                    read_incident({given.name: given.value.as_input()}, self.vocabulary.facts)
+                except IncidentError as error:
+                    problem = error.problems[0]
+                    diagnostics.append(Diagnostic(message=f"example {example.title!r}: {problem.message}",
+                                                  span=given.span, hint=problem.hint))
+            for expectation in example.expects:
+                if expectation.what != "codes":
+                    continue
+                for code in expectation.items:
+                    bare = code[1:] if code[:1] in letters else code
+                    if bare and bare not in base_codes and code not in letters:
+                        diagnostics.append(Diagnostic(message=f"example {example.title!r} expects code {code}, "
+                                                              f"which this file does not define",
+                                                      span=expectation.span))
+        return diagnostics
+
+    def example_incident(self, example: ast.Example) -> dict[str, Any]:
+        return {given.name: given.value.as_input() for given in example.given}
+
+    def to_json(self) -> str:
+        """The checked AST as JSON."""
+        return self.ast.model_dump_json(indent=2)
+
+
+# ---------------------------------------------------------------- catalogue
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: str
+    published: dt.date | None
+    in_force: dt.date | None
+    path: Path
+
+
+def shipped_files() -> list[Path]:
+    return sorted(p for p in criteria_dir().glob("*.irmer") if p.name != VOCABULARY_FILE)
+
+
+@lru_cache(maxsize=1)
+def _catalogue() -> tuple[VersionInfo, ...]:
+    infos = []
+    for path in shipped_files():
+        node, _ = parse_file(path)
+        if isinstance(node, ast.Criteria):
+            infos.append(VersionInfo(node.header.version, node.header.published, node.header.in_force, path))
+    return tuple(sorted(infos, key=lambda i: (i.in_force or dt.date.min, i.version)))
+
+
+def versions() -> list[VersionInfo]:
+    """The shipped guidance versions, oldest first."""
+    return list(_catalogue())
+
+
+def find_criteria(spec: str | Path | None = None) -> Path:
+    """A criteria file for `2024`, a version id, or a path; the latest version when None."""
+    catalogue = versions()
+    if spec is None:
+        return catalogue[-1].path
+    text = str(spec)
+    for info in catalogue:
+        if text == info.version or (info.published and text == str(info.published.year)) or text == info.path.name:
+            return info.path
+    path = Path(text)
+    if path.exists():
+        return path
+    known = ", ".join(sorted({str(i.published.year) for i in catalogue if i.published} | {i.version for i in catalogue}))
+    raise CriteriaError([Diagnostic(message=f"no criteria `{text}`", hint=f"give a file, or one of: {known}")])
+
+
+def in_force_on(day: dt.date) -> VersionInfo | None:
+    """The shipped version in force on a day, or None before the earliest."""
+    chosen = None
+    for info in versions():
+        if info.in_force and info.in_force <= day:
+            chosen = info
+    return chosen
+
+
+def load_criteria(spec: str | Path | None = None) -> Guidance:
+    """Load criteria: `"2024"`, `"2023"`, a version id, or a path (default: the latest version)."""
+    return compile_file(find_criteria(spec))
+
+
+def criteria_for(incident: Mapping[str, Any]) -> tuple[Guidance, list[str]]:
+    """The version in force when the incident was discovered (else the latest), and why."""
+    discovered = incident.get("discovered_on") if isinstance(incident, Mapping) else None
+    if discovered:
+        try:
+            day = dt.date.fromisoformat(str(discovered))
+        except ValueError:
+            return load_criteria(), []  # reading the incident reports the bad date
+        info = in_force_on(day)
+        if info is None:
+            earliest = versions()[0]
+            return compile_file(earliest.path), [
+                f"discovered on {day}, before the earliest version we hold ({earliest.version}, in force from "
+                f"{earliest.in_force}); evaluated under it"]
+        return compile_file(info.path), []
+    return load_criteria(), []
+
+
+def json_dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)

@@ -1,0 +1,142 @@
+"""Stage 1: text -> parse tree, with Lark (LALR, contextual lexer, positions).
+
+Syntax errors become :class:`~evaluator.diagnostics.Diagnostic` values that
+say in words what was expected where.
+
+>>> tree = parse_text('vocabulary "v"\\nfact age: duration\\n', "v.irmer")
+>>> tree.data
+'start'
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from .diagnostics import CriteriaError, Diagnostic, Span
+from .resources import grammar_path
+
+# What each terminal is called when we tell a person what we expected.
+TERMINAL_WORDS: dict[str, str] = {
+    "_NL": "the end of the line",
+    "NAME": "a name",
+    "STRING": 'text in double quotes ("...")',
+    "NUMBER": "a number",
+    "INT": "a whole number",
+    "UNIT": "a unit (mSv, mGy, GBq, mm, years, ...)",
+    "PERCENT": "a percentage (20%)",
+    "DATE": "a date (YYYY-MM-DD)",
+    "CODE": "a notification code (2.1, 4.2a, M)",
+    "COMPARATOR": "a comparison (>=, <=, >, <, =, !=)",
+    "PLUSMINUS": "± or +/-",
+    "HEADER_KEY": "a header field (version, title, publisher, published, in force, supersedes, source, vocabulary)",
+    "LPAR": "(",
+    "RPAR": ")",
+    "COMMA": "a comma",
+    "COLON": "a colon",
+    "SLASH": "/",
+    "$END": "the end of the file",
+}
+
+# Keywords that start a clause or a section: listed first when we say what was expected.
+_KEYWORD_ORDER = ["when", "unless", "band", "category", "says", "note", "interpretation", "row", "table"]
+
+
+def _spans_text(node: object) -> bool:
+    """Newlines end clauses but are not part of them: keep them out of spans."""
+    return not (isinstance(node, Token) and node.type == "_NL")
+
+
+@lru_cache(maxsize=1)
+def parser() -> Lark:
+    return Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr",
+                propagate_positions=_spans_text, maybe_placeholders=False)
+
+
+def parse_text(text: str, file: str = "<string>") -> Tree:
+    """Parse criteria or vocabulary text; raise CriteriaError with a located diagnostic."""
+    if not text.endswith("\n"):
+        text += "\n"
+    try:
+        return parser().parse(text)
+    except UnexpectedInput as error:
+        raise CriteriaError([syntax_diagnostic(error, text, file)], {file: text}) from None
+
+
+def describe_expected(names: set[str]) -> str:
+    words: list[str] = []
+    keywords = sorted((n for n in names if _is_keyword(n)), key=lambda n: (_keyword_rank(n), n))
+    for name in keywords:
+        words.append(f"`{_keyword_text(name)}`")
+    for name in sorted(n for n in names if not _is_keyword(n)):
+        words.append(TERMINAL_WORDS.get(name, name.lower()))
+    if len(words) > 8:
+        words = words[:8] + ["..."]
+    if not words:
+        return "something else"
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _is_keyword(name: str) -> bool:
+    try:
+        pattern = parser().get_terminal(name).pattern
+    except KeyError:
+        return False
+    return pattern.type == "str" and pattern.value.isalpha()
+
+
+def _keyword_text(name: str) -> str:
+    return parser().get_terminal(name).pattern.value
+
+
+def _keyword_rank(name: str) -> int:
+    text = _keyword_text(name)
+    return _KEYWORD_ORDER.index(text) if text in _KEYWORD_ORDER else len(_KEYWORD_ORDER)
+
+
+def _token_words(token: Token) -> str:
+    if token.type == "_NL":
+        return "end of the line"
+    if token.type == "$END":
+        return "end of the file"
+    return f"`{token.value}`"
+
+
+def syntax_diagnostic(error: UnexpectedInput, text: str, file: str) -> Diagnostic:
+    line = getattr(error, "line", None) or 1
+    column = getattr(error, "column", None) or 1
+    if isinstance(error, UnexpectedToken):
+        token = error.token
+        if token.type == "_NL" and token.line is not None:
+            # A newline token starts at the end of the line it ends: point there.
+            line, column = token.line, token.column
+        width = max(1, len(token.value.split("\n")[0])) if token.type != "_NL" else 1
+        message = f"unexpected {_token_words(token)}; expected {describe_expected(set(error.expected))}"
+    elif isinstance(error, UnexpectedCharacters):
+        width = 1
+        char = text.splitlines()[line - 1][column - 1:column] if line <= len(text.splitlines()) else "?"
+        message = f"unexpected character `{char}`"
+        if error.allowed:
+            message += f"; expected {describe_expected(set(error.allowed))}"
+    elif isinstance(error, UnexpectedEOF):
+        width = 1
+        lines = text.splitlines() or [""]
+        line, column = len(lines), len(lines[-1]) + 1
+        message = f"the file ends too early; expected {describe_expected(set(error.expected))}"
+    else:  # pragma: no cover - every Lark input error is one of the above
+        width = 1
+        message = str(error)
+    span = Span(file=file, line=line, column=column, end_line=line, end_column=column + width)
+    return Diagnostic(message=message, span=span, hint=_hint(message))
+
+
+def _hint(message: str) -> str | None:
+    if "unexpected character `\"`" in message:
+        return "a text in double quotes must end on the same line"
+    if "expected text in double quotes" in message:
+        return 'put the regulator\'s words in double quotes: says "..."'
+    if "`when`" in message and "the end of the line" not in message:
+        return "each clause goes on its own line; a line that continues an expression starts with `and` or `or`"
+    return None

@@ -1,0 +1,83 @@
+"""Text output for people: results and example runs, aligned, coloured on a terminal.
+
+Colour comes from rich markup; when the output is not a terminal, rich drops
+it, so the same text is what the golden files in tests/ hold.
+"""
+
+from __future__ import annotations
+
+from rich.markup import escape
+
+from .result import CriterionResult, Result
+
+VERDICT = {True: "[bold red]NOTIFIABLE[/]", False: "[bold green]not notifiable[/]",
+           None: "[bold yellow]UNDETERMINED[/]"}
+MARK = {"met": "[red]✓[/]", "not met": "[green]✗[/]", "undetermined": "[yellow]?[/]", "out of scope": "[dim]·[/]"}
+LABEL_WIDTH = 11
+
+
+def _line(label: str, value: str) -> str:
+    return f"  [bold]{label:<{LABEL_WIDTH}}[/]{value}"
+
+
+def result_text(result: Result, explain: bool = False) -> str:
+    """One result as text; with explain, every criterion and every comparison."""
+    name = escape(result.id or "incident")
+    lines: list[str] = []
+    if result.error is not None:
+        lines.append(f"[bold]{name}[/]  [bold magenta]INVALID[/]  {escape(result.criteria or '')}")
+        for error in result.errors or [result.error]:
+            hint = f" ({escape(error.hint)})" if error.hint else ""
+            lines.append(_line("error", f"{escape(error.field)}: {escape(error.message)}{hint}"))
+        return "\n".join(lines)
+    codes = ", ".join(result.codes) if result.codes else "no codes"
+    lines.append(f"[bold]{name}[/]  {VERDICT[result.notifiable]}  [bold]{escape(codes)}[/]  "
+                 f"[dim]criteria {escape(result.criteria or '')}[/]")
+    if result.notifiable is None and result.missing:
+        lines.append(_line("missing", escape(", ".join(result.missing)) + "  [dim](give these to decide)[/]"))
+    if result.authority:
+        contact = f" — {escape(result.authority.contact)}" if result.authority.contact else ""
+        lines.append(_line("authority", escape(result.authority.name) + contact))
+    if result.notify_by:
+        lines.append(_line("notify by", str(result.notify_by)))
+    if result.report_by:
+        lines.append(_line("report by", str(result.report_by)))
+    for advice in result.advice:
+        lines.append(_line("advice", escape(advice.text)))
+    for note in result.notes:
+        lines.append(_line("note", escape(note)))
+    # Without --explain, show what decided the result: the criteria met, or, while
+    # the result is undetermined, the criteria that cannot yet be decided.
+    decisive = {True: ("met",), False: (), None: ("met", "undetermined")}[result.notifiable]
+    shown = [c for c in result.explanation if explain or c.outcome in decisive]
+    hint = "" if explain else "[dim](irmer explain shows every criterion)[/]"
+    if shown:
+        lines.append(_line("why", hint))
+        for criterion in shown:
+            lines.extend(_criterion(criterion, explain))
+    elif result.notifiable is False:
+        lines.append(_line("why", "no criterion is met " + hint))
+    return "\n".join(lines)
+
+
+def _criterion(criterion: CriterionResult, explain: bool) -> list[str]:
+    code = criterion.code + (f" ({criterion.label})" if criterion.label else "")
+    category = f"  {escape(criterion.category)}" if criterion.category else ""
+    lines = [f"    {MARK[criterion.outcome]} {escape(code):<6} [bold]{criterion.outcome}[/]{category}"]
+    if criterion.outcome == "out of scope" and not explain:
+        return lines
+    for words in criterion.says:
+        lines.append(f"        [italic]“{escape(words)}”[/]")
+    if criterion.rule:
+        lines.append(f"        [cyan]rule[/]  {escape(criterion.rule)}")
+    if criterion.band:
+        lines.append(f"        [cyan]band[/]  {escape(criterion.band)}")
+    for reason in criterion.reasons:
+        lines.append(f"          {escape(reason)}")
+    if criterion.excluded_by:
+        lines.append(f"        [magenta]excluded by[/] {escape(criterion.excluded_by)}")
+    if criterion.missing:
+        lines.append(f"        [yellow]missing[/] {escape(', '.join(criterion.missing))}")
+    if criterion.interpretations:
+        lines.append(f"        [dim]interpretations: {escape(', '.join(criterion.interpretations))}[/]")
+    return lines

@@ -1,0 +1,77 @@
+"""The result of evaluating one incident: a public contract, with a JSON Schema.
+
+``irmer schema --result`` prints the schema; docs/embedding.md explains each field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Outcome = Literal["met", "not met", "undetermined", "out of scope"]
+
+
+class AuthorityInfo(BaseModel):
+    """The enforcing authority to notify."""
+
+    jurisdiction: str
+    name: str
+    contact: str | None = None
+
+
+class AdviceInfo(BaseModel):
+    """Advice the guidance gives for incidents like this one."""
+
+    name: str
+    text: str
+    jurisdictions: list[str] = Field(default_factory=list, description="where this text applies")
+    says: list[str] = Field(default_factory=list, description="the guidance's own words")
+
+
+class CriterionResult(BaseModel):
+    """How one criterion (a row of the table, or a complementary code) came out."""
+
+    code: str
+    label: str | None = Field(None, description="tells apart rows that share a code, such as 'England only'")
+    table: str | None = None
+    category: str | None = Field(None, description="the exposure category, in the regulator's words")
+    says: list[str] = Field(default_factory=list, description="the criteria for notification, in the regulator's words")
+    outcome: Outcome
+    rule: str | None = Field(None, description="the formal rule, as written in the criteria file")
+    band: str | None = Field(None, description="when the incident is in this row's category")
+    reasons: list[str] = Field(default_factory=list, description="each value and threshold the rule compared")
+    missing: list[str] = Field(default_factory=list, description="unknown facts that would decide this criterion")
+    excluded_by: str | None = Field(None, description="the exclusion that stopped this criterion, if any")
+    role: str | None = Field(None, description="for complementary codes: statutory, tag or voluntary")
+    interpretations: list[str] = Field(default_factory=list, description="ids in docs/interpretations.md")
+
+
+class ErrorInfo(BaseModel):
+    """Why an incident could not be evaluated: the field and the problem."""
+
+    field: str
+    message: str
+    hint: str | None = None
+
+
+class Result(BaseModel):
+    """Is an incident notifiable, under which codes, to whom, by when, and why."""
+
+    model_config = ConfigDict(json_schema_extra={"title": "IR(ME)R evaluation result"})
+
+    id: str | None = Field(None, description="the incident's id, unchanged")
+    notifiable: bool | None = Field(None, description="true, false, or null when undetermined (see missing)")
+    codes: list[str] = Field(default_factory=list, description="full codes: '2.2', 'M2.1', 'E3'")
+    complementary: list[str] = Field(default_factory=list, description="complementary letters among the codes")
+    missing: list[str] = Field(default_factory=list, description="when undetermined: the facts that would decide it")
+    authority: AuthorityInfo | None = None
+    notify_by: dt.date | None = Field(None, description="notify no later than this (when discovered_on is given)")
+    report_by: dt.date | None = Field(None, description="send the report no later than this")
+    advice: list[AdviceInfo] = Field(default_factory=list)
+    criteria: str | None = Field(None, description="the version id of the criteria used")
+    explanation: list[CriterionResult] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list, description="things a reader should know about this result")
+    error: ErrorInfo | None = Field(None, description="set when the incident could not be read")
+    errors: list[ErrorInfo] = Field(default_factory=list, description="every problem with the incident")

@@ -1,0 +1,160 @@
+"""Kinds of quantity and their units, resolved once, exactly.
+
+The kinds table says what each kind of fact is; the unit registry (pint,
+built from units.txt alone, with exact fractions) converts a unit to the
+kind's base unit. Units are resolved when criteria are checked and when an
+incident is read: evaluation compares exact fractions and never calls pint.
+
+>>> resolve_unit("mSv")
+('effective dose', Fraction(1, 1000))
+>>> resolve_unit("mCi")
+('activity', Fraction(37000000, 1))
+>>> resolve_unit("mGy")[0] == resolve_unit("mSv")[0]
+False
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+
+import pint
+
+from .resources import units_path
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of fact value."""
+
+    name: str
+    description: str
+    dimension: str | None = None  # pint dimension, for quantities
+    base_unit: str | None = None  # the unit exact values are kept in
+    display_unit: str | None = None  # the unit explanations use when none is given
+    units: tuple[str, ...] = ()  # the spellings we suggest and document
+    numeric: bool = False
+    integer: bool = False
+
+
+# The kinds table: what a fact declared `fact x: <kind>` can be.
+KINDS: dict[str, Kind] = {kind.name: kind for kind in [
+    Kind("effective dose", "an effective dose", "[effective_dose]", "sievert", "mSv",
+         ("Sv", "mSv", "uSv", "µSv"), numeric=True),
+    Kind("absorbed dose", "an absorbed dose", "[absorbed_dose]", "gray", "Gy",
+         ("Gy", "cGy", "mGy", "uGy", "µGy"), numeric=True),
+    Kind("activity", "an activity", "[activity]", "becquerel", "MBq",
+         ("Bq", "kBq", "MBq", "GBq", "Ci", "mCi", "uCi"), numeric=True),
+    Kind("length", "a length", "[length]", "metre", "mm", ("mm", "cm", "m"), numeric=True),
+    Kind("duration", "a duration", "[time]", "year", "years", ("days", "weeks", "years"), numeric=True),
+    Kind("ratio", "a ratio", numeric=True),
+    Kind("count", "a count", numeric=True, integer=True),
+    Kind("date", "a date (YYYY-MM-DD)"),
+    Kind("text", "text"),
+]}
+
+# The kinds of facts that hold named values rather than numbers.
+ENUM, SET, BOOL = "one of", "one or more of", "yes or no"
+VALUE_KINDS = (ENUM, SET, BOOL)
+
+# Kinds of dimensionless numbers: they compare with each other and with a bare number.
+NUMBER = "number"
+DIMENSIONLESS = frozenset({"ratio", "count", NUMBER})
+
+# Kind -> (dimension -> kind): filled from KINDS, used to name a unit's kind.
+_KIND_OF_DIMENSION = {kind.dimension: kind.name for kind in KINDS.values() if kind.dimension}
+
+
+class UnitError(ValueError):
+    """A unit we do not know, with a suggestion when one is close."""
+
+    def __init__(self, unit: str, suggestion: str | None = None):
+        self.unit = unit
+        self.suggestion = suggestion
+        message = f"unknown unit `{unit}`"
+        if suggestion:
+            message += f"; did you mean `{suggestion}`?"
+        super().__init__(message)
+
+
+@lru_cache(maxsize=1)
+def registry() -> pint.UnitRegistry:
+    """Our pint registry, validated when built."""
+    ureg = pint.UnitRegistry(filename=None, non_int_type=Fraction, autoconvert_offset_to_baseunit=False)
+    ureg.load_definitions(str(units_path()))
+    _validate(ureg)
+    return ureg
+
+
+def _validate(ureg: pint.UnitRegistry) -> None:
+    """The registry must keep each kind apart and know every unit the kinds table names."""
+    dims = {}
+    for kind in KINDS.values():
+        if not kind.dimension:
+            continue
+        base = ureg.parse_units(kind.base_unit)
+        if str(base.dimensionality) != kind.dimension:
+            raise RuntimeError(f"units.txt: {kind.base_unit} is {base.dimensionality}, not {kind.dimension}")
+        for spelling in kind.units + (kind.display_unit,):
+            if str(ureg.parse_units(spelling).dimensionality) != kind.dimension:
+                raise RuntimeError(f"units.txt: {spelling} is not {kind.description}")
+        dims[kind.dimension] = kind.name
+    if len(dims) != len({k.dimension for k in KINDS.values() if k.dimension}):
+        raise RuntimeError("units.txt: two kinds share a dimension")
+    if ureg.parse_units("Sv").dimensionality == ureg.parse_units("Gy").dimensionality:
+        raise RuntimeError("units.txt: sievert and gray must not be interchangeable")
+
+
+def _normalise(unit: str) -> str:
+    return unit.strip().replace("μ", "µ")
+
+
+@lru_cache(maxsize=None)
+def resolve_unit(unit: str) -> tuple[str, Fraction]:
+    """The kind a unit measures, and the exact factor to the kind's base unit."""
+    ureg = registry()
+    text = _normalise(unit)
+    try:
+        parsed = ureg.parse_units(text)
+    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AttributeError, ValueError,
+            TypeError, AssertionError):
+        raise UnitError(unit, suggest_unit(unit)) from None
+    kind = _KIND_OF_DIMENSION.get(str(parsed.dimensionality))
+    if kind is None:
+        raise UnitError(unit, suggest_unit(unit))
+    factor = ureg.Quantity(Fraction(1), parsed).to(KINDS[kind].base_unit).magnitude
+    return kind, Fraction(factor)
+
+
+def known_units() -> list[str]:
+    return [u for kind in KINDS.values() for u in kind.units]
+
+
+def suggest_unit(unit: str) -> str | None:
+    """The known unit closest to a mistyped one: `mSV` -> `mSv`."""
+    candidates = known_units()
+    lowered = {c.lower(): c for c in candidates}
+    if unit.lower() in lowered:
+        return lowered[unit.lower()]
+    close = difflib.get_close_matches(unit, candidates, n=1, cutoff=0.5)
+    return close[0] if close else None
+
+
+def to_unit(value: Fraction, kind: str, unit: str) -> Fraction:
+    """Convert an exact value in the kind's base unit to another unit of that kind."""
+    unit_kind, factor = resolve_unit(unit)
+    if unit_kind != kind:
+        raise ValueError(f"{unit} is not {KINDS[kind].description}")
+    return value / factor
+
+
+def describe_kind(kind: str) -> str:
+    """`effective dose` -> `an effective dose (mSv)`; used in error messages."""
+    if kind in KINDS:
+        spec = KINDS[kind]
+        return f"{spec.description} ({', '.join(spec.units[:3])})" if spec.units else spec.description
+    if kind == NUMBER:
+        return "a number"
+    return kind
