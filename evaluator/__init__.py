@@ -13,14 +13,24 @@ See docs/embedding.md for the whole API.
 """
 
 from .diagnostics import CriteriaError, Diagnostic, Span
-from .incident import Incident, IncidentError, read_incident
+from .incident import IncidentError, IncidentFacts, incident_model, read_incident
 from .load import (Guidance, LoadedVocabulary, compile_file, compile_text, criteria_for, find_criteria, in_force_on,
                    load_criteria, load_vocabulary, versions)
 from .result import CriterionResult, Result
 
 __all__ = [
-    "CriteriaError", "CriterionResult", "Diagnostic", "Guidance", "Incident", "IncidentError", "LoadedVocabulary",
+    "CriteriaError", "CriterionResult", "Diagnostic", "Guidance", "Incident", "IncidentError", "IncidentFacts",
+    "LoadedVocabulary", "incident_model",
     "Result", "Span", "compile_file", "compile_text", "criteria_for", "find_criteria", "in_force_on",
     "load_criteria", "load_vocabulary", "read_incident", "versions",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # `evaluator.Incident` is built from the shipped vocabulary the first time it is used.
+    if name == "Incident":
+        model = load_vocabulary().incident_model()
+        globals()["Incident"] = model
+        return model
+    raise AttributeError(f"module 'evaluator' has no attribute {name!r}")

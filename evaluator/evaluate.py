@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable
 from . import ast
 from .check import Checked
 from .explain import show_number, show_quantity, source_text
-from .incident import Incident
+from .incident import IncidentFacts
 from .operators import SYMBOL
 from .result import AdviceInfo, AuthorityInfo, CriterionResult, Result
 from .units import BOOL, DIMENSIONLESS, ENUM, KINDS, SET
@@ -582,7 +582,7 @@ class Evaluator:
         return [item.when] + [e.when for e in self.exclusions.get(item.code, ())]
 
     # ------------------------------------------------------------- incidents
-    def evaluate(self, incident: Incident) -> Result:
+    def evaluate(self, incident: IncidentFacts) -> Result:
         env = Env(dict(incident.values))
         rows = self.criteria.rows
         verdicts = [self.row_verdict(row, env, []) for row in rows]

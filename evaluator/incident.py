@@ -12,10 +12,10 @@ unknown.
 >>> incident = read_incident({"id": "INC-1", "total_dose": "3000 uSv", "age": 17}, facts)
 >>> incident.values["total_dose"].value, incident.values["age"].value, incident.values["theme"]
 (Fraction(3, 1000), Fraction(17, 1), False)
->>> read_incident({"total_dose": "3 mSv", "dose": "1 mSv"}, facts)
+>>> read_incident({"total_dose": "3 mSv", "totl_dose": "1 mSv"}, facts)
 Traceback (most recent call last):
 ...
-evaluator.incident.IncidentError: dose: unknown field; did you mean total_dose?
+evaluator.incident.IncidentError: totl_dose: unknown field; did you mean total_dose?
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ import difflib
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic_core import PydanticCustomError
 
 from .units import BOOL, ENUM, KINDS, SET
 from .values import FactInfo, Measure, ValueProblem, read_value
@@ -60,8 +63,8 @@ class IncidentError(ValueError):
 
 
 @dataclass
-class Incident:
-    """An incident read against the vocabulary: known values and where they came from."""
+class IncidentFacts:
+    """An incident read against the vocabulary: the known value of each fact, exact."""
 
     id: str | None
     description: str | None
@@ -70,7 +73,7 @@ class Incident:
     notes: list[str] = field(default_factory=list)
 
 
-def read_incident(data: Mapping[str, Any], facts: Mapping[str, FactInfo]) -> Incident:
+def read_incident(data: Mapping[str, Any], facts: Mapping[str, FactInfo]) -> IncidentFacts:
     """Read an incident; raise IncidentError naming each bad field."""
     if not isinstance(data, Mapping):
         raise IncidentError([Problem("incident", f"an incident is a JSON object, not {type(data).__name__}")])
@@ -82,8 +85,11 @@ def read_incident(data: Mapping[str, Any], facts: Mapping[str, FactInfo]) -> Inc
             continue
         info = facts.get(key)
         if info is None:
-            close = difflib.get_close_matches(key, list(facts) + list(ENVELOPE), n=1, cutoff=0.6)
-            problems.append(Problem(key, "unknown field" + (f"; did you mean {close[0]}?" if close else "")))
+            names = list(facts) + list(ENVELOPE)
+            close = difflib.get_close_matches(key, names, n=1, cutoff=0.75) or \
+                difflib.get_close_matches(key, names, n=3, cutoff=0.5)
+            suggestion = f"; did you mean {' or '.join(close)}?" if close else ""
+            problems.append(Problem(key, "unknown field" + suggestion))
             continue
         try:
             values[key] = read_value(info, raw)
@@ -103,7 +109,7 @@ def read_incident(data: Mapping[str, Any], facts: Mapping[str, FactInfo]) -> Inc
     for name, info in facts.items():
         if name not in values and info.has_default:
             values[name] = info.default
-    return Incident(id=None if ident is None else str(ident), description=description, values=values,
+    return IncidentFacts(id=None if ident is None else str(ident), description=description, values=values,
                     given=frozenset(given), notes=notes)
 
 
@@ -235,3 +241,63 @@ def incident_schema(facts: Mapping[str, FactInfo]) -> dict[str, Any]:
         "additionalProperties": False,
         "dependentRequired": {"date_of_birth": ["exposure_date"]},
     }
+
+
+# --------------------------------------------------------------- pydantic model
+
+def _python_type(info: FactInfo) -> Any:
+    """The Python type a field of the pydantic Incident accepts, from the fact's kind."""
+    from typing import Literal, Union
+    from decimal import Decimal
+    if info.kind == BOOL:
+        return bool
+    if info.kind in (ENUM, SET):
+        one = Literal[tuple(info.values)]  # type: ignore[valid-type]
+        return Union[one, list[one]] if info.kind == SET else one
+    if info.kind == "date":
+        return dt.date
+    if info.kind == "count":
+        return int
+    if info.kind == "text":
+        return str
+    return Union[str, int, Decimal] if (info.unit or info.kind == "ratio") else str
+
+
+class IncidentBase(BaseModel):
+    """Base of the generated :class:`Incident` model: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | int | None = Field(None, description=ENVELOPE["id"])
+    description: str | None = Field(None, description=ENVELOPE["description"])
+    date_of_birth: dt.date | None = Field(None, description=ENVELOPE["date_of_birth"])
+    exposure_date: dt.date | None = Field(None, description=ENVELOPE["exposure_date"])
+
+    @model_validator(mode="after")
+    def _read(self) -> "IncidentBase":
+        # The same reader as for JSON: one place decides what a valid value is.
+        try:
+            read_incident(self.model_dump(exclude_none=True), type(self).__facts__)
+        except IncidentError as error:
+            problem = error.problems[0]
+            raise PydanticCustomError("incident", "{field}: {message}",
+                                      {"field": problem.field, "message": str(problem)}) from None
+        return self
+
+
+def incident_model(facts: Mapping[str, FactInfo]) -> type[IncidentBase]:
+    """A pydantic model of an incident, with a field for each fact of the vocabulary.
+
+    >>> from evaluator import load_vocabulary
+    >>> Incident = incident_model(load_vocabulary().facts)
+    >>> Incident(jurisdiction="England", total_dose="8 mSv").total_dose
+    '8 mSv'
+    """
+    fields: dict[str, Any] = {
+        name: (_python_type(info) | None, Field(None, description="; ".join(info.notes) or None))
+        for name, info in facts.items()
+    }
+    model = create_model("Incident", __base__=IncidentBase, __doc__="An incident in the public IR(ME)R vocabulary.",
+                         **fields)
+    model.__facts__ = dict(facts)
+    return model

@@ -20,11 +20,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from pydantic import BaseModel
+
 from . import ast
 from .check import Checked, check, fact_infos
 from .diagnostics import CriteriaError, Diagnostic
 from .evaluate import Evaluator
-from .incident import Incident, IncidentError, incident_schema, read_incident
+from .incident import IncidentBase, IncidentError, IncidentFacts, incident_model, incident_schema, read_incident
 from .parse import parse_text
 from .resources import criteria_dir
 from .result import ErrorInfo, Result
@@ -46,6 +48,12 @@ class LoadedVocabulary:
     def schema(self) -> dict[str, Any]:
         """The JSON Schema of an incident."""
         return incident_schema(self.facts)
+
+    def incident_model(self) -> type[IncidentBase]:
+        """The pydantic model of an incident in this vocabulary."""
+        if "_model" not in self.__dict__:
+            self.__dict__["_model"] = incident_model(self.facts)
+        return self.__dict__["_model"]
 
 
 def _read(path: Path) -> str:
@@ -178,9 +186,9 @@ class Guidance:
             self._evaluator = Evaluator(self.checked, self.source)
         return self._evaluator
 
-    def read(self, incident: Mapping[str, Any] | Any) -> Incident:
+    def read(self, incident: Mapping[str, Any] | Any) -> IncidentFacts:
         """Read an incident (a dict or a pydantic model); raises IncidentError."""
-        if hasattr(incident, "model_dump"):
+        if isinstance(incident, BaseModel):
             incident = incident.model_dump(exclude_none=True)
         return read_incident(incident, self.vocabulary.facts)
 

@@ -4,8 +4,8 @@ Syntax errors become :class:`~evaluator.diagnostics.Diagnostic` values that
 say in words what was expected where.
 
 >>> tree = parse_text('vocabulary "v"\\nfact age: duration\\n', "v.irmer")
->>> tree.data
-'start'
+>>> tree.data == "start"
+True
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ TERMINAL_WORDS: dict[str, str] = {
     "COMPARATOR": "a comparison (>=, <=, >, <, =, !=)",
     "PLUSMINUS": "± or +/-",
     "HEADER_KEY": "a header field (version, title, publisher, published, in force, supersedes, source, vocabulary)",
-    "LPAR": "(",
-    "RPAR": ")",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
     "COMMA": "a comma",
     "COLON": "a colon",
     "SLASH": "/",
@@ -107,6 +107,8 @@ def _token_words(token: Token) -> str:
 def syntax_diagnostic(error: UnexpectedInput, text: str, file: str) -> Diagnostic:
     line = getattr(error, "line", None) or 1
     column = getattr(error, "column", None) or 1
+    lines = text.splitlines()
+    char = lines[line - 1][column - 1:column] if line <= len(lines) else ""
     if isinstance(error, UnexpectedToken):
         token = error.token
         if token.type == "_NL" and token.line is not None:
@@ -116,7 +118,6 @@ def syntax_diagnostic(error: UnexpectedInput, text: str, file: str) -> Diagnosti
         message = f"unexpected {_token_words(token)}; expected {describe_expected(set(error.expected))}"
     elif isinstance(error, UnexpectedCharacters):
         width = 1
-        char = text.splitlines()[line - 1][column - 1:column] if line <= len(text.splitlines()) else "?"
         message = f"unexpected character `{char}`"
         if error.allowed:
             message += f"; expected {describe_expected(set(error.allowed))}"
@@ -128,13 +129,53 @@ def syntax_diagnostic(error: UnexpectedInput, text: str, file: str) -> Diagnosti
     else:  # pragma: no cover - every Lark input error is one of the above
         width = 1
         message = str(error)
+    if isinstance(error, UnexpectedCharacters) and char == '"':
+        message = "this text in double quotes does not end on its line"
+    hint = _hint(message)
+    if isinstance(error, (UnexpectedToken, UnexpectedEOF)) and set(error.expected) <= {"RPAR", "_NL", "AND", "OR"} \
+            and "RPAR" in error.expected:
+        opening = _unclosed_bracket(text, error)
+        if opening:
+            line, column = opening
+            width = 1
+            message = "this bracket is never closed"
+            hint = "close it with `)` before the end of the condition"
     span = Span(file=file, line=line, column=column, end_line=line, end_column=column + width)
-    return Diagnostic(message=message, span=span, hint=_hint(message))
+    return Diagnostic(message=message, span=span, hint=hint)
+
+
+def _unclosed_bracket(text: str, error: UnexpectedInput) -> tuple[int, int] | None:
+    """The (line, column) of the last `(` left open before the error, outside strings and comments."""
+    stop = getattr(error, "pos_in_stream", None)
+    if stop is None and isinstance(error, UnexpectedToken):
+        stop = error.token.start_pos
+    stop = len(text) if stop is None else stop
+    open_at: list[int] = []
+    in_string = in_comment = False
+    for index, char in enumerate(text[:stop]):
+        if in_comment:
+            in_comment = char != "\n"
+        elif char == '"':
+            in_string = not in_string
+        elif in_string:
+            in_string = char != "\n"
+        elif char == "#":
+            in_comment = True
+        elif char == "(":
+            open_at.append(index)
+        elif char == ")" and open_at:
+            open_at.pop()
+    if not open_at:
+        return None
+    start = open_at[-1]
+    line = text.count("\n", 0, start) + 1
+    column = start - (text.rfind("\n", 0, start) + 1) + 1
+    return line, column
 
 
 def _hint(message: str) -> str | None:
-    if "unexpected character `\"`" in message:
-        return "a text in double quotes must end on the same line"
+    if "double quotes does not end" in message:
+        return 'end it with " on the same line; to write a long text, split it into several says lines'
     if "expected text in double quotes" in message:
         return 'put the regulator\'s words in double quotes: says "..."'
     if "`when`" in message and "the end of the line" not in message:

@@ -151,10 +151,11 @@ def to_unit(value: Fraction, kind: str, unit: str) -> Fraction:
 
 
 def describe_kind(kind: str) -> str:
-    """`effective dose` -> `an effective dose (mSv)`; used in error messages."""
+    """`effective dose` -> `an effective dose in Sv`; used in error messages."""
     if kind in KINDS:
         spec = KINDS[kind]
-        return f"{spec.description} ({', '.join(spec.units[:3])})" if spec.units else spec.description
+        return f"{spec.description} in {spec.units[0]}" if spec.units and spec.dimension != "[time]" else \
+            spec.description
     if kind == NUMBER:
         return "a number"
     return kind
