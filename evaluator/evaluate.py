@@ -508,6 +508,22 @@ class Evaluator:
             for code in exclusion.codes:
                 self.exclusions.setdefault(code, []).append(exclusion)
         self.authorities = {a.jurisdiction: a for a in self.criteria.authorities}
+        # What an explanation says about each criterion that does not depend on the
+        # incident: worked out once here, not for every incident.
+        self.row_texts = [self._static(row, code=row.code, label=row.label, table=row.table,
+                                       band=source_text(source, row.band.span) if row.band is not None else None)
+                          for row in self.criteria.rows]
+        self.comp_texts = [self._static(item, code=item.code, role=item.role)
+                           for item in self.criteria.complementary]
+
+    def _static(self, node: Any, **fields: Any) -> dict[str, Any]:
+        return {
+            "category": node.category.text if node.category else None,
+            "says": [s.text for s in node.says],
+            "rule": source_text(self.source, node.when.span) if node.when is not None else None,
+            "interpretations": [i.id for i in node.interpretations],
+            **fields,
+        }
 
     # ---------------------------------------------------------------- rows
     def scope(self, row: ast.Row, env: Env, trace: list[str] | None) -> tuple[B3, Missing]:
@@ -714,28 +730,14 @@ class Evaluator:
         return out
 
     def explanation(self, rows: tuple[ast.Row, ...], verdicts: list[Verdict],
-                    comp_verdicts: list[Verdict]) -> list[Any]:
+                    comp_verdicts: list[Verdict]) -> list[CriterionResult]:
         out = []
-        for row, verdict in zip(rows, verdicts):
-            out.append(CriterionResult(
-                code=row.code, label=row.label, table=row.table,
-                category=row.category.text if row.category else None,
-                says=[s.text for s in row.says], outcome=_outcome(verdict),
-                rule=source_text(self.source, row.when.span) if row.when is not None else None,
-                band=source_text(self.source, row.band.span) if row.band is not None else None,
-                reasons=list(dict.fromkeys(verdict.reasons)), missing=sorted(verdict.missing),
-                excluded_by=verdict.excluded_by,
-                interpretations=[i.id for i in row.interpretations],
-            ))
-        for item, verdict in zip(self.criteria.complementary, comp_verdicts):
-            out.append(CriterionResult(
-                code=item.code, category=item.category.text if item.category else None,
-                says=[s.text for s in item.says], outcome=_outcome(verdict),
-                rule=source_text(self.source, item.when.span) if item.when is not None else None,
-                reasons=list(dict.fromkeys(verdict.reasons)), missing=sorted(verdict.missing),
-                excluded_by=verdict.excluded_by, role=item.role,
-                interpretations=[i.id for i in item.interpretations],
-            ))
+        for static, verdict in zip(self.row_texts + self.comp_texts, verdicts + comp_verdicts):
+            # Built from checked data: model_construct skips re-validating it.
+            out.append(CriterionResult.model_construct(
+                **{**static, "says": list(static["says"]), "interpretations": list(static["interpretations"])},
+                outcome=_outcome(verdict), reasons=list(dict.fromkeys(verdict.reasons)),
+                missing=sorted(verdict.missing), excluded_by=verdict.excluded_by))
         return out
 
 
