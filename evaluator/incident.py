@@ -200,8 +200,8 @@ def field_schema(info: FactInfo) -> dict[str, Any]:
         schema = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*%?\s*$"}]}
     else:
         kind = KINDS[info.kind]
-        units = "|".join(sorted({u for u in kind.units} | {u.replace("µ", "μ") for u in kind.units}, key=len,
-                                reverse=True))
+        spellings = set(kind.units) | {u.replace("µ", "μ") for u in kind.units}
+        units = "|".join(sorted(spellings, key=lambda u: (-len(u), u)))  # longest first, then a fixed order
         text = {"type": "string", "pattern": _QUANTITY_PATTERN.format(units=units),
                 "examples": [f"6 {kind.units[1] if len(kind.units) > 1 else kind.units[0]}"]}
         schema = {"anyOf": [text, {"type": "number", "minimum": 0}]} if info.unit else text
