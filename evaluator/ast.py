@@ -53,6 +53,9 @@ Rational = Annotated[
 ]
 
 
+_POSITIONS = frozenset({"span", "clause_spans"})  # where things are, not what they are: equality ignores them
+
+
 class Node(BaseModel):
     """Base of every AST node: frozen, with a source span that equality ignores."""
 
@@ -61,7 +64,7 @@ class Node(BaseModel):
     span: Span | None = Field(default=None, description="where the node is in its source file")
 
     def _key(self) -> tuple:
-        return tuple((name, getattr(self, name)) for name in type(self).model_fields if name != "span")
+        return tuple((name, getattr(self, name)) for name in type(self).model_fields if name not in _POSITIONS)
 
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and self._key() == other._key()  # type: ignore[union-attr]
@@ -267,6 +270,8 @@ class Literal_(Node):
 
 
 class Documented(Node):
+    clause_spans: dict[str, Span] = Field(default_factory=dict,
+                                          description="where each clause of the block is (its first line)")
     says: tuple[Text, ...] = ()
     notes: tuple[Text, ...] = ()
     interpretations: tuple[Interpretation, ...] = ()

@@ -139,20 +139,41 @@ class Checked:
 
 
 class Checker:
-    def __init__(self, facts: dict[str, FactInfo], file: str):
+    def __init__(self, facts: dict[str, FactInfo], file: str, source: str | None = None):
         self.facts = facts
         self.file = file
+        self.lines = source.splitlines() if source is not None else []
         self.diagnostics: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
         self.definitions: dict[str, ast.Definition] = {}
         self.resolved_definitions: dict[str, ast.Definition] = {}
         self.types: dict[str, str] = {}
-        self.resolving: list[str] = []
+        self.resolving: list[str] = []  # definitions being typed, outermost first
+        self.entries: list[Span | None] = []  # the reference that led into each of them
         self.row_codes: set[str] = set()
 
     def error(self, message: str, span: Span | None, hint: str | None = None) -> str:
         self.diagnostics.append(Diagnostic(message=message, span=span, hint=hint))
         return ERROR
+
+    def narrow(self, span: Span | None, text: str) -> Span | None:
+        """The part of a span where `text` is written (its last occurrence), for a tighter caret."""
+        if span is None or not self.lines:
+            return span
+        for line in range(span.end_line, span.line - 1, -1):
+            source = self.lines[line - 1]
+            start = span.column - 1 if line == span.line else 0
+            stop = span.end_column - 1 if line == span.end_line else len(source)
+            found = source.rfind(text, start, stop)
+            if found >= 0:
+                return Span(file=span.file, line=line, column=found + 1, end_line=line,
+                            end_column=found + 1 + len(text))
+        return span
+
+    @staticmethod
+    def at(node: Any, clause: str) -> Span | None:
+        """Where a clause of a block is, or the block itself."""
+        return node.clause_spans.get(clause, node.span)
 
     def warn(self, message: str, span: Span | None, hint: str | None = None) -> None:
         self.warnings.append(Diagnostic(message=message, span=span, hint=hint, severity="warning"))
@@ -170,7 +191,7 @@ class Checker:
             else:
                 self.definitions[definition.name] = definition
         for name in self.definitions:
-            self.definition_type(name)
+            self.definition_type(name, None)
         definitions = tuple(self.resolved_definitions.get(d.name, d) for d in criteria.definitions)
         self.row_codes = {row.code for row in criteria.rows}
         tables = tuple(self.check_table(table) for table in criteria.tables)
@@ -196,17 +217,23 @@ class Checker:
             self.error("`in force` is before `published`", header.span)
 
     # ------------------------------------------------------------ definitions
-    def definition_type(self, name: str) -> str:
+    def definition_type(self, name: str, reference: Span | None) -> str:
         if name in self.types:
             return self.types[name]
         definition = self.definitions[name]
         if name in self.resolving:
-            cycle = " -> ".join(self.resolving[self.resolving.index(name):] + [name])
+            start = self.resolving.index(name)
+            cycle = " -> ".join(self.resolving[start:] + [name])
             self.types[name] = ERROR
-            return self.error(f"definitions refer to each other in a circle: {cycle}", definition.span)
+            # Point into the definition the circle starts from (the first one in the file).
+            where = self.entries[start + 1] if start + 1 < len(self.entries) else reference
+            return self.error(f"definitions refer to each other in a circle: {cycle}", where or definition.span,
+                              "a definition cannot depend on itself")
         self.resolving.append(name)
+        self.entries.append(reference)
         body, kind = self.expr(definition.body)
         self.resolving.pop()
+        self.entries.pop()
         if name not in self.types:
             self.types[name] = kind
         self.resolved_definitions[name] = definition.model_copy(update={"body": body})
@@ -214,11 +241,15 @@ class Checker:
 
     # ----------------------------------------------------------------- tables
     def check_table(self, table: ast.Table) -> ast.Table:
-        exposure = self.scope_values("exposure", table.exposure, table.span)
+        exposure = self.scope_values("exposure", table.exposure, table.span, table)
         rows = tuple(self.check_row(row) for row in table.rows)
         return table.model_copy(update={"rows": rows, "exposure": exposure})
 
-    def scope_values(self, scope: str, values: tuple[str, ...], span: Span | None) -> tuple[str, ...]:
+    def scope_span(self, node: Any, scope: str, value: str) -> Span | None:
+        return self.narrow(self.at(node, scope), value)
+
+    def scope_values(self, scope: str, values: tuple[str, ...], span: Span | None,
+                     node: Any = None) -> tuple[str, ...]:
         info = self.facts.get(SCOPES[scope])
         if info is None:
             return values
@@ -227,7 +258,8 @@ class Checker:
             try:
                 canonical.append(read_value(FactInfo(name=info.name, kind=ENUM, values=info.values), value))
             except ValueProblem as problem:
-                self.error(problem.message, span, problem.hint)
+                where = self.narrow(self.at(node, scope), value) if node is not None else span
+                self.error(problem.message, where, problem.hint)
         return tuple(canonical)
 
     def check_row(self, row: ast.Row) -> ast.Row:
@@ -241,9 +273,10 @@ class Checker:
         if not row.exposure:
             self.error(f"{name} has no exposure: give its table (or the row) an `exposure` line", row.span)
         update: dict[str, Any] = {
-            "exposure": self.scope_values("exposure", row.exposure, row.span),
-            "modalities": self.scope_values("modalities", row.modalities, row.span),
-            "jurisdictions": self.scope_values("jurisdictions", row.jurisdictions, row.span),
+            "exposure": self.scope_values("exposure", row.exposure, row.span,
+                                          row if "exposure" in row.clause_spans else None),
+            "modalities": self.scope_values("modalities", row.modalities, row.span, row),
+            "jurisdictions": self.scope_values("jurisdictions", row.jurisdictions, row.span, row),
         }
         for clause in ("band", "when", "unless"):
             expr = getattr(row, clause)
@@ -261,6 +294,7 @@ class Checker:
             if not row.label or not first.label:
                 self.error(f"code {row.code} appears twice; rows that share a code need a label each",
                            row.span, f'the other is at line {first.span.line}; write row {row.code} "<label>"')
+                continue
             shared = set(row.jurisdictions or self.facts["jurisdiction"].values) & set(
                 first.jurisdictions or self.facts["jurisdiction"].values)
             if shared:
@@ -302,11 +336,13 @@ class Checker:
             if item.suffix_from is None:
                 self.error(f"{name} has no `suffix` line", item.span, "say which codes it may prefix: suffix 1 to 10")
             elif item.suffix_from > item.suffix_to:
-                self.error(f"{name}: suffix {item.suffix_from} to {item.suffix_to} is empty", item.span)
+                self.error(f"{name}: suffix {item.suffix_from} to {item.suffix_to} is empty", self.at(item, "suffix"))
             if item.role is None:
                 self.error(f"{name} has no `role` line", item.span, f"roles are: {', '.join(ROLES)}")
             elif item.role not in ROLES:
-                self.error(f"{name}: unknown role `{item.role}`", item.span, f"roles are: {', '.join(ROLES)}")
+                close = difflib.get_close_matches(item.role, list(ROLES), n=1)
+                self.error(f"{name}: unknown role `{item.role}`", self.narrow(self.at(item, "role"), item.role),
+                           f"did you mean `{close[0]}`?" if close else f"roles are: {', '.join(ROLES)}")
             when = item.when
             if when is None:
                 self.error(f"{name} has no `when` line", item.span)
@@ -319,8 +355,8 @@ class Checker:
         known = self.row_codes | {c.code for c in complementary}
         for code in exclusion.codes:
             if code not in known:
-                self.error(f"exclusion {exclusion.name} names code {code}, which no row has", exclusion.span,
-                           _did_you_mean(code, known))
+                self.error(f"exclusion {exclusion.name} names code {code}, which no row has",
+                           self.narrow(self.at(exclusion, "codes"), code), _did_you_mean(code, known))
         if not exclusion.says:
             self.error(f"exclusion {exclusion.name} has no `says` line", exclusion.span)
         when = exclusion.when
@@ -332,10 +368,12 @@ class Checker:
 
     def check_deadline(self, deadline: ast.Deadline) -> ast.Deadline:
         if deadline.name not in DEADLINES:
-            self.error(f"unknown deadline `{deadline.name}`", deadline.span, f"deadlines are: {', '.join(DEADLINES)}")
+            self.error(f"unknown deadline `{deadline.name}`", self.at(deadline, "name"),
+                       _did_you_mean(deadline.name, DEADLINES) or f"deadlines are: {', '.join(DEADLINES)}")
         info = self.facts.get(deadline.after)
         if info is None or info.kind != "date":
-            self.error(f"a deadline counts from a date fact; `{deadline.after}` is not one", deadline.span)
+            self.error(f"a deadline counts from a date fact; `{deadline.after}` is not one", self.at(deadline, "after"),
+                       "such as discovered_on")
         amount, kind = self.expr(deadline.amount)
         days = None
         if kind not in (ERROR, "duration"):
@@ -353,7 +391,7 @@ class Checker:
         seen: set[str] = set()
         for authority in authorities:
             if info and authority.jurisdiction not in info.values:
-                self.error(f"unknown jurisdiction `{authority.jurisdiction}`", authority.span,
+                self.error(f"unknown jurisdiction `{authority.jurisdiction}`", self.at(authority, "jurisdiction"),
                            _did_you_mean(authority.jurisdiction, info.values))
             if authority.jurisdiction in seen:
                 self.error(f"{authority.jurisdiction} has two authorities", authority.span)
@@ -397,7 +435,7 @@ class Checker:
             kind = info.kind if info.kind not in (ENUM, SET) else f"{info.kind}:{node.name}"
             return node.model_copy(update={"target": "fact", "kind": kind}), kind
         if node.name in self.definitions:
-            kind = self.definition_type(node.name)
+            kind = self.definition_type(node.name, node.span)
             return node.model_copy(update={"target": "definition", "kind": kind}), kind
         names = list(self.facts) + list(self.definitions)
         return node, self.error(f"unknown name `{node.name}`", node.span,
@@ -410,8 +448,9 @@ class Checker:
         try:
             kind, factor = resolve_unit(node.unit)
         except UnitError as error:
-            hint = f"did you mean `{node.text} {error.suggestion}`?" if error.suggestion else None
-            return node, self.error(str(error), node.span, hint)
+            hint = (f"did you mean `{node.text} {error.suggestion}`?" if error.suggestion
+                    else f"units are: {', '.join(u for k in KINDS.values() for u in k.units)}")
+            return node, self.error(f"unknown unit `{error.unit}`", self.narrow(node.span, error.unit), hint)
         return node.model_copy(update={"kind": kind, "value": value * factor}), kind
 
     def rule_percent(self, node: ast.Percent) -> tuple[Any, str]:
@@ -501,7 +540,7 @@ class Checker:
             if value in info.values:
                 out.append(value)
             else:
-                self.error(f"`{value}` is not a value of `{info.name}`", span,
+                self.error(f"`{value}` is not a value of `{info.name}`", self.narrow(span, value),
                            _did_you_mean(value, info.values) or f"its values are: {', '.join(info.values)}")
         return tuple(out)
 
@@ -597,10 +636,10 @@ EXPR_RULES: dict[type, Callable[[Checker, Any], tuple[Any, str]]] = {
 }
 
 
-def check(criteria: ast.Criteria, vocabulary: ast.Vocabulary, facts: dict[str, FactInfo], file: str
-          ) -> tuple[Checked | None, list[Diagnostic], list[Diagnostic]]:
+def check(criteria: ast.Criteria, vocabulary: ast.Vocabulary, facts: dict[str, FactInfo], file: str,
+          source: str | None = None) -> tuple[Checked | None, list[Diagnostic], list[Diagnostic]]:
     """Check a criteria file against its vocabulary: (checked, errors, warnings)."""
-    checker = Checker(facts, file)
+    checker = Checker(facts, file, source)
     resolved = checker.check(criteria)
     checked = Checked(criteria=resolved, vocabulary=vocabulary, facts=facts,
                       definitions=checker.resolved_definitions, types=checker.types, warnings=checker.warnings)

@@ -35,6 +35,14 @@ def console(stderr: bool = False) -> Console:
                    force_terminal=None if terminal else False, emoji=False)
 
 
+def _relative(path: Path) -> Path:
+    """A path as the user would type it from here."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 class CliError(Exception):
     """A problem that stops the command: printed without a traceback, exit status 2."""
 
@@ -69,7 +77,7 @@ def check(files: tuple[Path, ...]) -> None:
     """
     out = console()
     failed = False
-    for path in files or tuple(shipped_files()):
+    for path in files or tuple(_relative(p) for p in shipped_files()):
         try:
             node, _ = parse_file(path)
             if isinstance(node, ast.Vocabulary):
@@ -100,7 +108,7 @@ def test(files: tuple[Path, ...], verbose: bool) -> None:
     """Run the examples inside criteria files (default: every shipped file)."""
     out = console()
     total = failures = 0
-    for path in files or tuple(shipped_files()):
+    for path in files or tuple(_relative(p) for p in shipped_files()):
         try:
             guidance = compile_file(path)
         except CriteriaError as error:
@@ -133,18 +141,35 @@ def read_input(source: str) -> tuple[list[Any], str]:
     text = sys.stdin.read() if source == "-" else _read_file(source)
     stripped = text.strip()
     if not stripped:
-        raise CliError(f"{source}: no incidents: the input is empty")
+        raise CliError(f"{name_of(source)}: no incidents: the input is empty")
     try:
-        document = json.loads(stripped, parse_float=Decimal)
+        document = json.loads(stripped, parse_float=Decimal, parse_constant=str)
     except json.JSONDecodeError as error:
-        lines = [line for line in text.splitlines() if line.strip()]
-        if len(lines) > 1 and stripped.startswith("{"):
+        if _looks_like_json_lines(text):
             return [_json_line(line, number) for number, line in enumerate(text.splitlines(), 1)
                     if line.strip()], "lines"
-        raise CliError(f"{source}:{error.lineno}:{error.colno}: not valid JSON: {error.msg}") from None
+        # The line and column count from the start of the input, as an editor shows them.
+        leading = text[:len(text) - len(text.lstrip())].count("\n")
+        raise CliError(f"{name_of(source)}:{error.lineno + leading}:{error.colno}: not valid JSON: {error.msg}") from None
     if isinstance(document, list):
         return document, "array"
     return [document], "object"
+
+
+def name_of(source: str) -> str:
+    return "<stdin>" if source == "-" else source
+
+
+def _looks_like_json_lines(text: str) -> bool:
+    """JSON Lines: more than one line, and the first is a whole JSON value on its own."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return False
+    try:
+        json.loads(lines[0])
+    except json.JSONDecodeError:
+        return False
+    return True
 
 
 def _read_file(source: str) -> str:
@@ -164,9 +189,9 @@ class _BadLine:
 
 def _json_line(line: str, number: int) -> Any:
     try:
-        return json.loads(line, parse_float=Decimal)
+        return json.loads(line, parse_float=Decimal, parse_constant=str)
     except json.JSONDecodeError as error:
-        return _BadLine(number, f"line {number}, column {error.colno}: not valid JSON: {error.msg}")
+        return _BadLine(number, f"not valid JSON at column {error.colno}: {error.msg}")
 
 
 def evaluate_items(items: list[Any], criteria: str | None) -> list[Result]:
@@ -182,7 +207,13 @@ def evaluate_items(items: list[Any], criteria: str | None) -> list[Result]:
             results.append(Result(error=info, errors=[info]))
             continue
         guidance, notes = (fixed, []) if fixed else criteria_for(item)
-        result = guidance.evaluate(item)
+        try:
+            result = guidance.evaluate(item)
+        except Exception as error:  # a bug of ours must not stop the batch or show a traceback
+            info = ErrorInfo(field="incident", message=f"internal error: {type(error).__name__}: {error}",
+                             hint="this is a bug in irmer; please report it with the incident")
+            result = Result(id=str(item.get("id")) if item.get("id") is not None else None,
+                            criteria=guidance.version, error=info, errors=[info])
         result.notes = notes + result.notes
         results.append(result)
     return results

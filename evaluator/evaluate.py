@@ -689,11 +689,14 @@ class Evaluator:
             candidates = banded or plain
             if len(candidates) == 1:
                 suffixes = candidates
-            else:
-                choice = (" or ".join(item.code + c for c in candidates) if candidates
-                          else "the code of the exposure category")
+            elif candidates:
                 notes.append(f"{item.code}: add the notification code of the most relevant exposure category "
-                             f"({choice}); the facts given do not single one out")
+                             f"({' or '.join(item.code + c for c in candidates)}); the facts given do not single "
+                             f"one out")
+                return [item.code]
+            else:
+                notes.append(f"{item.code}: add the notification code of the most relevant exposure category; "
+                             f"the facts given do not show which category the incident is in")
                 return [item.code]
         out = []
         for code in suffixes:

@@ -50,7 +50,7 @@ class Problem:
     hint: str | None = None
 
     def __str__(self) -> str:
-        text = f"{self.field}: {self.message}" if not self.message.startswith(self.field) else self.message
+        text = self.message if self.message.startswith(self.field) else f"{self.field}: {self.message}"
         return f"{text}; {self.hint}" if self.hint else text
 
 
@@ -97,8 +97,8 @@ def read_incident(data: Mapping[str, Any], facts: Mapping[str, FactInfo]) -> Inc
         except ValueProblem as problem:
             problems.append(Problem(key, problem.message, problem.hint))
     ident = data.get("id")
-    if ident is not None and not isinstance(ident, (str, int)):
-        problems.append(Problem("id", "must be text or a number"))
+    if ident is not None and (isinstance(ident, bool) or not isinstance(ident, (str, int))):
+        problems.append(Problem("id", "must be text or a whole number"))
     description = data.get("description")
     if description is not None and not isinstance(description, str):
         problems.append(Problem("description", "must be text"))
@@ -245,33 +245,15 @@ def incident_schema(facts: Mapping[str, FactInfo]) -> dict[str, Any]:
 
 # --------------------------------------------------------------- pydantic model
 
-def _python_type(info: FactInfo) -> Any:
-    """The Python type a field of the pydantic Incident accepts, from the fact's kind."""
-    from typing import Literal, Union
-    from decimal import Decimal
-    if info.kind == BOOL:
-        return bool
-    if info.kind in (ENUM, SET):
-        one = Literal[tuple(info.values)]  # type: ignore[valid-type]
-        return Union[one, list[one]] if info.kind == SET else one
-    if info.kind == "date":
-        return dt.date
-    if info.kind == "count":
-        return int
-    if info.kind == "text":
-        return str
-    return Union[str, int, Decimal] if (info.unit or info.kind == "ratio") else str
-
-
 class IncidentBase(BaseModel):
     """Base of the generated :class:`Incident` model: unknown fields are refused."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str | int | None = Field(None, description=ENVELOPE["id"])
-    description: str | None = Field(None, description=ENVELOPE["description"])
-    date_of_birth: dt.date | None = Field(None, description=ENVELOPE["date_of_birth"])
-    exposure_date: dt.date | None = Field(None, description=ENVELOPE["exposure_date"])
+    id: Any = Field(None, description=ENVELOPE["id"])
+    description: Any = Field(None, description=ENVELOPE["description"])
+    date_of_birth: Any = Field(None, description=ENVELOPE["date_of_birth"])
+    exposure_date: Any = Field(None, description=ENVELOPE["exposure_date"])
 
     @model_validator(mode="after")
     def _read(self) -> "IncidentBase":
@@ -280,8 +262,7 @@ class IncidentBase(BaseModel):
             read_incident(self.model_dump(exclude_none=True), type(self).__facts__)
         except IncidentError as error:
             problem = error.problems[0]
-            raise PydanticCustomError("incident", "{field}: {message}",
-                                      {"field": problem.field, "message": str(problem)}) from None
+            raise PydanticCustomError("incident", "{message}", {"message": str(problem)}) from None
         return self
 
 
@@ -293,9 +274,11 @@ def incident_model(facts: Mapping[str, FactInfo]) -> type[IncidentBase]:
     >>> Incident(jurisdiction="England", total_dose="8 mSv").total_dose
     '8 mSv'
     """
+    # Fields take JSON values as they are; the reader above decides what is valid, so a
+    # dict and a model accept exactly the same incidents. Each field's schema is the
+    # published one (field_schema).
     fields: dict[str, Any] = {
-        name: (_python_type(info) | None, Field(None, description="; ".join(info.notes) or None))
-        for name, info in facts.items()
+        name: (Any, Field(None, json_schema_extra=field_schema(info))) for name, info in facts.items()
     }
     model = create_model("Incident", __base__=IncidentBase, __doc__="An incident in the public IR(ME)R vocabulary.",
                          **fields)

@@ -14,6 +14,7 @@ and which version was in force on a date.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -23,10 +24,11 @@ from typing import Any, Iterable, Mapping
 from pydantic import BaseModel
 
 from . import ast
-from .check import Checked, check, fact_infos
+from .check import DEADLINES, Checked, check, fact_infos
 from .diagnostics import CriteriaError, Diagnostic
 from .evaluate import Evaluator
-from .incident import IncidentBase, IncidentError, IncidentFacts, incident_model, incident_schema, read_incident
+from .incident import (IncidentBase, IncidentError, IncidentFacts, Problem, incident_model, incident_schema,
+                       read_incident)
 from .parse import parse_text
 from .resources import criteria_dir
 from .result import ErrorInfo, Result
@@ -103,12 +105,12 @@ def compile_text(source: str, name: str, base: Path | None = None) -> "Guidance"
     """Parse and check criteria text; raise CriteriaError with every problem found."""
     node = to_ast(parse_text(source, name), name, source)
     if not isinstance(node, ast.Criteria):
-        raise CriteriaError([Diagnostic(message=f"{name} is a vocabulary, not a criteria file: "
-                                                f"use `irmer check` on a criteria file", span=node.span)],
-                            {name: source})
+        raise CriteriaError([Diagnostic(message=f"{name} is a vocabulary, not a criteria file",
+                                        span=node.span, hint="give a criteria file (criteria/irmer-*.irmer); "
+                                        "`irmer check` checks a vocabulary on its own")], {name: source})
     notes: list[str] = []
     vocabulary = _vocabulary_for(node, base, notes)
-    checked, errors, warnings = check(node, vocabulary.ast, vocabulary.facts, name)
+    checked, errors, warnings = check(node, vocabulary.ast, vocabulary.facts, name, source)
     guidance = Guidance(checked=checked, source=source, name=name, vocabulary=vocabulary,
                         warnings=list(warnings), notes=notes)
     errors += guidance.check_examples()
@@ -130,20 +132,34 @@ def _vocabulary_for(node: ast.Criteria, base: Path | None, notes: list[str]) -> 
                                     span=node.header.span, hint="put it beside the criteria file")])
 
 
-@lru_cache(maxsize=16)
-def _compile_cached(path: Path, mtime: float) -> "Guidance":
-    source = _read(path)
-    guidance = compile_text(source, _display_name(path), path.parent)
-    guidance.path = path
-    return guidance
+# Checked criteria by path, with the modification times of the file and of its
+# vocabulary: an edit to either is seen by the next load, in a long-running process too.
+_COMPILED: dict[Path, tuple[tuple[float, float], "Guidance"]] = {}
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -1.0
 
 
 def compile_file(path: str | Path) -> "Guidance":
-    """Load, parse and check a criteria file."""
+    """Load, parse and check a criteria file (cached until it or its vocabulary changes)."""
     target = Path(path)
     if not target.exists():
         raise CriteriaError([Diagnostic(message=f"no such criteria file: {target}")])
-    return _compile_cached(target.resolve(), target.stat().st_mtime)
+    target = target.resolve()
+    cached = _COMPILED.get(target)
+    if cached is not None:
+        (mtime, vocabulary_mtime), guidance = cached
+        if mtime == _mtime(target) and vocabulary_mtime == _mtime(guidance.vocabulary.path):
+            return guidance
+    mtime = _mtime(target)
+    guidance = compile_text(_read(target), _display_name(target), target.parent)
+    guidance.path = target
+    _COMPILED[target] = ((mtime, _mtime(guidance.vocabulary.path)), guidance)
+    return guidance
 
 
 # ------------------------------------------------------------------- the API
@@ -212,14 +228,23 @@ class Guidance:
         base_codes = {row.code for row in self.ast.rows}
         letters = {item.code for item in self.ast.complementary}
         for example in self.ast.examples:
-            for given in example.given:
-                try:
-                    read_incident({given.name: given.value.as_input()}, self.vocabulary.facts)
-                except IncidentError as error:
-                    problem = error.problems[0]
-                    diagnostics.append(Diagnostic(message=f"example {example.title!r}: {problem.message}",
-                                                  span=given.span, hint=problem.hint))
+            lines = {given.name: given for given in example.given}
+            try:
+                read_incident(self.example_incident(example), self.vocabulary.facts)
+            except IncidentError as error:
+                for problem in error.problems:
+                    where = lines.get(problem.field)
+                    message = problem.message if problem.message.startswith(problem.field) else str(
+                        Problem(problem.field, problem.message))
+                    diagnostics.append(Diagnostic(message=f"example {example.title!r}: {message}",
+                                                  span=where.span if where else example.span, hint=problem.hint))
             for expectation in example.expects:
+                if expectation.what == "date" and expectation.field not in DEADLINES:
+                    close = difflib.get_close_matches(expectation.field or "", list(DEADLINES), n=1)
+                    diagnostics.append(Diagnostic(
+                        message=f"example {example.title!r}: `{expectation.field}` is not a date of the result",
+                        span=expectation.span,
+                        hint=f"did you mean `{close[0]}`?" if close else f"dates are: {', '.join(DEADLINES)}"))
                 if expectation.what != "codes":
                     continue
                 for code in expectation.items:
@@ -273,12 +298,17 @@ def find_criteria(spec: str | Path | None = None) -> Path:
     if spec is None:
         return catalogue[-1].path
     text = str(spec)
-    for info in catalogue:
-        if text == info.version or (info.published and text == str(info.published.year)) or text == info.path.name:
-            return info.path
     path = Path(text)
+    if path.suffix == ".irmer" and path.exists():
+        return path  # a file the user names, even if a shipped file has the same name
+    for info in catalogue:
+        if text == info.version or (info.published and text == str(info.published.year)):
+            return info.path
     if path.exists():
         return path
+    for info in catalogue:
+        if text == info.path.name:
+            return info.path
     known = ", ".join(sorted({str(i.published.year) for i in catalogue if i.published} | {i.version for i in catalogue}))
     raise CriteriaError([Diagnostic(message=f"no criteria `{text}`", hint=f"give a file, or one of: {known}")])
 

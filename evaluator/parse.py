@@ -10,6 +10,8 @@ True
 
 from __future__ import annotations
 
+import difflib
+import re
 from functools import lru_cache
 
 from lark import Lark, Token, Tree
@@ -109,31 +111,39 @@ def syntax_diagnostic(error: UnexpectedInput, text: str, file: str) -> Diagnosti
     column = getattr(error, "column", None) or 1
     lines = text.splitlines()
     char = lines[line - 1][column - 1:column] if line <= len(lines) else ""
+    expected = _expected(error)
     if isinstance(error, UnexpectedToken):
         token = error.token
         if token.type == "_NL" and token.line is not None:
             # A newline token starts at the end of the line it ends: point there.
             line, column = token.line, token.column
+        if token.type in ("NAME", "UNIT") and token.start_pos is not None:
+            # A word the lexer cut short where no name may stand: show the whole word.
+            word = re.match(r"[A-Za-z0-9_µμ]+", text[token.start_pos:])
+            if word:
+                token = Token(token.type, word.group(0), token.start_pos, token.line, token.column)
         width = max(1, len(token.value.split("\n")[0])) if token.type != "_NL" else 1
-        message = f"unexpected {_token_words(token)}; expected {describe_expected(set(error.expected))}"
+        message = f"unexpected {_token_words(token)}; expected {describe_expected(expected)}"
     elif isinstance(error, UnexpectedCharacters):
         width = 1
         message = f"unexpected character `{char}`"
-        if error.allowed:
-            message += f"; expected {describe_expected(set(error.allowed))}"
+        if expected:
+            message += f"; expected {describe_expected(expected)}"
     elif isinstance(error, UnexpectedEOF):
         width = 1
         lines = text.splitlines() or [""]
         line, column = len(lines), len(lines[-1]) + 1
-        message = f"the file ends too early; expected {describe_expected(set(error.expected))}"
+        message = f"the file ends too early; expected {describe_expected(expected)}"
     else:  # pragma: no cover - every Lark input error is one of the above
         width = 1
         message = str(error)
     if isinstance(error, UnexpectedCharacters) and char == '"':
         message = "this text in double quotes does not end on its line"
     hint = _hint(message)
-    if isinstance(error, (UnexpectedToken, UnexpectedEOF)) and set(error.expected) <= {"RPAR", "_NL", "AND", "OR"} \
-            and "RPAR" in error.expected:
+    if isinstance(error, UnexpectedToken) and error.token.type in ("NAME", "UNIT", "CODE"):
+        hint = _keyword_hint(str(token), expected) or hint
+    if isinstance(error, (UnexpectedToken, UnexpectedEOF)) and expected <= {"RPAR", "_NL", "AND", "OR"} \
+            and "RPAR" in expected:
         opening = _unclosed_bracket(text, error)
         if opening:
             line, column = opening
@@ -142,6 +152,46 @@ def syntax_diagnostic(error: UnexpectedInput, text: str, file: str) -> Diagnosti
             hint = "close it with `)` before the end of the condition"
     span = Span(file=file, line=line, column=column, end_line=line, end_column=column + width)
     return Diagnostic(message=message, span=span, hint=hint)
+
+
+def _expected(error: UnexpectedInput) -> set[str]:
+    """The tokens the parser would accept at the error, exactly.
+
+    LALR merges the lookaheads of states that look alike, so Lark's own list can
+    name tokens that are not valid here; asking the interactive parser is exact.
+    """
+    interactive = getattr(error, "interactive_parser", None)
+    if interactive is not None:
+        try:
+            return set(interactive.accepts()) - {"$END"} or {"$END"}
+        except Exception:  # pragma: no cover - fall back to Lark's own list
+            pass
+    return set(getattr(error, "expected", None) or getattr(error, "allowed", None) or ())
+
+
+# Words people write where the language has another: what to say instead.
+MISTAKES: dict[str, str] = {
+    "version": 'the version id goes on the first line: guidance "irmer-2024-08-28"',
+    "code": "a row starts with its code: row 2.1",
+    "criteria": "write the criterion on a `when` line",
+    "rule": "write the rule on a `when` line",
+    "if": "a row's condition goes on a `when` line",
+}
+
+
+def _keyword_hint(word: str, expected: set[str]) -> str | None:
+    """`whn` where a clause keyword belongs: suggest the keyword."""
+    keywords = [_keyword_text(name) for name in expected if _is_keyword(name)]
+    if word in MISTAKES and word not in keywords:
+        return MISTAKES[word]
+    close = difflib.get_close_matches(word, keywords, n=1, cutoff=0.75)
+    if close:
+        return f"did you mean `{close[0]}`?"
+    if keywords and len(keywords) > 3:
+        return "each line of a block starts with a keyword, such as " + ", ".join(
+            f"`{k}`" for k in sorted(keywords, key=lambda k: (_KEYWORD_ORDER.index(k) if k in _KEYWORD_ORDER
+                                                               else len(_KEYWORD_ORDER), k))[:5])
+    return None
 
 
 def _unclosed_bracket(text: str, error: UnexpectedInput) -> tuple[int, int] | None:
@@ -178,6 +228,4 @@ def _hint(message: str) -> str | None:
         return 'end it with " on the same line; to write a long text, split it into several says lines'
     if "expected text in double quotes" in message:
         return 'put the regulator\'s words in double quotes: says "..."'
-    if "`when`" in message and "the end of the line" not in message:
-        return "each clause goes on its own line; a line that continues an expression starts with `and` or `or`"
     return None

@@ -17,6 +17,8 @@ LABEL_WIDTH = 11
 
 
 def _line(label: str, value: str) -> str:
+    if not value:
+        return f"  [bold]{label}[/]"
     return f"  [bold]{label:<{LABEL_WIDTH}}[/]{value}"
 
 
@@ -25,10 +27,13 @@ def result_text(result: Result, explain: bool = False) -> str:
     name = escape(result.id or "incident")
     lines: list[str] = []
     if result.error is not None:
-        lines.append(f"[bold]{name}[/]  [bold magenta]INVALID[/]  {escape(result.criteria or '')}")
+        criteria = f"  [dim]criteria {escape(result.criteria)}[/]" if result.criteria else ""
+        lines.append(f"[bold]{name}[/]  [bold magenta]INVALID[/]{criteria}")
         for error in result.errors or [result.error]:
             hint = f" ({escape(error.hint)})" if error.hint else ""
-            lines.append(_line("error", f"{escape(error.field)}: {escape(error.message)}{hint}"))
+            # Messages usually name their field already: say it once.
+            text = error.message if error.message.startswith(error.field) else f"{error.field}: {error.message}"
+            lines.append(_line("error", f"{escape(text)}{hint}"))
         return "\n".join(lines)
     codes = ", ".join(result.codes) if result.codes else "no codes"
     lines.append(f"[bold]{name}[/]  {VERDICT[result.notifiable]}  [bold]{escape(codes)}[/]  "
@@ -61,9 +66,10 @@ def result_text(result: Result, explain: bool = False) -> str:
 
 
 def _criterion(criterion: CriterionResult, explain: bool) -> list[str]:
-    code = criterion.code + (f" ({criterion.label})" if criterion.label else "")
+    label = f"  [dim]({escape(criterion.label)})[/]" if criterion.label else ""
     category = f"  {escape(criterion.category)}" if criterion.category else ""
-    lines = [f"    {MARK[criterion.outcome]} {escape(code):<6} [bold]{criterion.outcome}[/]{category}"]
+    lines = [f"    {MARK[criterion.outcome]} {escape(criterion.code):<5} [bold]{criterion.outcome:<12}[/]"
+             f"{category}{label}".rstrip()]
     if criterion.outcome == "out of scope" and not explain:
         return lines
     for words in criterion.says:

@@ -81,7 +81,17 @@ class ToAst(Transformer):
             else:
                 fields[clause.name] = clause.value
                 first[clause.name] = clause.span
-        return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+        out = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+        out["clause_spans"] = first | {k: v for k, v in self._first_repeatable(clauses).items()}
+        return out
+
+    @staticmethod
+    def _first_repeatable(clauses: list[Any]) -> dict[str, Span]:
+        spans: dict[str, Span] = {}
+        for clause in clauses:
+            if isinstance(clause, Clause) and clause.name in REPEATABLE:
+                spans.setdefault(clause.name, clause.span)
+        return spans
 
     # ------------------------------------------------------------- top level
     def start(self, meta, children):
@@ -102,17 +112,30 @@ class ToAst(Transformer):
             if key in values:
                 self.diagnostics.append(Diagnostic(message=f"the header has a second `{key.replace('_', ' ')}` line",
                                                    span=span))
-            values[key] = value
+            if value is not None:
+                values[key] = value
         return ast.Header(version=unquote(version), span=self.span(meta), **values)
 
     def header_field(self, meta, children):
         key_token, value_token = children
         key = "in_force" if str(key_token).startswith("in") else str(key_token)
-        if value_token.type == "DATE":
-            value: Any = dt.date.fromisoformat(str(value_token))
-        else:
-            value = unquote(value_token)
-        return key, value, self.span(meta)
+        wanted = HEADER_FIELDS[key]
+        words = {"date": "a date (YYYY-MM-DD)", "text": 'text in double quotes ("...")'}
+        span = self.tspan(value_token)
+        given = "date" if value_token.type == "DATE" else "text"
+        if given != wanted:
+            self.diagnostics.append(Diagnostic(
+                message=f"`{key.replace('_', ' ')}` takes {words[wanted]}, not {words[given]}", span=span,
+                hint="published 2024-08-28" if wanted == "date" else f'{key} "..."'))
+            return key, None, self.span(meta)
+        if given == "text":
+            return key, unquote(value_token), self.span(meta)
+        try:
+            return key, dt.date.fromisoformat(str(value_token)), self.span(meta)
+        except ValueError:
+            self.diagnostics.append(Diagnostic(message=f"{value_token} is not a date", span=span,
+                                               hint="write it YYYY-MM-DD"))
+            return key, None, self.span(meta)
 
     # ---------------------------------------------------------------- text
     def says(self, meta, children):
@@ -223,12 +246,14 @@ class ToAst(Transformer):
     def deadline(self, meta, children):
         name, number, unit, after, *clauses = children
         fields = self.collect(f"deadline {name}", clauses, {"says", "notes", "interpretations"})
+        fields["clause_spans"] |= {"name": self.tspan(name), "after": self.tspan(after)}
         amount = ast.Number(text=str(number), unit=str(unit), span=_join(self.tspan(number), self.tspan(unit)))
         return ast.Deadline(name=str(name), amount=amount, after=str(after), span=self.span(meta), **fields)
 
     def authority(self, meta, children):
         jurisdiction, *clauses = children
         fields = self.collect(f"authority {jurisdiction}", clauses, {"says", "notes", "name", "contact"})
+        fields["clause_spans"]["jurisdiction"] = self.span(meta)
         return ast.Authority(jurisdiction=jurisdiction, span=self.span(meta), **fields)
 
     def authority_name(self, meta, children):
@@ -298,6 +323,7 @@ class ToAst(Transformer):
         clauses = [c for c in rest if isinstance(c, Clause)]
         facts = tuple(f for f in rest if isinstance(f, ast.Fact))
         fields = self.collect("the vocabulary", clauses, {"says", "notes"})
+        fields.pop("clause_spans")
         return ast.Vocabulary(title=unquote(title), facts=facts, span=self.span(meta), **fields)
 
     def fact(self, meta, children):
@@ -435,6 +461,12 @@ def _percent_text(token: Token) -> str:
 def _join(a: Span, b: Span) -> Span:
     return Span(file=a.file, line=a.line, column=a.column, end_line=b.end_line, end_column=b.end_column)
 
+
+# Header field -> the kind of value it takes.
+HEADER_FIELDS: dict[str, str] = {
+    "title": "text", "publisher": "text", "published": "date", "in_force": "date", "supersedes": "text",
+    "source": "text", "vocabulary": "text",
+}
 
 ITEM_GROUP = {
     ast.Definition: "definitions", ast.Table: "tables", ast.Complementary: "complementary",

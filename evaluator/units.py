@@ -34,7 +34,8 @@ class Kind:
     dimension: str | None = None  # pint dimension, for quantities
     base_unit: str | None = None  # the unit exact values are kept in
     display_unit: str | None = None  # the unit explanations use when none is given
-    units: tuple[str, ...] = ()  # the spellings we suggest and document
+    units: tuple[str, ...] = ()  # the spellings we document and suggest, main ones first
+    spellings: tuple[str, ...] = ()  # every spelling accepted (units first); nothing else is
     numeric: bool = False
     integer: bool = False
 
@@ -42,13 +43,14 @@ class Kind:
 # The kinds table: what a fact declared `fact x: <kind>` can be.
 KINDS: dict[str, Kind] = {kind.name: kind for kind in [
     Kind("effective dose", "an effective dose", "[effective_dose]", "sievert", "mSv",
-         ("Sv", "mSv", "uSv", "µSv"), numeric=True),
+         ("Sv", "mSv", "uSv", "µSv"), ("μSv",), numeric=True),
     Kind("absorbed dose", "an absorbed dose", "[absorbed_dose]", "gray", "Gy",
-         ("Gy", "cGy", "mGy", "uGy", "µGy"), numeric=True),
+         ("Gy", "cGy", "mGy", "uGy", "µGy"), ("μGy",), numeric=True),
     Kind("activity", "an activity", "[activity]", "becquerel", "MBq",
-         ("Bq", "kBq", "MBq", "GBq", "Ci", "mCi", "uCi"), numeric=True),
+         ("Bq", "kBq", "MBq", "GBq", "Ci", "mCi", "uCi", "µCi"), ("μCi",), numeric=True),
     Kind("length", "a length", "[length]", "metre", "mm", ("mm", "cm", "m"), numeric=True),
-    Kind("duration", "a duration", "[time]", "year", "years", ("days", "weeks", "years"), numeric=True),
+    Kind("duration", "a duration", "[time]", "year", "years", ("days", "weeks", "years"),
+         ("day", "week", "year"), numeric=True),
     Kind("ratio", "a ratio", numeric=True),
     Kind("count", "a count", numeric=True, integer=True),
     Kind("date", "a date (YYYY-MM-DD)"),
@@ -65,6 +67,11 @@ DIMENSIONLESS = frozenset({"ratio", "count", NUMBER})
 
 # Kind -> (dimension -> kind): filled from KINDS, used to name a unit's kind.
 _KIND_OF_DIMENSION = {kind.dimension: kind.name for kind in KINDS.values() if kind.dimension}
+
+# Every unit spelling we accept -> its kind. Only these: pint would also read
+# "MSv" as megasievert, a typo for mSv that must be refused, not obeyed.
+ACCEPTED: dict[str, str] = {spelling: kind.name for kind in KINDS.values()
+                            for spelling in kind.units + kind.spellings}
 
 
 class UnitError(ValueError):
@@ -97,7 +104,7 @@ def _validate(ureg: pint.UnitRegistry) -> None:
         base = ureg.parse_units(kind.base_unit)
         if str(base.dimensionality) != kind.dimension:
             raise RuntimeError(f"units.txt: {kind.base_unit} is {base.dimensionality}, not {kind.dimension}")
-        for spelling in kind.units + (kind.display_unit,):
+        for spelling in kind.units + kind.spellings + (kind.display_unit,):
             if str(ureg.parse_units(spelling).dimensionality) != kind.dimension:
                 raise RuntimeError(f"units.txt: {spelling} is not {kind.description}")
         dims[kind.dimension] = kind.name
@@ -114,17 +121,12 @@ def _normalise(unit: str) -> str:
 @lru_cache(maxsize=None)
 def resolve_unit(unit: str) -> tuple[str, Fraction]:
     """The kind a unit measures, and the exact factor to the kind's base unit."""
-    ureg = registry()
-    text = _normalise(unit)
-    try:
-        parsed = ureg.parse_units(text)
-    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AttributeError, ValueError,
-            TypeError, AssertionError):
-        raise UnitError(unit, suggest_unit(unit)) from None
-    kind = _KIND_OF_DIMENSION.get(str(parsed.dimensionality))
+    text = unit.strip()
+    kind = ACCEPTED.get(text)
     if kind is None:
         raise UnitError(unit, suggest_unit(unit))
-    factor = ureg.Quantity(Fraction(1), parsed).to(KINDS[kind].base_unit).magnitude
+    ureg = registry()
+    factor = ureg.Quantity(Fraction(1), ureg.parse_units(_normalise(text))).to(KINDS[kind].base_unit).magnitude
     return kind, Fraction(factor)
 
 
@@ -133,12 +135,12 @@ def known_units() -> list[str]:
 
 
 def suggest_unit(unit: str) -> str | None:
-    """The known unit closest to a mistyped one: `mSV` -> `mSv`."""
+    """The known unit closest to a mistyped one: `mSV` -> `mSv`, `MSv` -> `mSv`."""
     candidates = known_units()
-    lowered = {c.lower(): c for c in candidates}
-    if unit.lower() in lowered:
-        return lowered[unit.lower()]
-    close = difflib.get_close_matches(unit, candidates, n=1, cutoff=0.5)
+    lowered = {c.lower(): c for c in reversed(candidates)}  # the first spelling wins: MSv -> mSv, not MSv
+    if unit.strip().lower() in lowered:
+        return lowered[unit.strip().lower()]
+    close = difflib.get_close_matches(unit, candidates, n=1, cutoff=0.6)
     return close[0] if close else None
 
 

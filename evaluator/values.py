@@ -86,10 +86,14 @@ def exact(number: Any) -> Fraction:
     if isinstance(number, float):
         # repr gives the shortest decimal that reads back as the same float:
         # 0.3 -> "0.3" -> 3/10, not the binary 0.299999...
-        return Fraction(repr(number))
-    if isinstance(number, (Decimal, int)):
+        number = repr(number)
+    if isinstance(number, Decimal):
+        if not number.is_finite():
+            raise ValueError("not a finite number")
         return Fraction(number)
-    return Fraction(str(number).strip())
+    if isinstance(number, int):
+        return Fraction(number)
+    return Fraction(str(number).strip())  # "nan" and "inf" raise ValueError here
 
 
 def read_value(info: FactInfo, raw: Any) -> Any:
@@ -180,7 +184,10 @@ def _read_quantity(info: FactInfo, raw: Any) -> Measure:
         if info.unit is None:
             raise ValueProblem(f"{info.name} needs a unit: {_show(raw)} alone could be in any unit",
                                f"write it as text with a unit, such as {examples}")
-        number, unit = exact(raw), info.unit
+        try:
+            number, unit = exact(raw), info.unit
+        except (ValueError, ZeroDivisionError):
+            raise ValueProblem(f"{info.name} must be a finite number, not {_show(raw)}") from None
     else:
         match = _NUMBER.match(raw)
         if not match:
@@ -194,7 +201,7 @@ def _read_quantity(info: FactInfo, raw: Any) -> Measure:
         unit_kind, factor = resolve_unit(unit)
     except UnitError as error:
         hint = f"did you mean {error.suggestion}?" if error.suggestion else f"use {', '.join(kind.units)}"
-        raise ValueProblem(f"{info.name}: {error}", hint) from None
+        raise ValueProblem(f"{info.name}: unknown unit `{error.unit}`", hint) from None
     if unit_kind != info.kind:
         raise ValueProblem(
             f"{info.name} is {describe_kind(info.kind)}, but {_show(raw)} is {KINDS[unit_kind].description}",
