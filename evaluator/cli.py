@@ -53,7 +53,26 @@ def fail(error: CriteriaError | CliError) -> None:
     sys.exit(2)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Guarded(click.Group):
+    """The `irmer` group: no command ends in a Python traceback.
+
+    (A closed pipe, as in `irmer explain ... | head`, click itself ends quietly.)
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CriteriaError as error:
+            fail(error)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as error:  # a bug of ours: say so plainly, without a traceback
+            click.echo(f"irmer: internal error: {type(error).__name__}: {error}\n"
+                       f"This is a bug in irmer; please report it with the command and its input.", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=Guarded, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="irmer")
 def main() -> None:
     """IR(ME)R notification criteria: check and test criteria files, evaluate incidents.

@@ -66,40 +66,69 @@ def or3(values: Iterable[B3]) -> B3:
 
 @dataclass(frozen=True)
 class Interval:
-    """The values a number may have: exactly one when known, a range when not."""
+    """The values a number may have: exactly one when known, a range when not.
+
+    An end is open when the value cannot equal it: (0.3 mSv, 2.5 mSv) is every
+    dose strictly between. Marking an end closed when it is really open is
+    always safe (it only makes fewer comparisons decidable); the reverse is not.
+    """
 
     lo: Fraction
     hi: Fraction | float  # INF when unbounded
+    lo_open: bool = False
+    hi_open: bool = False
 
     @property
     def known(self) -> bool:
-        return self.lo == self.hi
+        return self.lo == self.hi and not (self.lo_open or self.hi_open)
 
     def scale(self, factor: Fraction) -> "Interval":
-        return Interval(self.lo * factor, self.hi * factor if self.hi != INF else INF)
+        if factor == 0:
+            return Interval(Fraction(0), Fraction(0))
+        return Interval(self.lo * factor, self.hi * factor if self.hi != INF else INF, self.lo_open, self.hi_open)
 
 
 def _divide(a: Interval, b: Interval) -> Interval:
     """a / b for non-negative intervals; division by zero gives ∞ (or [0, ∞) for 0/0)."""
-    lo = Fraction(0) if b.hi == INF else (a.lo / b.hi if b.hi else (INF if a.lo > 0 else Fraction(0)))
-    hi = INF if (b.lo == 0 or a.hi == INF) else a.hi / b.lo
+    if b.hi == INF:
+        lo, lo_open = Fraction(0), False
+    elif b.hi == 0:
+        lo, lo_open = (INF, False) if a.lo > 0 else (Fraction(0), False)
+    else:
+        lo, lo_open = a.lo / b.hi, a.lo_open or b.hi_open
+    if b.lo == 0 or a.hi == INF:
+        hi, hi_open = INF, False
+    else:
+        hi, hi_open = a.hi / b.lo, a.hi_open or b.lo_open
     if lo == INF:
         return Interval(INF, INF)  # type: ignore[arg-type]
-    return Interval(lo, hi)
+    return Interval(lo, hi, lo_open, hi_open)
 
 
 def _ge(a: Interval, b: Interval) -> B3:
-    return True if a.lo >= b.hi else False if a.hi < b.lo else None
+    # Every a >= every b when a's least value is at least b's greatest; none is when
+    # a's greatest is below b's least (or equal to it, but not reached by one of them).
+    if a.lo >= b.hi:
+        return True
+    if a.hi < b.lo or (a.hi == b.lo and (a.hi_open or b.lo_open)):
+        return False
+    return None
 
 
 def _gt(a: Interval, b: Interval) -> B3:
-    return True if a.lo > b.hi else False if a.hi <= b.lo else None
+    if a.lo > b.hi or (a.lo == b.hi and (a.lo_open or b.hi_open)):
+        return True
+    if a.hi <= b.lo:
+        return False
+    return None
 
 
 def _eq(a: Interval, b: Interval) -> B3:
     if a.known and b.known:
         return a.lo == b.lo
-    return False if (a.hi < b.lo or b.hi < a.lo) else None
+    if _gt(a, b) is True or _gt(b, a) is True:
+        return False
+    return None
 
 
 # Canonical operator -> how it compares two intervals.
@@ -261,6 +290,8 @@ class Engine:
         if value is None:
             info = self.facts[node.name]
             return Interval(info.minimum or Fraction(0), INF), frozenset({node.name})
+        if isinstance(value, Interval):  # a region assumed while splitting an unknown fact
+            return value, NONE
         return Interval(value.value, value.value), NONE
 
     def n_number(self, node: ast.Number | ast.Percent, env: Env) -> tuple[Interval, Missing]:
@@ -354,12 +385,10 @@ class Engine:
         if not info.numeric:
             return None
         thresholds = _thresholds(fact, nodes)
-        if thresholds is None:
+        if not thresholds:
             return None
         floor = info.minimum or Fraction(0)
-        points = _representatives(sorted(t for t in thresholds if t >= floor), floor,
-                                  integer=KINDS[info.kind].integer)
-        return [Measure(value=p, kind=info.kind, text=f"{show_number(p)} (assumed)", unit=None) for p in points]
+        return _regions(sorted(t for t in thresholds if t > floor), floor, integer=KINDS[info.kind].integer)
 
     def refine(self, decide: Callable[[Env], B3], env: Env, roots: Iterable[Any], scoped: bool = True) -> B3:
         """Decide by enumerating the unknown facts: the answer when every case agrees."""
@@ -409,7 +438,7 @@ def _join_truth(values: list[B3]) -> B3:
 
 
 def _hull(values: list[Interval]) -> Interval:
-    return Interval(min(v.lo for v in values), max(v.hi for v in values))
+    return Interval(min(v.lo for v in values), max(v.hi for v in values))  # closed ends: always safe
 
 
 def _is_constant(expr: Any) -> bool:
@@ -430,38 +459,35 @@ def _constant_value(expr: Any) -> Fraction:
     return _constant_value(expr.numerator) / _constant_value(expr.denominator)
 
 
-def _thresholds(fact: str, nodes: list[ast.Node]) -> set[Fraction] | None:
-    """Constants a numeric fact is compared with, or None if it is used any other way."""
-    uses = sum(1 for n in nodes if isinstance(n, ast.Ref) and n.name == fact)
+def _thresholds(fact: str, nodes: list[ast.Node]) -> set[Fraction]:
+    """The constants a numeric fact is compared with directly (`intended_dose < 0.3 mSv`)."""
     thresholds: set[Fraction] = set()
-    counted = 0
     for node in nodes:
         if not isinstance(node, ast.Compare):
             continue
-        here = [op for op in node.operands if isinstance(op, ast.Ref) and op.name == fact]
-        if not here:
-            continue
-        others = [op for op in node.operands if not (isinstance(op, ast.Ref) and op.name == fact)]
-        if not all(_is_constant(op) for op in others):
-            return None
-        thresholds |= {_constant_value(op) for op in others}
-        counted += len(here)
-    return thresholds if counted == uses else None
+        if any(isinstance(op, ast.Ref) and op.name == fact for op in node.operands):
+            thresholds |= {_constant_value(op) for op in node.operands if _is_constant(op)}
+    return thresholds
 
 
-def _representatives(thresholds: list[Fraction], floor: Fraction, integer: bool) -> list[Fraction]:
-    """One value in every region the thresholds cut the line into, and each threshold."""
-    if integer:
-        points = {floor}
-        for t in thresholds:
-            points |= {Fraction(math.floor(t)), Fraction(math.ceil(t)), Fraction(math.ceil(t) + 1),
-                       Fraction(math.floor(t) - 1)}
-        return sorted(p for p in points if p >= floor)
-    points = {floor, *thresholds}
-    edges = sorted(points)
-    points |= {(a + b) / 2 for a, b in zip(edges, edges[1:])}
-    points.add(edges[-1] + 1)
-    return sorted(points)
+def _regions(thresholds: list[Fraction], floor: Fraction, integer: bool) -> list[Interval]:
+    """The pieces the thresholds cut the fact's range into: each threshold, and the open stretches between.
+
+    Together they cover every value the fact can take, so a case split over them
+    is exhaustive; inside each piece every comparison with a threshold has one
+    answer, and the other uses of the fact (a ratio, a multiple) are evaluated
+    over the piece's interval.
+    """
+    edges = [floor] + thresholds
+    pieces = [Interval(edge, edge) for edge in edges]
+    for a, b in zip(edges, edges[1:] + [INF]):
+        if integer:
+            low, high = math.floor(a) + 1, (math.ceil(b) - 1 if b != INF else INF)
+            if high == INF or low <= high:
+                pieces.append(Interval(Fraction(low), Fraction(high) if high != INF else INF))
+        else:
+            pieces.append(Interval(a, b, lo_open=True, hi_open=b != INF))
+    return pieces
 
 
 YES_NO: dict[B3, str] = {True: "yes", False: "no", None: "unknown"}
@@ -627,6 +653,14 @@ class Evaluator:
                                                  self.row_roots(same))
                     if refined is not None:
                         code_met[code] = refined
+                        # Each row alone is still undetermined; say why the code is decided.
+                        facts = sorted(frozenset().union(*(v.missing for r, v in zip(rows, verdicts)
+                                                           if r.code == code)))
+                        for row, verdict in zip(rows, verdicts):
+                            if row.code == code:
+                                verdict.reasons.append(
+                                    f"code {code} is {'met' if refined else 'not met'} whichever of its rows "
+                                    f"applies: every possible {' and '.join(facts) or 'value'} gives the same answer")
 
         statutory = [item for item in self.criteria.complementary if item.role == "statutory"]
         comp_met = {item.code: verdict.met for item, verdict in zip(self.criteria.complementary, comp_verdicts)}
@@ -650,6 +684,15 @@ class Evaluator:
                 continue
             letters.append(item.code)
             all_codes += self.prefixed(item, codes, rows, verdicts, notes)
+
+        if notifiable is True and not codes and not any(
+                item.role == "statutory" and comp_met[item.code] is True for item in self.criteria.complementary):
+            # Notifiable whichever way the unknown facts go, but under a code they decide.
+            open_codes = [code for code, met in code_met.items() if met is None]
+            facts = sorted(frozenset().union(*(v.missing for v in verdicts if v.met is None)))
+            notes.append(f"notifiable whatever {' and '.join(facts)} {'is' if len(facts) == 1 else 'are'}, but "
+                         f"the code depends on {'it' if len(facts) == 1 else 'them'}: one of "
+                         f"{', '.join(open_codes)}")
 
         missing: list[str] = []
         if notifiable is None:
