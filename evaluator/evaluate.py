@@ -6,10 +6,12 @@ unknown number is the interval of the values it could take (a count of at
 least 1 is [1, ∞)), so ``0 >= 50% of intended_images`` is false even when
 ``intended_images`` is unknown. Where Kleene logic leaves a criterion unknown,
 the evaluator splits on the unknown facts it can enumerate exactly (named
-values, yes/no, and numbers compared only with constants, one value per band
-between thresholds) and decides when every case agrees: an accidental 8 mSv
-in England is notifiable whatever the age, because 8 mSv meets both the adult
-and the child threshold.
+values, yes/no, and numbers cut into exact regions at the thresholds they are
+compared with) and decides when every case agrees: an accidental 8 mSv in
+England is notifiable whatever the age, because 8 mSv meets both the adult and
+the child threshold; an adult's unintended 2.9 mSv is not notifiable whatever
+the intended dose, because in every band of the intended dose the criterion
+fails.
 
 The evaluator walks the checked AST with tables of rules by node type; units
 were resolved by the checker, so nothing here calls pint.
@@ -146,7 +148,7 @@ class Env:
     """The known facts of one incident (or of one case of a split)."""
 
     values: dict[str, Any]
-    memo: dict[tuple[str, bool], Any] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict)  # definition -> its value, for this incident
 
     def extended(self, extra: dict[str, Any]) -> "Env":
         return Env({**self.values, **extra})
@@ -159,9 +161,8 @@ NONE: Missing = frozenset()
 class Engine:
     """Evaluates expressions of one checked criteria file."""
 
-    def __init__(self, checked: Checked, source: str | None = None):
+    def __init__(self, checked: Checked):
         self.checked = checked
-        self.source = source
         self.facts = checked.facts
         self.definitions = checked.definitions
         self.rows_by_code: dict[str, list[ast.Row]] = {}
@@ -282,10 +283,9 @@ class Engine:
 
     def n_ref(self, node: ast.Ref, env: Env) -> tuple[Interval, Missing]:
         if node.target == "definition":
-            key = (node.name, False)
-            if key not in env.memo:
-                env.memo[key] = self.number(self.definitions[node.name].body, env)
-            return env.memo[key]
+            if node.name not in env.memo:
+                env.memo[node.name] = self.number(self.definitions[node.name].body, env)
+            return env.memo[node.name]
         value = env.values.get(node.name)
         if value is None:
             info = self.facts[node.name]
@@ -390,13 +390,12 @@ class Engine:
         floor = info.minimum or Fraction(0)
         return _regions(sorted(t for t in thresholds if t > floor), floor, integer=KINDS[info.kind].integer)
 
-    def refine(self, decide: Callable[[Env], B3], env: Env, roots: Iterable[Any], scoped: bool = True) -> B3:
+    def refine(self, decide: Callable[[Env], B3], env: Env, roots: Iterable[Any]) -> B3:
         """Decide by enumerating the unknown facts: the answer when every case agrees."""
         nodes = self.reachable(roots)
         facts = {n.name for n in nodes if isinstance(n, ast.Ref) and n.target == "fact"}
         facts |= {n.fact for n in nodes if isinstance(n, (ast.IsValue, ast.Includes))}
-        if scoped:
-            facts |= {"exposure", "modality", "jurisdiction"}
+        facts |= {"exposure", "modality", "jurisdiction"}  # the scope of every row
         choices = []
         for fact in sorted(facts):
             if fact in env.values:
@@ -518,7 +517,6 @@ class Verdict:
     reasons: list[str]
     excluded_by: str | None = None
     band: B3 = None
-    refined: bool = False
 
 
 class Evaluator:
@@ -527,7 +525,7 @@ class Evaluator:
     def __init__(self, checked: Checked, source: str | None = None):
         self.checked = checked
         self.criteria = checked.criteria
-        self.engine = Engine(checked, source)
+        self.engine = Engine(checked)
         self.source = source
         self.exclusions: dict[str, list[ast.Exclusion]] = {}
         for exclusion in self.criteria.exclusions:
@@ -633,7 +631,7 @@ class Evaluator:
                 refined = self.engine.refine(lambda e, r=row: self.row_verdict(r, e).met, env,
                                              self.row_roots([row]))
                 if refined is not None:
-                    verdict.met, verdict.refined = refined, True
+                    verdict.met = refined
                     verdict.reasons.append(f"decided whatever the unknown facts ({', '.join(sorted(verdict.missing))})"
                                            f" are: every possible value gives the same answer")
                     verdict.missing = NONE

@@ -93,7 +93,7 @@ def test_criteria_2023_golden(irmer):
     check_golden("cli/evaluate-criteria-2023.txt", result.stdout)
     results = json_out(irmer("evaluate", "--criteria", "2023", "--format", "json", EXAMPLES))
     assert {r["criteria"] for r in results} == {"irmer-2023-04-19"}
-    # 2023 needs a procedural failure *and* a reaction other than transient erythema for code 3
+    # 2023 code 3 needs a tissue reaction other than a transient erythema (docs/interpretations.md)
     ir = next(r for r in results if r["id"] == "IR-0007")
     assert ir["notifiable"] is not True and ir["codes"] == []
 
