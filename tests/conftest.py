@@ -17,7 +17,9 @@ from evaluator.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
-GUIDANCE = ROOT.parent / "shared" / "guidance"
+# The source texts of the guidance: ../shared/guidance beside the project (as in CI),
+# or wherever IRMER_GUIDANCE_DIR points.
+GUIDANCE = Path(os.environ.get("IRMER_GUIDANCE_DIR") or ROOT.parent / "shared" / "guidance")
 
 
 @pytest.fixture(scope="session")

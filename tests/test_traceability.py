@@ -41,7 +41,9 @@ def all_sources() -> str:
 
 
 def test_shared_guidance_is_present():
-    assert (GUIDANCE / "cqc-saue-guidance-2024-08-28.txt").exists(), "tests need ../shared/guidance"
+    assert (GUIDANCE / "cqc-saue-guidance-2024-08-28.txt").exists(), (
+        f"the traceability tests need the guidance texts in {GUIDANCE}: "
+        f"../shared/guidance beside the project, or set IRMER_GUIDANCE_DIR")
 
 
 @pytest.mark.parametrize("path", CRITERIA, ids=lambda p: p.name)
