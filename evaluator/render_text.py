@@ -74,10 +74,10 @@ def _criterion(criterion: CriterionResult, explain: bool) -> list[str]:
         return lines
     for words in criterion.says:
         lines.append(f"        [italic]“{escape(words)}”[/]")
+    if criterion.band:  # the category test first, then the criterion
+        lines.append(f"        [cyan]band[/]  {escape(criterion.band)}")
     if criterion.rule:
         lines.append(f"        [cyan]rule[/]  {escape(criterion.rule)}")
-    if criterion.band:
-        lines.append(f"        [cyan]band[/]  {escape(criterion.band)}")
     for reason in criterion.reasons:
         lines.append(f"          {escape(reason)}")
     if criterion.excluded_by:
