@@ -329,6 +329,90 @@ def compile_command(file: Path | None, show_schema: bool) -> None:
     click.echo(guidance.to_json())
 
 
+# ------------------------------------------------------------------- diff
+
+def _rename_map(pairs: tuple[str, ...]) -> dict[str, str]:
+    renames = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise click.BadParameter(f"{pair!r}: write OLD=NEW, such as 9.3=9.2", param_hint="--rename")
+        renames[old.strip()] = new.strip()
+    return renames
+
+
+def render_report(report: Any, output: str) -> str:
+    if output == "json":
+        return report.model_dump_json(indent=2)
+    from . import render_diff
+    return {"text": render_diff.text, "markdown": render_diff.markdown, "html": render_diff.html}[output](report)
+
+
+@main.command(name="diff")
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@click.option("--rename", "renames", multiple=True, metavar="OLD=NEW",
+              help="Match a renumbered code: --rename 9.3=9.2 (repeatable).")
+@click.option("--incidents", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also run both versions on these incidents (JSON, JSON Lines or CSV).")
+@click.option("--format", "-f", "output", type=click.Choice(["text", "markdown", "json", "html"]), default="text",
+              help="text for the terminal, markdown for a review, json for tools, html for one page.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+              help="Write to FILE instead of standard output.")
+def diff_command(old: str, new: str, renames: tuple[str, ...], incidents: str | None, output: str,
+                 **options: Any) -> None:
+    """What changes from guidance OLD to NEW: structure, meaning (with witnesses), and impact.
+
+    OLD and NEW are criteria files or versions (2023, 2024, irmer-2024-08-28).
+    Exit status: 0 when no incident can flip, 1 when some can, 2 on error.
+    """
+    from .diff import diff
+    from .impact import IncidentFileError, population, read_incidents
+    try:
+        before, after = load_criteria(old), load_criteria(new)
+        report = diff(before, after, _rename_map(renames))
+        if incidents:
+            report.population = population(before, after, read_incidents(incidents), incidents)
+    except (CriteriaError, IncidentFileError) as error:
+        fail(error if isinstance(error, CriteriaError) else CliError(str(error)))
+    text = render_report(report, output)
+    target = options.get("output")
+    if target:
+        Path(target).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+    elif output == "text":
+        console().print(text)
+    else:
+        click.echo(text)
+    sys.exit(1 if report.can_flip else 0)
+
+
+@main.command(name="git-diff", hidden=True, context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1)
+def git_diff(args: tuple[str, ...]) -> None:
+    """For git's diff driver: PATH OLD-FILE OLD-HEX OLD-MODE NEW-FILE NEW-HEX NEW-MODE (see docs/diff.md)."""
+    import difflib
+    from .diff import diff
+    if len(args) < 7:
+        click.echo("irmer git-diff is run by git as a diff driver; see docs/diff.md", err=True)
+        sys.exit(2)
+    path, old_file, new_file = args[0], args[1], args[4]
+    click.echo(f"irmer diff a/{path} b/{path}")
+    if old_file == "/dev/null" or new_file == "/dev/null":
+        click.echo(f"{'new' if old_file == '/dev/null' else 'deleted'} criteria file {path}")
+        sys.exit(0)  # git takes any other status as a failed driver
+    try:
+        report = diff(compile_file(old_file), compile_file(new_file))
+    except CriteriaError as error:
+        # The semantic diff needs valid files; show why, then the plain lines.
+        click.echo(error.render())
+        old_lines = Path(old_file).read_text(encoding="utf-8").splitlines(keepends=True)
+        new_lines = Path(new_file).read_text(encoding="utf-8").splitlines(keepends=True)
+        click.echo("".join(difflib.unified_diff(old_lines, new_lines, f"a/{path}", f"b/{path}")), nl=False)
+        sys.exit(0)
+    console().print(render_report(report, "text"))
+    sys.exit(0)
+
+
 @main.command(name="versions")
 def versions_command() -> None:
     """List the shipped guidance versions."""

@@ -232,19 +232,16 @@ def compare_conditions(old: Any, new: Any, facts: dict, part: str) -> list[Chang
         changes.append(Change(what="values", message=message, old=l_text, new=match[0]))
         left.remove((l_text, l_atom))
         right.remove(match)
-    # The same comparison with another threshold, or another operator at the same threshold.
-    for l_text, l_atom in list(left):
-        match = next((r for r in right if _skeleton(r[0]) == _skeleton(l_text)), None)
-        if match is not None:
-            changes.append(Change(what="threshold", message=f"threshold: {l_text} -> {match[0]}",
-                                  old=l_text, new=match[0]))
-        else:
-            match = next((r for r in right if _operators(r[0]) == _operators(l_text)), None)
+    # The same comparison with another threshold, another operator at the same threshold
+    # (an edge that opens or closes), or both.
+    for key, what in ((_skeleton, "threshold"), (_operators, "edge"), (lambda t: _operators(_skeleton(t)), "threshold")):
+        for l_text, l_atom in list(left):
+            match = next((r for r in right if key(r[0]) == key(l_text)), None)
             if match is None:
                 continue
-            changes.append(Change(what="edge", message=f"edge: {l_text} -> {match[0]}", old=l_text, new=match[0]))
-        left.remove((l_text, l_atom))
-        right.remove(match)
+            changes.append(Change(what=what, message=f"{what}: {l_text} -> {match[0]}", old=l_text, new=match[0]))
+            left.remove((l_text, l_atom))
+            right.remove(match)
     for text, _ in left:
         changes.append(Change(what="condition dropped", message=f"{part}: condition dropped: {text}", old=text))
     for text, _ in right:
@@ -494,7 +491,7 @@ def quantity_text(value: Fraction, kind: str) -> str:
 
 def _signature(guidance: Guidance, incident: dict, code: str | None) -> tuple:
     result = guidance.evaluate(incident)
-    met = None
+    met: bool | None = False  # a code a version does not have is never met
     if code == "*":
         met = result.notifiable
     elif code is not None:

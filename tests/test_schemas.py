@@ -25,7 +25,14 @@ def generated() -> dict[str, dict]:
         "incident.schema.json": load_vocabulary().schema(),
         "result.schema.json": json.loads(_cli_output("schema", "--result")),
         "criteria-ast.schema.json": json.loads(_cli_output("compile", "--schema")),
+        "diff.schema.json": _diff_schema(),
     }
+
+
+def _diff_schema() -> dict:
+    from evaluator.diff import DiffReport
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://irmer.example/schemas/diff.schema.json", **DiffReport.model_json_schema()}
 
 
 def _cli_output(*args: str) -> str:
@@ -36,7 +43,8 @@ def _cli_output(*args: str) -> str:
     return result.stdout
 
 
-@pytest.mark.parametrize("name", ["incident.schema.json", "result.schema.json", "criteria-ast.schema.json"])
+@pytest.mark.parametrize("name", ["incident.schema.json", "result.schema.json", "criteria-ast.schema.json",
+                                  "diff.schema.json"])
 def test_published_schema_is_current(name):
     schema = generated()[name]
     jsonschema.Draft202012Validator.check_schema(schema)
