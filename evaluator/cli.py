@@ -341,6 +341,14 @@ def _rename_map(pairs: tuple[str, ...]) -> dict[str, str]:
     return renames
 
 
+def _plain(markup: str) -> str:
+    """Rich markup as plain text, for a file."""
+    from io import StringIO
+    buffer = StringIO()
+    Console(file=buffer, force_terminal=False, width=200, highlight=False, soft_wrap=True, emoji=False).print(markup)
+    return buffer.getvalue()
+
+
 def render_report(report: Any, output: str) -> str:
     if output == "json":
         return report.model_dump_json(indent=2)
@@ -355,12 +363,12 @@ def render_report(report: Any, output: str) -> str:
               help="Match a renumbered code: --rename 9.3=9.2 (repeatable).")
 @click.option("--incidents", type=click.Path(dir_okay=False), metavar="FILE",
               help="Also run both versions on these incidents (JSON, JSON Lines or CSV).")
-@click.option("--format", "-f", "output", type=click.Choice(["text", "markdown", "json", "html"]), default="text",
+@click.option("--format", "-f", "shape", type=click.Choice(["text", "markdown", "json", "html"]), default="text",
               help="text for the terminal, markdown for a review, json for tools, html for one page.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+@click.option("--output", "-o", "target", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
               help="Write to FILE instead of standard output.")
-def diff_command(old: str, new: str, renames: tuple[str, ...], incidents: str | None, output: str,
-                 **options: Any) -> None:
+def diff_command(old: str, new: str, renames: tuple[str, ...], incidents: str | None, shape: str,
+                 target: str | None) -> None:
     """What changes from guidance OLD to NEW: structure, meaning (with witnesses), and impact.
 
     OLD and NEW are criteria files or versions (2023, 2024, irmer-2024-08-28).
@@ -375,11 +383,11 @@ def diff_command(old: str, new: str, renames: tuple[str, ...], incidents: str | 
             report.population = population(before, after, read_incidents(incidents), incidents)
     except (CriteriaError, IncidentFileError) as error:
         fail(error if isinstance(error, CriteriaError) else CliError(str(error)))
-    text = render_report(report, output)
-    target = options.get("output")
+    text = render_report(report, shape)
     if target:
-        Path(target).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
-    elif output == "text":
+        plain = _plain(text) if shape == "text" else text
+        Path(target).write_text(plain + ("" if plain.endswith("\n") else "\n"), encoding="utf-8")
+    elif shape == "text":
         console().print(text)
     else:
         click.echo(text)

@@ -16,7 +16,7 @@ Three levels (docs/diff.md):
 >>> from evaluator import load_criteria
 >>> report = diff(load_criteria("2023"), load_criteria("2024"))
 >>> {c.code: c.verdict for c in report.codes if c.code in ("3", "4.2a", "7")}
-{'3': 'broadened', '4.2a': 'both', '7': 'equivalent'}
+{'3': 'broadened', '4.2a': 'broadened', '7': 'equivalent'}
 """
 
 from __future__ import annotations
@@ -80,6 +80,14 @@ class Change(BaseModel):
     new: str | None = None
 
 
+class Text(BaseModel):
+    """A code or a section as one version writes it: the regulator's words and the rule."""
+
+    category: str | None = None
+    says: list[str] = Field(default_factory=list)
+    rule: list[str] = Field(default_factory=list, description="the formal lines, as the criteria file writes them")
+
+
 class Side(BaseModel):
     """What one version says about a witness incident."""
 
@@ -108,6 +116,8 @@ class CodeChange(BaseModel):
     title: str
     category: Redline | None = None
     says: Redline | None = None
+    old_text: Text | None = Field(None, description="the code in the old version (absent when added)")
+    new_text: Text | None = Field(None, description="the code in the new version (absent when removed)")
     changes: list[Change] = Field(default_factory=list)
     verdict: Verdict | None = None
     proof: str | None = None
@@ -122,6 +132,8 @@ class SectionChange(BaseModel):
     status: Status
     changes: list[Change] = Field(default_factory=list)
     says: Redline | None = None
+    old_text: Text | None = None
+    new_text: Text | None = None
 
 
 class VersionRef(BaseModel):
@@ -144,6 +156,54 @@ class DiffReport(BaseModel):
 
     def changed_codes(self) -> list[CodeChange]:
         return [c for c in self.codes if c.status != "unchanged"]
+
+
+# --------------------------------------------------------------- the texts
+
+def row_text(rows: list[ast.Row] | None, item: ast.Complementary | None) -> Text | None:
+    """A code as its version writes it, for a side-by-side view."""
+    if rows:
+        lines: list[str] = []
+        for row in rows:
+            prefix = f"({row.label}) " if row.label and len(rows) > 1 else ""
+            for word, values in (("exposure", row.exposure), ("modalities", row.modalities), ("in", row.jurisdictions)):
+                if values:
+                    lines.append(f"{prefix}{word} {', '.join(values)}")
+            for word in ("band", "when", "unless"):
+                part = getattr(row, word)
+                if part is not None:
+                    lines.append(f"{prefix}{word} {expression(part)}")
+        says = [t.text for row in rows for t in row.says]
+        return Text(category=rows[0].category.text if rows[0].category else None,
+                    says=list(dict.fromkeys(says)), rule=lines)
+    if item is not None:
+        lines = [f"suffix {item.suffix_from} to {item.suffix_to}", f"role {item.role}"]
+        if item.when is not None:
+            lines.append(f"when {expression(item.when)}")
+        return Text(category=item.category.text if item.category else None, says=[t.text for t in item.says],
+                    rule=lines)
+    return None
+
+
+def section_text(node: Any) -> Text | None:
+    """A definition, exclusion, deadline, authority or advice as its version writes it."""
+    if node is None:
+        return None
+    lines: list[str] = []
+    if isinstance(node, ast.Definition):
+        lines = [f"as {line}" for line in expression(node.body).splitlines()]
+    elif isinstance(node, ast.Exclusion):
+        lines = [f"codes {', '.join(node.codes)}"] + ([f"when {expression(node.when)}"] if node.when else [])
+    elif isinstance(node, ast.Deadline):
+        lines = [f"{node.name}: {node.amount.text} {node.amount.unit} after {node.after}"]
+    elif isinstance(node, ast.Authority):
+        lines = [f"name {node.name}"] + ([f"contact {node.contact}"] if node.contact else [])
+    elif isinstance(node, ast.Advice):
+        lines = ([f"when {expression(node.when)}"] if node.when else []) + [
+            f"in {', '.join(t.jurisdictions)}: {t.text}" for t in node.texts]
+    elif isinstance(node, ast.Interpretation):
+        return Text(says=[node.text])
+    return Text(says=[t.text for t in getattr(node, "says", ())], rule=lines)
 
 
 # ---------------------------------------------------------------- redlines
@@ -364,6 +424,15 @@ class Semantics:
                             else "broadened" if broadened else "equivalent")
         return verdict, models
 
+    def matters(self, side: Encoded, code: str, fact: str) -> bool:
+        """Whether a yes/no fact can change whether a code is met in one version."""
+        var = self.space.vars.get(fact)
+        if not isinstance(var, z3.BoolRef) or code not in side.codes():
+            return True
+        formula = side.code_met(code)
+        yes, no = z3.substitute(formula, (var, z3.BoolVal(True))), z3.substitute(formula, (var, z3.BoolVal(False)))
+        return self._model(yes != no) is not None
+
     def _model(self, target: z3.BoolRef) -> z3.ModelRef | None:
         solver = z3.Solver()
         solver.add(self.domain, target)
@@ -426,11 +495,6 @@ class Semantics:
                 opt.add_soft(self.space.is_value(name, info.values[0]), 1, "first")
             elif info.kind == SET:
                 opt.add_soft(self.space.vars[name][info.values[0]], 1, "first")
-        for name, thresholds in edges.items():  # as near a changed threshold as the difference allows
-            var = self.space.vars[name]
-            distance = z3.Real(f"{name}#distance")
-            opt.add(z3.Or(*[z3.And(distance >= var - rational(t), distance >= rational(t) - var) for t in thresholds]))
-            opt.minimize(distance)
         for name, info in self.space.facts.items():
             var = self.space.vars.get(name)
             if var is None or name in edges or not info.numeric:
@@ -444,7 +508,46 @@ class Semantics:
                     opt.add_soft(steps[name] % int(per) == 0, 3 - weight, "round")
         if opt.check() != z3.sat:
             return None
-        return opt.model()
+        model = opt.model()
+        return self._at_edges(model, target, steps, edges) if edges else model
+
+    def _at_edges(self, model: z3.ModelRef, target: z3.BoolRef, steps: dict[str, Any],
+                  edges: dict[str, set[Fraction]]) -> z3.ModelRef:
+        """Move each value at a changed threshold as near it as the difference allows, the rest held.
+
+        One small problem per fact and threshold, each convex (minimise |value - t|,
+        an exact integer linear programme on the grid); the nearest wins. Mixed with
+        the preferences above, or with a disjunction over thresholds, z3's optimiser
+        may stop short of the optimum.
+        """
+        for name in sorted(edges):
+            best: tuple[Fraction, z3.ModelRef] | None = None
+            for threshold in sorted(edges[name]):
+                opt = z3.Optimize()
+                opt.add(self.domain, target)
+                for other, var in self.space.vars.items():
+                    if other == name:
+                        continue
+                    if isinstance(var, dict):
+                        opt.add(*[m == model.eval(m, model_completion=True) for m in var.values()])
+                    else:
+                        opt.add(var == model.eval(var, model_completion=True))
+                var = self.space.vars[name]
+                if name in steps:
+                    opt.add(var == steps[name] * rational(GRID[self.space.facts[name].kind]))
+                distance = z3.Real(f"{name}#distance")
+                opt.add(distance >= var - rational(threshold), distance >= rational(threshold) - var)
+                opt.minimize(distance)
+                if opt.check() != z3.sat:
+                    continue
+                found = opt.model()
+                value = found.eval(distance, model_completion=True)
+                reached = Fraction(value.numerator_as_long(), value.denominator_as_long())
+                if best is None or reached < best[0]:
+                    best = (reached, found)
+            if best is not None:
+                model = best[1]
+        return model
 
     def incident(self, model: z3.ModelRef) -> dict[str, Any]:
         """A model as an incident in the public vocabulary, values in units a clinician reads."""
@@ -605,15 +708,17 @@ def _section_changes(old: Guidance, new: Guidance) -> list[SectionChange]:
     def pair(section: str, olds: dict, news: dict, compare) -> None:
         for name in list(olds) + [n for n in news if n not in olds]:
             a, b = olds.get(name), news.get(name)
+            texts = {"old_text": section_text(a), "new_text": section_text(b)}
             if a is None or b is None:
                 out.append(SectionChange(section=section, name=name, status="added" if a is None else "removed",
                                          changes=[Change(what=section, message=f"{section} {name} "
-                                                                               f"{'added' if a is None else 'removed'}")]))
+                                                                               f"{'added' if a is None else 'removed'}")],
+                                         **texts))
                 continue
             changes, says = compare(a, b)
             if changes or (says and says.changed):
                 out.append(SectionChange(section=section, name=name, status="changed", changes=changes,
-                                         says=says if says and says.changed else None))
+                                         says=says if says and says.changed else None, **texts))
 
     def texts(a: Any, b: Any) -> Redline | None:
         return redline(_paragraphs(a.says), _paragraphs(b.says))
@@ -641,7 +746,17 @@ def _section_changes(old: Guidance, new: Guidance) -> list[SectionChange]:
                                new=t.text)
                         for t in b.texts if t.text not in [o.text for o in a.texts]]
                        + compare_conditions(a.when, b.when, facts, "when"), texts(a, b)))
+    pair("interpretation", _interpretations(old.ast), _interpretations(new.ast),
+         lambda a, b: ([], redline(a.text, b.text)))
     return out
+
+
+def _interpretations(criteria: ast.Criteria) -> dict[str, ast.Interpretation]:
+    found: dict[str, ast.Interpretation] = {}
+    for node in criteria.walk():
+        if isinstance(node, ast.Interpretation):
+            found.setdefault(node.id, node)
+    return found
 
 
 # -------------------------------------------------------------------- diff
@@ -651,6 +766,20 @@ def _rows_by_code(criteria: ast.Criteria) -> dict[str, list[ast.Row]]:
     for row in criteria.rows:
         rows.setdefault(row.code, []).append(row)
     return rows
+
+
+def _note_irrelevant(semantics: Semantics, change: CodeChange, old_code: str | None, new_code: str | None) -> None:
+    """A yes/no condition dropped or added that never changed the outcome is said to be so."""
+    for item in change.changes:
+        text = item.old if item.what == "condition dropped" else item.new if item.what == "condition added" else None
+        if not text:
+            continue
+        fact = text.removeprefix("not ").strip()
+        side, code = ((semantics.e_old, old_code) if item.what == "condition dropped"
+                      else (semantics.e_new, new_code))
+        if code and fact in semantics.space.facts and not semantics.matters(side, code, fact):
+            rule = "old" if item.what == "condition dropped" else "new"
+            item.message += f" (it never mattered: the {rule} rule gives the same answer with or without it)"
 
 
 def _title(rows: list[ast.Row] | None, item: ast.Complementary | None) -> str:
@@ -700,6 +829,8 @@ def diff(old: Guidance, new: Guidance, renames: dict[str, str] | None = None) ->
             else:
                 change.changes = [Change(what="kind", message="a row in one version, a complementary code in "
                                                               "the other")]
+        change.old_text, change.new_text = row_text(a_rows, a_item), row_text(b_rows, b_item)
+        _note_irrelevant(semantics, change, old_code, new_code)
         semantic(semantics, change, old_code, new_code if in_new else None)
         if status == "changed" and change.verdict == "equivalent" and not (change.changes or change.category
                                                                                or change.says):

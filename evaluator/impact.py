@@ -70,7 +70,7 @@ class Population(BaseModel):
     refused: list[Refused] = Field(default_factory=list)
     became_notifiable: int = 0
     stopped_being_notifiable: int = 0
-    undetermined_changed: int = Field(0, description="incidents that became or stopped being undetermined")
+    undetermined_changed: int = Field(0, description="incidents that moved between undetermined and not notifiable")
     codes_changed: int = Field(0, description="incidents notifiable in both versions but under other codes")
     unchanged: int = 0
     notifiable: list[Transition] = Field(default_factory=list, description="old verdict -> new verdict")
