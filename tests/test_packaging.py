@@ -121,3 +121,15 @@ def test_installed_evaluate(installed, elsewhere):
 def test_installed_versions(installed, elsewhere):
     process = ok(run([str(installed / "irmer"), "versions"], cwd=elsewhere))
     assert [line.split()[0] for line in process.stdout.splitlines()] == ["irmer-2023-04-19", "irmer-2024-08-28"]
+
+
+def test_installed_diff(installed, elsewhere):
+    process = run([str(installed / "irmer"), "diff", "2023", "2024", "--format", "json",
+                   "--incidents", "incidents.json"], cwd=elsewhere)
+    assert process.returncode == 1, process.stderr  # some incidents flip between the versions
+    report = json.loads(process.stdout)
+    verdicts = {c["code"]: c["verdict"] for c in report["codes"]}
+    assert verdicts["3"] == "broadened" and verdicts["7"] == "equivalent"
+    assert report["population"]["rows"] == 7
+    html_page = run([str(installed / "irmer"), "diff", "2023", "2024", "-f", "html", "-o", "diff.html"], cwd=elsewhere)
+    assert html_page.returncode == 1 and (elsewhere / "diff.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
