@@ -29,7 +29,7 @@ from .diagnostics import Span
 __all__ = [
     "Rational", "Node", "Span", "Expr", "Ref", "Number", "Percent", "Scale", "Ratio", "Compare",
     "IsValue", "Includes", "Tolerance", "CriteriaOf", "Constant", "Not", "And", "Or", "Case",
-    "CaseBranch", "Text", "Interpretation", "Literal_", "Header", "Definition", "Row", "Table",
+    "CaseBranch", "Text", "Interpretation", "Allow", "Literal_", "Header", "Definition", "Row", "Table",
     "Complementary", "Exclusion", "Deadline", "Authority", "AdviceText", "Advice", "Given",
     "Expectation", "Example", "Criteria", "KindSpec", "Fact", "Vocabulary",
 ]
@@ -248,6 +248,13 @@ class Interpretation(Node):
     text: str
 
 
+class Allow(Node):
+    """A lint finding accepted on purpose: `allow band_edge "the reason"`."""
+
+    rule: str
+    reason: str
+
+
 class Literal_(Node):
     """A literal value in an example or a default: `England`, `6 mSv`, `yes`, `2024-09-01`."""
 
@@ -275,6 +282,7 @@ class Documented(Node):
     says: tuple[Text, ...] = ()
     notes: tuple[Text, ...] = ()
     interpretations: tuple[Interpretation, ...] = ()
+    allows: tuple[Allow, ...] = ()
 
 
 class Header(Node):
@@ -379,6 +387,7 @@ class Criteria(Node):
 
     type: Literal["criteria"] = "criteria"
     header: Header
+    allows: tuple[Allow, ...] = Field(default=(), description="lint findings accepted for the whole file")
     definitions: tuple[Definition, ...] = ()
     tables: tuple[Table, ...] = ()
     complementary: tuple[Complementary, ...] = ()

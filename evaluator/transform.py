@@ -33,7 +33,7 @@ class Clause:
 
 
 # Clauses that may appear many times in a block; any other appears at most once.
-REPEATABLE = {"says", "notes", "interpretations", "texts", "given", "expects"}
+REPEATABLE = {"says", "notes", "interpretations", "allows", "texts", "given", "expects"}
 
 
 def unquote(token: Token) -> str:
@@ -99,9 +99,12 @@ class ToAst(Transformer):
 
     def criteria(self, meta, children):
         header, *items = children
-        groups: dict[str, list] = {"definitions": [], "tables": [], "complementary": [], "exclusions": [],
-                                   "deadlines": [], "authorities": [], "advice": [], "examples": []}
+        groups: dict[str, list] = {"allows": [], "definitions": [], "tables": [], "complementary": [],
+                                   "exclusions": [], "deadlines": [], "authorities": [], "advice": [], "examples": []}
         for item in items:
+            if isinstance(item, Clause):  # a file-level `allow`
+                groups["allows"].append(item.value)
+                continue
             groups[ITEM_GROUP[type(item)]].append(item)
         return ast.Criteria(header=header, span=self.span(meta), **{k: tuple(v) for k, v in groups.items()})
 
@@ -144,6 +147,10 @@ class ToAst(Transformer):
     def note(self, meta, children):
         return Clause("notes", ast.Text(text=unquote(children[0]), span=self.span(meta)), self.span(meta))
 
+    def allow(self, meta, children):
+        rule, reason = children
+        return Clause("allows", ast.Allow(rule=str(rule), reason=unquote(reason), span=self.span(meta)), self.span(meta))
+
     def interpretation(self, meta, children):
         ident, text = children
         node = ast.Interpretation(id=str(ident), text=unquote(text), span=self.span(meta))
@@ -156,7 +163,7 @@ class ToAst(Transformer):
     # --------------------------------------------------------- definitions
     def definition(self, meta, children):
         name, *clauses = children
-        fields = self.collect(f"definition `{name}`", clauses, {"says", "notes", "interpretations", "body"})
+        fields = self.collect(f"definition `{name}`", clauses, {"allows", "says", "notes", "interpretations", "body"})
         if "body" not in fields:
             self.diagnostics.append(Diagnostic(message=f"definition `{name}` has no `as` line",
                                                span=self.tspan(name), hint="say what it means: as <expression>"))
@@ -184,7 +191,7 @@ class ToAst(Transformer):
         clauses = [c for c in rest if isinstance(c, Clause)]
         rows = [r for r in rest if isinstance(r, ast.Row)]
         fields = self.collect(f"table {unquote(title)}", clauses,
-                              {"says", "notes", "interpretations", "exposure"})
+                              {"allows", "says", "notes", "interpretations", "exposure"})
         table_title = unquote(title)
         exposure = fields.get("exposure", ())
         rows = [row.model_copy(update={"table": table_title, "exposure": row.exposure or exposure})
@@ -215,7 +222,7 @@ class ToAst(Transformer):
         if rest and isinstance(rest[0], Token) and rest[0].type == "STRING":
             label = unquote(rest.pop(0))
         name = f"row {code}" + (f" ({label})" if label else "")
-        fields = self.collect(name, rest, {"category", "says", "notes", "interpretations", "exposure",
+        fields = self.collect(name, rest, {"allows", "category", "says", "notes", "interpretations", "exposure",
                                            "modalities", "jurisdictions", "band", "when", "unless"})
         return ast.Row(code=str(code), label=label, span=self.span(meta), **fields)
 
@@ -223,7 +230,7 @@ class ToAst(Transformer):
     def complementary(self, meta, children):
         code, *clauses = children
         fields = self.collect(f"complementary {code}", clauses,
-                              {"category", "says", "notes", "interpretations", "suffix", "role", "when"})
+                              {"allows", "category", "says", "notes", "interpretations", "suffix", "role", "when"})
         suffix = fields.pop("suffix", (None, None))
         return ast.Complementary(code=str(code), suffix_from=suffix[0], suffix_to=suffix[1],
                                  span=self.span(meta), **fields)
@@ -236,7 +243,7 @@ class ToAst(Transformer):
 
     def exclusion(self, meta, children):
         name, *clauses = children
-        fields = self.collect(f"exclusion {name}", clauses, {"says", "notes", "interpretations", "codes", "when"})
+        fields = self.collect(f"exclusion {name}", clauses, {"allows", "says", "notes", "interpretations", "codes", "when"})
         return ast.Exclusion(name=str(name), span=self.span(meta), **fields)
 
     def codes(self, meta, children):
@@ -245,7 +252,7 @@ class ToAst(Transformer):
     # -------------------------------------------------- deadlines, authorities
     def deadline(self, meta, children):
         name, number, unit, after, *clauses = children
-        fields = self.collect(f"deadline {name}", clauses, {"says", "notes", "interpretations"})
+        fields = self.collect(f"deadline {name}", clauses, {"allows", "says", "notes", "interpretations"})
         fields["clause_spans"] |= {"name": self.tspan(name), "after": self.tspan(after)}
         amount = ast.Number(text=str(number), unit=str(unit), span=_join(self.tspan(number), self.tspan(unit)))
         return ast.Deadline(name=str(name), amount=amount, after=str(after), span=self.span(meta), **fields)
@@ -275,7 +282,7 @@ class ToAst(Transformer):
     # ------------------------------------------------------------- examples
     def example(self, meta, children):
         title, *clauses = children
-        fields = self.collect(f"example {unquote(title)}", clauses, {"says", "notes", "given", "expects"})
+        fields = self.collect(f"example {unquote(title)}", clauses, {"allows", "says", "notes", "given", "expects"})
         given = tuple(g for block in fields.pop("given", ()) for g in block)
         return ast.Example(title=unquote(title), given=given, span=self.span(meta), **fields)
 
