@@ -421,6 +421,51 @@ def git_diff(args: tuple[str, ...]) -> None:
     sys.exit(0)
 
 
+# ------------------------------------------------------ tools for authors
+# Each command's work is in a module of its own (docs/authoring.md).
+
+@main.command()
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "-f", "shape", type=click.Choice(["text", "json"]), default="text",
+              help="text for people, json for tools.")
+def lint(files: tuple[Path, ...], shape: str) -> None:
+    """Find the mistakes a table of thresholds invites: band gaps and overlaps, rows that never fire,
+    shadowed rows, unused facts, codes out of order, missing examples, suffix ranges.
+
+    With no FILE, lints every shipped criteria file. Exit status: 1 when there is an error, else 0.
+    """
+    from .lint import run
+    sys.exit(run(files or tuple(_relative(p) for p in shipped_files()), shape))
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--check", is_flag=True, help="Change nothing; show the diff and exit 1 if a file is not formatted.")
+def fmt(files: tuple[Path, ...], check: bool) -> None:
+    """Lay criteria files out the canonical way, keeping comments and the regulator's words byte for byte."""
+    from .fmt import run
+    sys.exit(run(files, check))
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "-f", "shape", type=click.Choice(["html", "markdown"]), default="html",
+              help="html: one self-contained page; markdown: for a review.")
+@click.option("--output", "-o", "target", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Write to FILE instead of standard output.")
+def render(file: Path, shape: str, target: Path | None) -> None:
+    """Show a criteria file the way the regulator prints the table, each row with its rule and examples."""
+    from .render_criteria import run
+    sys.exit(run(file, shape, target))
+
+
+@main.command()
+def lsp() -> None:
+    """Run the language server on stdin and stdout (for an editor: see docs/authoring.md)."""
+    from .lsp import run
+    run()
+
+
 @main.command(name="versions")
 def versions_command() -> None:
     """List the shipped guidance versions."""
