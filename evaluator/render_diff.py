@@ -354,7 +354,7 @@ def _code_text(change: CodeChange) -> list[str]:
     lines = [f"[bold]{escape(_code_name(change))}[/]{title}  {status}  {_verdict_markup(change.verdict)}{note}"]
     for item in change.changes:
         lines += _change_lines(item, 2)
-    whole = change.new_text if change.status == "added" else change.old_text if change.status == "removed" else None
+    whole = _only_text(change)
     if whole is not None:
         lines += _whole_text(whole, 2)
     if change.category is not None:
@@ -375,12 +375,17 @@ def _section_text(section: SectionChange) -> list[str]:
              + (f"  [dim]{note}[/]" if note else "")]
     for change in _section_changes(section):
         lines += _change_lines(change, 4)
-    whole = section.new_text if section.status == "added" else section.old_text if section.status == "removed" else None
+    whole = _only_text(section)
     if whole is not None:
         lines += _whole_text(whole, 4)
     if section.says is not None:
         lines += _text_block("text", section.says, 4)
     return lines
+
+
+def _only_text(item: CodeChange | SectionChange) -> Text | None:
+    """The text of something added or removed: the one version that has it."""
+    return {"added": item.new_text, "removed": item.old_text}.get(item.status)
 
 
 def _whole_text(text: Text, indent: int) -> list[str]:
@@ -571,7 +576,7 @@ def _md_code_change(change: CodeChange, report: DiffReport) -> list[str]:
         for item in change.changes:
             lines += _md_change(item)
         lines.append("")
-    whole = change.new_text if change.status == "added" else change.old_text if change.status == "removed" else None
+    whole = _only_text(change)
     if whole is not None:
         lines += _md_whole(whole)
     if change.category is not None:
@@ -672,8 +677,7 @@ def markdown(report: DiffReport) -> str:
                 lines += _md_change(change)
             if changes:
                 lines.append("")
-            whole = (section.new_text if section.status == "added"
-                     else section.old_text if section.status == "removed" else None)
+            whole = _only_text(section)
             if whole is not None:
                 lines += _md_whole(whole)
             if section.says is not None:
