@@ -20,6 +20,8 @@ run: $(BIN)/irmer
 test: $(BIN)/irmer
 	$(BIN)/irmer check
 	$(BIN)/irmer test
+	$(BIN)/irmer lint
+	$(BIN)/irmer fmt --check criteria/*.irmer
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/irmer

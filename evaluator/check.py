@@ -285,21 +285,32 @@ class Checker:
         return row.model_copy(update=update)
 
     def check_codes(self, criteria: ast.Criteria) -> None:
-        seen: dict[str, ast.Row] = {}
+        """Rows may share a code only with a label each and in different jurisdictions."""
+        everywhere = self.facts["jurisdiction"].values if "jurisdiction" in self.facts else ()
+        earlier: dict[str, list[ast.Row]] = {}
         for row in criteria.rows:
-            first = seen.get(row.code)
-            if first is None:
-                seen[row.code] = row
-                continue
-            if not row.label or not first.label:
-                self.error(f"code {row.code} appears twice; rows that share a code need a label each",
-                           row.span, f'the other is at line {first.span.line}; write row {row.code} "<label>"')
-                continue
-            shared = set(row.jurisdictions or self.facts["jurisdiction"].values) & set(
-                first.jurisdictions or self.facts["jurisdiction"].values)
-            if shared:
-                self.error(f"rows {first.name} and {row.name} both apply in {', '.join(sorted(shared))}",
-                           row.span, "rows that share a code must be in different jurisdictions")
+            for first in earlier.get(row.code, []):
+                if not row.label or not first.label or row.label == first.label:
+                    need = "different labels" if row.label and first.label else "a label each"
+                    self.error(f"code {row.code} appears twice; rows that share a code need {need}", row.span,
+                               f'the other is at line {first.span.line}; write row {row.code} "<label>"')
+                    break
+                shared = set(row.jurisdictions or everywhere) & set(first.jurisdictions or everywhere)
+                if shared:
+                    self.error(f"rows {first.name} and {row.name} both apply in {', '.join(sorted(shared))}",
+                               row.span, "rows that share a code must be in different jurisdictions")
+                    break
+            earlier.setdefault(row.code, []).append(row)
+        # Two exclusions or deadlines of one name would silently override each other.
+        # (Two examples of one title only confuse a reader: `irmer lint` warns.)
+        for kind, items, key in (("exclusion", criteria.exclusions, "name"), ("deadline", criteria.deadlines, "name")):
+            seen: dict[str, Any] = {}
+            for item in items:
+                name = getattr(item, key)
+                if name in seen:
+                    self.error(f"two {kind}s are called {name!r}", item.span,
+                               f"the other is at line {seen[name].span.line}; give each a name of its own")
+                seen.setdefault(name, item)
 
     def check_criteria_of_cycles(self, tables: tuple[ast.Table, ...]) -> None:
         graph: dict[str, list[ast.CriteriaOf]] = {}

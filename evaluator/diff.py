@@ -34,7 +34,7 @@ from . import ast
 from .explain import show_number
 from .impact import Population
 from .load import Guidance
-from .printer import expression
+from .printer import expression, value as quoted
 from .smt import Encoded, Space, rational
 from .units import BOOL, ENUM, KINDS, SET, to_unit
 from .values import Measure
@@ -168,7 +168,7 @@ def row_text(rows: list[ast.Row] | None, item: ast.Complementary | None) -> Text
             prefix = f"({row.label}) " if row.label and len(rows) > 1 else ""
             for word, values in (("exposure", row.exposure), ("modalities", row.modalities), ("in", row.jurisdictions)):
                 if values:
-                    lines.append(f"{prefix}{word} {', '.join(values)}")
+                    lines.append(f"{prefix}{word} {', '.join(quoted(v) for v in values)}")
             for word in ("band", "when", "unless"):
                 part = getattr(row, word)
                 if part is not None:

@@ -33,7 +33,7 @@ TERMINAL_WORDS: dict[str, str] = {
     "CODE": "a notification code (2.1, 4.2a, M)",
     "COMPARATOR": "a comparison (>=, <=, >, <, =, !=)",
     "PLUSMINUS": "± or +/-",
-    "HEADER_KEY": "a header field (version, title, publisher, published, in force, supersedes, source, vocabulary)",
+    "HEADER_KEY": "a header field (title, publisher, published, in force, supersedes, source, vocabulary)",
     "LPAR": "`(`",
     "RPAR": "`)`",
     "COMMA": "a comma",

@@ -14,6 +14,8 @@ The diff uses it to show conditions; parsing what it prints gives an equal AST.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any, Callable
 
 from . import ast
@@ -32,8 +34,24 @@ def _child(node: Any, parent_strength: int) -> str:
     return f"({text})" if _strength(node) <= parent_strength and _strength(node) < ATOM else text
 
 
-def _value(value: str) -> str:
-    return value if value.replace("_", "").isalnum() else f'"{value}"'
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@lru_cache(maxsize=1)
+def reserved_words() -> frozenset[str]:
+    """The words of the grammar (`is`, `not`, `one`, ...) and of the header: a value spelt like one is quoted."""
+    from .parse import parser  # the printer needs the grammar only for this
+
+    words = {t.pattern.value for t in parser().terminals if t.pattern.type == "str" and t.pattern.value.isalpha()}
+    return frozenset(words | {"title", "publisher", "published", "in", "force", "supersedes", "source", "vocabulary",
+                              "version"})
+
+
+def value(text: str) -> str:
+    """A value as a name when it is one (`England`), else in double quotes, escaped (`"Northern Ireland"`)."""
+    if _NAME.fullmatch(text) and text not in reserved_words():
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _number(node: ast.Number) -> str:
@@ -43,8 +61,8 @@ def _number(node: ast.Number) -> str:
 def _is(node: ast.IsValue) -> str:
     verb = "is not" if node.negated else "is"
     if node.one_of:
-        return f"{node.fact} {verb} one of {', '.join(_value(v) for v in node.values)}"
-    return f"{node.fact} {verb} {_value(node.values[0])}"
+        return f"{node.fact} {verb} one of {', '.join(value(v) for v in node.values)}"
+    return f"{node.fact} {verb} {value(node.values[0])}"
 
 
 def _compare(node: ast.Compare) -> str:
@@ -68,7 +86,7 @@ GENERATORS: dict[type, Callable[[Any], str]] = {
     ast.Ratio: lambda n: f"{expression(n.numerator)} / {expression(n.denominator)}",
     ast.Compare: _compare,
     ast.IsValue: _is,
-    ast.Includes: lambda n: f"{n.fact} includes {', '.join(_value(v) for v in n.values)}",
+    ast.Includes: lambda n: f"{n.fact} includes {', '.join(value(v) for v in n.values)}",
     ast.Tolerance: lambda n: (f"{expression(n.value)} {'outside' if n.outside else 'within'} "
                               f"±{n.percent}% of {expression(n.reference)}"),
     ast.CriteriaOf: lambda n: f"criteria of {n.code}",
