@@ -288,7 +288,8 @@ def compare_conditions(old: Any, new: Any, facts: dict, part: str) -> list[Chang
             words.append("now also " + ", ".join(v for v in domain if v in after - before))
         if before - after:
             words.append("no longer " + ", ".join(v for v in domain if v in before - after))
-        message = f"{l_atom.fact}: " + "; ".join(words) if words else f"{l_atom.fact}: written differently"
+        where = f"{part}: " if part in ("band", "unless") else ""
+        message = where + (f"{l_atom.fact}: " + "; ".join(words) if words else f"{l_atom.fact}: written differently")
         changes.append(Change(what="values", message=message, old=l_text, new=match[0]))
         left.remove((l_text, l_atom))
         right.remove(match)
@@ -299,7 +300,9 @@ def compare_conditions(old: Any, new: Any, facts: dict, part: str) -> list[Chang
             match = next((r for r in right if key(r[0]) == key(l_text)), None)
             if match is None:
                 continue
-            changes.append(Change(what=what, message=f"{what}: {l_text} -> {match[0]}", old=l_text, new=match[0]))
+            where = f"{part} " if part in ("band", "unless") else ""  # `when` is the default place
+            changes.append(Change(what=what, message=f"{where}{what}: {l_text} -> {match[0]}", old=l_text,
+                                  new=match[0]))
             left.remove((l_text, l_atom))
             right.remove(match)
     for text, _ in left:
