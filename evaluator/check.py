@@ -503,7 +503,7 @@ class Checker:
                 self.error(f"only numbers and quantities can be compared, not {what}", original.span, hint)
                 return node, BOOL
         for i in range(len(resolved) - 1):
-            (left, a), (right, b) = resolved[i], resolved[i + 1]
+            (_, a), (_, b) = resolved[i], resolved[i + 1]
             if not self.compatible(a, b):
                 self.compare_error(node.operands[i], a, node.operands[i + 1], b)
                 return node, BOOL

@@ -18,7 +18,7 @@ import click
 from rich.console import Console
 
 from . import __version__
-from .diagnostics import CriteriaError, render
+from .diagnostics import CriteriaError, render as render_diagnostic
 from .examples import run_examples
 from .load import (Guidance, compile_file, criteria_for, find_criteria, load_criteria, load_vocabulary, parse_file,
                    shipped_files, versions)
@@ -109,7 +109,7 @@ def check(files: tuple[Path, ...]) -> None:
             failed = True
             continue
         for warning in guidance.warnings:
-            click.echo(render(warning, guidance.source), err=True)
+            click.echo(render_diagnostic(warning, guidance.source), err=True)
         for note in guidance.notes:
             click.echo(f"note: {note}", err=True)
         criteria = guidance.ast

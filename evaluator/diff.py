@@ -36,7 +36,7 @@ from .impact import Population
 from .load import Guidance
 from .printer import expression, value as quoted
 from .smt import Encoded, Space, rational
-from .units import BOOL, ENUM, KINDS, SET, to_unit
+from .units import BOOL, ENUM, SET, to_unit
 from .values import Measure
 
 Verdict = Literal["equivalent", "narrowed", "broadened", "both"]

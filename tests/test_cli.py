@@ -396,3 +396,18 @@ def test_help_and_version(irmer):
     assert irmer("--help").exit_code == 0
     version = irmer("--version")
     assert version.exit_code == 0 and version.stdout.startswith("irmer, version ")
+
+
+def test_check_prints_warnings_and_passes(irmer, tmp_path):
+    # A file without an authority for Northern Ireland is valid, with a warning.
+    source = (ROOT / "criteria" / "irmer-2024-08-28.irmer").read_text(encoding="utf-8")
+    start = source.index('authority "Northern Ireland"')
+    end = source.index("# ----", start)
+    draft = tmp_path / "draft.irmer"
+    draft.write_text(source[:start] + source[end:], encoding="utf-8")
+    (tmp_path / "incident-vocabulary.irmer").write_text(
+        (ROOT / "criteria" / "incident-vocabulary.irmer").read_text(encoding="utf-8"), encoding="utf-8")
+    result = irmer("check", str(draft))
+    assert result.exit_code == 0, result.stderr
+    assert "warning: no enforcing authority is given for Northern Ireland" in result.stderr
+    assert "Traceback" not in result.stderr

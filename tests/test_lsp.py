@@ -17,11 +17,12 @@ import tempfile
 import threading
 import time
 import types as pytypes
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+
+from evaluator.lint import Finding
 
 from evaluator.diagnostics import Span
 from evaluator.lsp import analyse, classify, lint_diagnostics, token_at
@@ -388,15 +389,6 @@ def test_close_clears_the_diagnostics(client, folder):
 
 # -------------------------------------------------------------------------- in-process
 
-@dataclass
-class FakeFinding:
-    rule: str
-    severity: str
-    message: str
-    span: Span | None
-    hint: str | None = None
-    witness: dict | None = None
-    allowed: str | None = None
 
 
 def test_lint_findings_are_published_unless_allowed(monkeypatch, g2024):
@@ -405,9 +397,9 @@ def test_lint_findings_are_published_unless_allowed(monkeypatch, g2024):
     line = line_of("row 4.2b")
     span = Span(file=name, line=line + 1, column=3, end_line=line + 1, end_column=11)
     findings = [
-        FakeFinding("band_gap", "error", "a gap", span, hint="close it", witness={"age": "17 years", "theme": True}),
-        FakeFinding("code_order", "warning", "out of order", None),
-        FakeFinding("band_edge", "warning", "accepted", span, allowed="the guidance says so"),
+        Finding("band_gap", "error", "a gap", span, hint="close it", witness={"age": "17 years", "theme": True}),
+        Finding("code_order", "warning", "out of order", None),
+        Finding("band_edge", "warning", "accepted", span, allowed="the guidance says so"),
     ]
     fake = pytypes.ModuleType("evaluator.lint")
     fake.lint = lambda guidance: findings

@@ -11,10 +11,7 @@ check gives a located error and exit status 1; and a browser draws the page.
 from __future__ import annotations
 
 import html as _html
-import os
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -25,7 +22,8 @@ from evaluator.render_criteria import build, github_anchor, html, markdown
 from evaluator.resources import criteria_dir
 
 from conftest import ROOT, check_golden
-from test_render_diff import CHROMIUM, cells, md_html, md_tables, parse, png_rows
+from browser import png_rows, screenshot
+from test_render_diff import cells, md_html, md_tables, parse
 
 DOCS = ROOT / "docs" / "interpretations.md"
 
@@ -352,20 +350,7 @@ def test_a_missing_file(cli, tmp_path):
 # ----------------------------------------------------------------- browser
 
 def test_html_in_a_headless_browser(g2024, tmp_path):
-    if not CHROMIUM.exists():
-        if os.environ.get("IRMER_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"IRMER_REQUIRE_BROWSER=1 but there is no browser at {CHROMIUM}")
-        pytest.skip(f"no headless browser at {CHROMIUM} (set IRMER_REQUIRE_BROWSER=1 to make this a failure)")
-    page = tmp_path / "criteria.html"
-    page.write_text(html(g2024), encoding="utf-8")
-    shot = tmp_path / "render.png"
-    command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1280,2400",
-               page.as_uri()]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert shot.exists(), f"no screenshot (exit {run.returncode}):\n{run.stderr[-2000:]}"
-    data = shot.read_bytes()
+    data = screenshot(html(g2024), tmp_path, 1280, 2400)
     assert len(data) > 20_000, f"a {len(data)}-byte screenshot is too small to hold the page"
     width, height, bpp, rows = png_rows(data)
     assert (width, height) == (1280, 2400)

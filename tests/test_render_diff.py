@@ -10,13 +10,8 @@ draws (the headless-browser test).
 from __future__ import annotations
 
 import io
-import os
 import re
-import struct
-import subprocess
-import zlib
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
@@ -26,10 +21,10 @@ from evaluator.diff import Change, CodeChange, DiffReport, RedlinePart, SectionC
 from evaluator.impact import Refused
 from evaluator.render_diff import html, markdown, text
 
+from browser import png_rows, screenshot
 from conftest import ROOT, check_golden
 
 FIXTURE = ROOT / "tests" / "data" / "diff-2023-2024.json"
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
@@ -420,63 +415,8 @@ def test_the_live_report_renders(g2023, g2024):
 
 # ----------------------------------------------------------------- browser
 
-def png_rows(data: bytes) -> tuple[int, int, int, list[bytes]]:
-    """Width, height, bytes per pixel and the unfiltered rows of an 8-bit RGB or RGBA PNG."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    pos, idat, header = 8, b"", None
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        pos += 12 + length
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat += body
-    assert header is not None
-    width, height, depth, colour, _, _, interlace = header
-    assert depth == 8 and colour in (2, 6) and interlace == 0, f"unexpected PNG format {header}"
-    bpp = 3 if colour == 2 else 4
-    raw, stride = zlib.decompress(idat), width * bpp
-    assert len(raw) == height * (stride + 1)
-    rows, prior = [], bytearray(stride)
-    for y in range(height):
-        start = y * (stride + 1)
-        kind, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
-        if kind == 1:
-            for i in range(bpp, stride):
-                line[i] = (line[i] + line[i - bpp]) & 255
-        elif kind == 2:
-            line = bytearray((a + b) & 255 for a, b in zip(line, prior))
-        elif kind == 3:
-            for i in range(stride):
-                line[i] = (line[i] + ((line[i - bpp] if i >= bpp else 0) + prior[i]) // 2) & 255
-        elif kind == 4:
-            for i in range(stride):
-                a, b = (line[i - bpp] if i >= bpp else 0), prior[i]
-                c = prior[i - bpp] if i >= bpp else 0
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        rows.append(bytes(line))
-        prior = line
-    return width, height, bpp, rows
-
-
 def test_html_in_a_headless_browser(report, tmp_path):
-    if not CHROMIUM.exists():
-        if os.environ.get("IRMER_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"IRMER_REQUIRE_BROWSER=1 but there is no browser at {CHROMIUM}")
-        pytest.skip(f"no headless browser at {CHROMIUM} (set IRMER_REQUIRE_BROWSER=1 to make this a failure)")
-    page = tmp_path / "diff.html"
-    page.write_text(html(report), encoding="utf-8")
-    shot = tmp_path / "diff.png"
-    command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1280,2000",
-               page.as_uri()]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert shot.exists(), f"no screenshot (exit {run.returncode}):\n{run.stderr[-2000:]}"
-    data = shot.read_bytes()
+    data = screenshot(html(report), tmp_path, 1280, 2000)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 20_000, f"a {len(data)}-byte screenshot is too small to hold the page"
     width, height, bpp, rows = png_rows(data)

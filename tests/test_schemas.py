@@ -12,8 +12,7 @@ import os
 import jsonschema
 import pytest
 
-from evaluator import ast, load_vocabulary
-from evaluator.result import Result
+from evaluator import load_vocabulary
 
 from conftest import ROOT, cli  # noqa: F401
 

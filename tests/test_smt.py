@@ -9,7 +9,6 @@ and the overall verdict, in both shipped versions.
 from __future__ import annotations
 
 import random
-from fractions import Fraction
 
 import pytest
 import z3
