@@ -75,3 +75,20 @@ def png_rows(data: bytes) -> tuple[int, int, int, list[bytes]]:
         rows.append(bytes(line))
         prior = line
     return width, height, bpp, rows
+
+
+def page_colours(data: bytes, width: int, height: int) -> set[bytes]:
+    """The colours of a screenshot (sampled), after checking its size and that it is not blank."""
+    assert len(data) > 20_000, f"a {len(data)}-byte screenshot is too small to hold the page"
+    found_width, found_height, bpp, rows = png_rows(data)
+    assert (found_width, found_height) == (width, height)
+    colours, inked, sampled = set(), 0, 0
+    for row in rows[::7]:
+        for x in range(0, width * bpp, bpp * 5):
+            pixel = row[x:x + 3]
+            colours.add(pixel)
+            sampled += 1
+            inked += pixel != b"\xff\xff\xff"
+    assert len(colours) > 50, f"only {len(colours)} colours: the page looks blank"
+    assert 0.03 < inked / sampled < 0.9, f"{inked / sampled:.1%} of the page is drawn on"
+    return colours
