@@ -39,7 +39,6 @@ True
 from __future__ import annotations
 
 import datetime as dt
-import html as _html
 import os
 import re
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ from .load import Guidance, compile_file, find_criteria
 from .printer import PRECEDENCE, expression
 
 INTERPRETATIONS = "docs/interpretations.md"
+from .markup import h, md, md_code, md_prose, md_table
 KEYWORD = 11  # the rule's keyword column: "modalities " is the longest keyword
 COLUMNS = ("Notification code", "Exposure category", "Criteria for notification")
 COMPLEMENTARY_COLUMNS = ("Code", "Exposure category", "Criteria for notification", "Suffix codes", "Role")
@@ -395,20 +395,16 @@ FOOTER = ("The exposure categories, the criteria for notification, the notes of 
 
 # --------------------------------------------------------------------- html
 
-def _h(value: Any) -> str:
-    return _html.escape(str(value))
-
-
 def _html_code(value: Any) -> str:
     """Prose with `code` spans: prose escaped, code in <code>."""
     pieces = str(value).split("`")
     if len(pieces) % 2 == 0:
-        return _h(value)
-    return "".join(_h(p) if i % 2 == 0 else f"<code>{_h(p)}</code>" for i, p in enumerate(pieces))
+        return h(value)
+    return "".join(h(p) if i % 2 == 0 else f"<code>{h(p)}</code>" for i, p in enumerate(pieces))
 
 
 def _html_says(node: Any, cls: str = "says") -> str:
-    return "".join(f'<p class="{cls}">{_h(t.text)}</p>' for t in getattr(node, "says", ()))
+    return "".join(f'<p class="{cls}">{h(t.text)}</p>' for t in getattr(node, "says", ()))
 
 
 def _html_notes(node: Any) -> str:
@@ -417,9 +413,9 @@ def _html_notes(node: Any) -> str:
 
 
 def _html_flag(flag: Flag) -> str:
-    return (f'<aside class="interp" id="{_h(flag.anchor)}-{_h(flag.id)}" aria-label="Interpretation {_h(flag.id)}">'
+    return (f'<aside class="interp" id="{h(flag.anchor)}-{h(flag.id)}" aria-label="Interpretation {h(flag.id)}">'
             f'<p class="interp-head"><span class="flag" aria-hidden="true">{FLAG}</span> '
-            f'<strong>Interpretation</strong> <a href="{_h(flag.link)}"><code>{_h(flag.id)}</code></a></p>'
+            f'<strong>Interpretation</strong> <a href="{h(flag.link)}"><code>{h(flag.id)}</code></a></p>'
             f"<p>{_html_code(flag.text)}</p></aside>")
 
 
@@ -430,17 +426,17 @@ def _html_flags(flags: list[Flag]) -> str:
 def _html_rule(lines: list[str], label: str = "Rule") -> str:
     if not lines:
         return ""
-    return (f'<div class="rule-block"><p class="label">{_h(label)}</p>'
-            f'<pre class="rule"><code>{_h(chr(10).join(lines))}</code></pre></div>')
+    return (f'<div class="rule-block"><p class="label">{h(label)}</p>'
+            f'<pre class="rule"><code>{h(chr(10).join(lines))}</code></pre></div>')
 
 
 def _html_exclusions(exclusions: list[tuple[ast.Exclusion, list[str]]]) -> str:
     out = []
     for exclusion, lines in exclusions:
         out.append(f'<div class="rule-block"><p class="label">General exclusion '
-                   f'<a href="#{_anchor("exclusion", exclusion.name)}"><code>{_h(exclusion.name)}</code></a> '
+                   f'<a href="#{_anchor("exclusion", exclusion.name)}"><code>{h(exclusion.name)}</code></a> '
                    f'applies: not notifiable under this code</p>'
-                   f'<pre class="rule"><code>{_h(chr(10).join(lines))}</code></pre></div>')
+                   f'<pre class="rule"><code>{h(chr(10).join(lines))}</code></pre></div>')
     return "".join(out)
 
 
@@ -452,14 +448,14 @@ def _html_mark(outcome: ExampleOutcome) -> str:
 
 def _html_example_row(outcome: ExampleOutcome) -> str:
     example = outcome.example
-    extra = "".join(f'<p class="quote">“{_h(t.text)}”</p>' for t in example.says)
+    extra = "".join(f'<p class="quote">“{h(t.text)}”</p>' for t in example.says)
     extra += "".join(f'<p class="ex-note">{_html_code(t.text)}</p>' for t in example.notes)
-    given = " ".join(f"<code>{_h(fact)}</code>" for fact in given_facts(example)) or '<span class="absent">none</span>'
-    expect = "<br>".join(_h(e) for e in expected(example))
+    given = " ".join(f"<code>{h(fact)}</code>" for fact in given_facts(example)) or '<span class="absent">none</span>'
+    expect = "<br>".join(h(e) for e in expected(example))
     if not outcome.passed:
-        expect += "".join(f'<p class="failure">{_h(f)}</p>' for f in outcome.failures)
-        expect += f'<p class="failure">got: {_h(result_words(outcome))}</p>'
-    return (f'<tr>{_html_mark(outcome)}<th scope="row"><span class="ex-title">{_h(example.title)}</span>'
+        expect += "".join(f'<p class="failure">{h(f)}</p>' for f in outcome.failures)
+        expect += f'<p class="failure">got: {h(result_words(outcome))}</p>'
+    return (f'<tr>{_html_mark(outcome)}<th scope="row"><span class="ex-title">{h(example.title)}</span>'
             f"{extra}</th><td class=\"given\">{given}</td><td>{expect}</td></tr>")
 
 
@@ -469,7 +465,7 @@ def _html_examples(outcomes: list[ExampleOutcome], page: Page, caption: str) -> 
     passed = sum(o.passed for o in outcomes)
     state = "all pass" if passed == len(outcomes) else f"{len(outcomes) - passed} FAIL"
     rows = "".join(_html_example_row(o) for o in outcomes)
-    return (f'<table class="examples"><caption>{_h(caption)}: {_plural(len(outcomes), "example")}, {state}</caption>'
+    return (f'<table class="examples"><caption>{h(caption)}: {_plural(len(outcomes), "example")}, {state}</caption>'
             '<colgroup><col class="c-mark"><col class="c-title"><col class="c-given"><col class="c-expect"></colgroup>'
             '<thead><tr><th scope="col">Run</th><th scope="col">Example</th><th scope="col">Given</th>'
             f'<th scope="col">Expected</th></tr></thead><tbody>{rows}</tbody></table>')
@@ -485,16 +481,16 @@ def _html_detail(item: Item, node: Any, page: Page, columns: int, what: str) -> 
 def _html_code_cell(code: str, label: str | None, flags: list[Flag], anchor: str) -> str:
     marker = ""
     if flags:
-        marker = (f' <a class="flag-mark" href="#{_h(flags[0].anchor)}-{_h(flags[0].id)}" '
-                  f'title="{_h(_plural(len(flags), "interpretation"))}"><span aria-hidden="true">{FLAG}</span>'
-                  f'<span class="vh">{_h(_plural(len(flags), "interpretation"))}</span></a>')
-    label_html = f' <span class="row-label">({_h(label)})</span>' if label else ""
-    return f'<th scope="row" id="{_h(anchor)}"><span class="code">{_h(code)}</span>{label_html}{marker}</th>'
+        marker = (f' <a class="flag-mark" href="#{h(flags[0].anchor)}-{h(flags[0].id)}" '
+                  f'title="{h(_plural(len(flags), "interpretation"))}"><span aria-hidden="true">{FLAG}</span>'
+                  f'<span class="vh">{h(_plural(len(flags), "interpretation"))}</span></a>')
+    label_html = f' <span class="row-label">({h(label)})</span>' if label else ""
+    return f'<th scope="row" id="{h(anchor)}"><span class="code">{h(code)}</span>{label_html}{marker}</th>'
 
 
 def _html_row(row: ast.Row, page: Page) -> str:
     item = page.item(row)
-    category = _h(row.category.text) if row.category else ""
+    category = h(row.category.text) if row.category else ""
     return (f'<tbody class="row">'
             f'<tr class="words">{_html_code_cell(row.code, row.label, item.flags, item.anchor)}'
             f'<td class="category">{category}</td><td class="criteria">{_html_says(row)}</td></tr>'
@@ -504,14 +500,14 @@ def _html_row(row: ast.Row, page: Page) -> str:
 def _html_table(table: ast.Table, page: Page) -> str:
     anchor = _anchor("table", table.title)
     flags = [f for f in page.flags if f.anchor == anchor]
-    head = "".join(f'<th scope="col">{_h(c)}</th>' for c in COLUMNS)
-    scope = (f'<p class="scope">Exposure: <code>{_h(", ".join(table.exposure))}</code></p>'
+    head = "".join(f'<th scope="col">{h(c)}</th>' for c in COLUMNS)
+    scope = (f'<p class="scope">Exposure: <code>{h(", ".join(table.exposure))}</code></p>'
              if table.exposure else "")
     return "\n".join([
         f'<section class="gtable" id="{anchor}" aria-labelledby="{anchor}-h">',
-        f'<h3 id="{anchor}-h">{_h(table.title)}</h3>', scope, _html_says(table, "table-says"), _html_notes(table),
+        f'<h3 id="{anchor}-h">{h(table.title)}</h3>', scope, _html_says(table, "table-says"), _html_notes(table),
         _html_flags(flags),
-        f'<table class="criteria"><caption class="vh">{_h(table.title)}: notification codes, categories and '
+        f'<table class="criteria"><caption class="vh">{h(table.title)}: notification codes, categories and '
         f'criteria</caption><colgroup><col class="c-code"><col class="c-category"><col class="c-criteria"></colgroup>'
         f"<thead><tr>{head}</tr></thead>",
         "\n".join(_html_row(row, page) for row in table.rows), "</table>", "</section>"])
@@ -521,7 +517,7 @@ def _html_complementary(page: Page) -> str:
     criteria = page.criteria
     if not criteria.complementary:
         return ""
-    head = "".join(f'<th scope="col">{_h(c)}</th>' for c in COMPLEMENTARY_COLUMNS)
+    head = "".join(f'<th scope="col">{h(c)}</th>' for c in COMPLEMENTARY_COLUMNS)
     bodies = []
     for comp in criteria.complementary:
         item = page.item(comp)
@@ -529,14 +525,14 @@ def _html_complementary(page: Page) -> str:
         role = ROLES.get(comp.role or "", comp.role or "—")
         bodies.append(f'<tbody class="row"><tr class="words">'
                       f"{_html_code_cell(comp.code, None, item.flags, item.anchor)}"
-                      f'<td class="category">{_h(comp.category.text) if comp.category else ""}</td>'
-                      f'<td class="criteria">{_html_says(comp)}</td><td class="suffix">{_h(suffix)}</td>'
-                      f'<td class="role">{_h(role)}</td></tr>'
+                      f'<td class="category">{h(comp.category.text) if comp.category else ""}</td>'
+                      f'<td class="criteria">{_html_says(comp)}</td><td class="suffix">{h(suffix)}</td>'
+                      f'<td class="role">{h(role)}</td></tr>'
                       f"{_html_detail(item, comp, page, 5, f'code {comp.code}')}</tbody>")
     return "\n".join([
         '<section id="complementary" aria-labelledby="complementary-h">',
         '<h2 id="complementary-h">Complementary codes</h2>',
-        f'<p class="intro">{_h(COMPLEMENTARY_INTRO)}</p>',
+        f'<p class="intro">{h(COMPLEMENTARY_INTRO)}</p>',
         '<table class="criteria complementary"><caption class="vh">Complementary codes</caption>'
         '<colgroup><col class="c-code"><col class="c-category"><col class="c-criteria"><col class="c-suffix">'
         f'<col class="c-role"></colgroup><thead><tr>{head}</tr></thead>',
@@ -559,21 +555,21 @@ def _html_sections(page: Page) -> list[str]:
                 '<h2 id="exclusions-h">General exclusions</h2>']
         for e in criteria.exclusions:
             codes = ", ".join(e.codes)
-            out.append(_html_block(_anchor("exclusion", e.name), f"<code>{_h(e.name)}</code>", e, page,
-                                   exclusion_rule(e), f'<p class="scope">Applies to codes {_h(codes)}.</p>'))
+            out.append(_html_block(_anchor("exclusion", e.name), f"<code>{h(e.name)}</code>", e, page,
+                                   exclusion_rule(e), f'<p class="scope">Applies to codes {h(codes)}.</p>'))
         out.append("</section>")
     if criteria.definitions:
         out += ['<section id="definitions" aria-labelledby="definitions-h">',
                 '<h2 id="definitions-h">Definitions</h2>']
         for d in criteria.definitions:
-            out.append(_html_block(_anchor("definition", d.name), f"<code>{_h(d.name)}</code>", d, page,
+            out.append(_html_block(_anchor("definition", d.name), f"<code>{h(d.name)}</code>", d, page,
                                    definition_rule(d)))
         out.append("</section>")
     if criteria.deadlines:
         out += ['<section id="deadlines" aria-labelledby="deadlines-h">', '<h2 id="deadlines-h">Deadlines</h2>']
         for d in criteria.deadlines:
-            days = f'<p class="scope">{_h(d.days)} days after <code>{_h(d.after)}</code>.</p>' if d.days else ""
-            out.append(_html_block(_anchor("deadline", d.name), f"<code>{_h(d.name)}</code>", d, page,
+            days = f'<p class="scope">{h(d.days)} days after <code>{h(d.after)}</code>.</p>' if d.days else ""
+            out.append(_html_block(_anchor("deadline", d.name), f"<code>{h(d.name)}</code>", d, page,
                                    [deadline_rule(d)], days))
         out.append("</section>")
     if criteria.authorities:
@@ -581,8 +577,8 @@ def _html_sections(page: Page) -> list[str]:
         for a in criteria.authorities:
             anchor = _anchor("authority", a.jurisdiction)
             flags = [f for f in page.flags if f.anchor == anchor]
-            rows.append(f'<tr id="{anchor}"><th scope="row">{_h(a.jurisdiction)}</th><td>{_h(a.name or "")}</td>'
-                        f'<td>{_h(a.contact or "")}</td><td>{_html_says(a)}{_html_notes(a)}{_html_flags(flags)}</td>'
+            rows.append(f'<tr id="{anchor}"><th scope="row">{h(a.jurisdiction)}</th><td>{h(a.name or "")}</td>'
+                        f'<td>{h(a.contact or "")}</td><td>{_html_says(a)}{_html_notes(a)}{_html_flags(flags)}</td>'
                         "</tr>")
         out += ['<section id="authorities" aria-labelledby="authorities-h">',
                 '<h2 id="authorities-h">Enforcing authorities</h2>',
@@ -593,13 +589,13 @@ def _html_sections(page: Page) -> list[str]:
     if criteria.advice:
         out += ['<section id="advice" aria-labelledby="advice-h">', '<h2 id="advice-h">Advice</h2>']
         for a in criteria.advice:
-            texts = "".join(f'<tr><th scope="row">{_h(", ".join(t.jurisdictions))}</th><td>{_h(t.text)}</td></tr>'
+            texts = "".join(f'<tr><th scope="row">{h(", ".join(t.jurisdictions))}</th><td>{h(t.text)}</td></tr>'
                             for t in a.texts)
             table = ('<table class="plain"><caption class="vh">The advice in each jurisdiction</caption>'
                      '<thead><tr><th scope="col">Where</th><th scope="col">Advice given with the result</th>'
                      f"</tr></thead><tbody>{texts}</tbody></table>") if texts else ""
             rule = _clauses("when", a.when, 5) if a.when is not None else []
-            out.append(_html_block(_anchor("advice", a.name), f"<code>{_h(a.name)}</code>", a, page, rule, table))
+            out.append(_html_block(_anchor("advice", a.name), f"<code>{h(a.name)}</code>", a, page, rule, table))
         out.append("</section>")
     others = page.others
     if others:
@@ -609,13 +605,13 @@ def _html_sections(page: Page) -> list[str]:
                 "threshold, which must not be notifiable.</p>",
                 f'<div class="detail wide">{_html_examples(others, page, "Other examples")}</div>', "</section>"]
     if page.flags:
-        rows = "".join(f'<tr><th scope="row"><a href="{_h(f.link)}"><code>{_h(f.id)}</code></a></th>'
-                       f'<td><a href="#{_h(f.anchor)}-{_h(f.id)}">{_h(f.owner)}</a></td></tr>' for f in page.flags)
+        rows = "".join(f'<tr><th scope="row"><a href="{h(f.link)}"><code>{h(f.id)}</code></a></th>'
+                       f'<td><a href="#{h(f.anchor)}-{h(f.id)}">{h(f.owner)}</a></td></tr>' for f in page.flags)
         out += ['<section id="interpretations" aria-labelledby="interpretations-h">',
                 f'<h2 id="interpretations-h"><span aria-hidden="true">{FLAG}</span> Interpretations</h2>',
                 '<p class="intro">Readings we chose where the guidance is unclear. Each is explained, with the '
-                f'words that made a choice necessary, in <a href="{_h(page.interpretations)}">'
-                f"{_h(INTERPRETATIONS)}</a>.</p>",
+                f'words that made a choice necessary, in <a href="{h(page.interpretations)}">'
+                f"{h(INTERPRETATIONS)}</a>.</p>",
                 '<table class="plain"><caption class="vh">Every interpretation in this file</caption>'
                 '<thead><tr><th scope="col">Interpretation (explained in the docs)</th>'
                 f'<th scope="col">Where on this page</th></tr></thead><tbody>{rows}</tbody></table>', "</section>"]
@@ -624,14 +620,14 @@ def _html_sections(page: Page) -> list[str]:
 
 def _html_contents(page: Page) -> str:
     criteria = page.criteria
-    tables = "".join(f'<li><a href="#{_anchor("table", t.title)}">{_h(t.title)}</a></li>' for t in criteria.tables)
+    tables = "".join(f'<li><a href="#{_anchor("table", t.title)}">{h(t.title)}</a></li>' for t in criteria.tables)
     items = [("complementary", "Complementary codes", criteria.complementary),
              ("exclusions", "General exclusions", criteria.exclusions),
              ("definitions", "Definitions", criteria.definitions), ("deadlines", "Deadlines", criteria.deadlines),
              ("authorities", "Enforcing authorities", criteria.authorities), ("advice", "Advice", criteria.advice),
              ("other-examples", "Examples not shown under a row", page.others),
              ("interpretations", "Interpretations", page.flags)]
-    rest = "".join(f'<li><a href="#{anchor}">{_h(title)}</a></li>' for anchor, title, present in items if present)
+    rest = "".join(f'<li><a href="#{anchor}">{h(title)}</a></li>' for anchor, title, present in items if present)
     return (f'<nav aria-labelledby="contents-h"><p class="label" id="contents-h">Contents</p>'
             f'<ol><li><a href="#tables">Notification codes, categories and criteria</a>'
             f"<ol>{tables}</ol></li>{rest}</ol></nav>")
@@ -744,13 +740,13 @@ def html(guidance: Guidance, interpretations: str = INTERPRETATIONS) -> str:
     header = criteria.header
     title = header.title or header.version
     failing = any(not o.passed for o in page.outcomes)
-    facts = "".join(f"<dt>{_h(k)}</dt><dd>{_h(v)}</dd>" for k, v in header_facts(header))
+    facts = "".join(f"<dt>{h(k)}</dt><dd>{h(v)}</dd>" for k, v in header_facts(header))
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>{_h(title)} ({_h(header.version)})</title>", f"<style>{CSS}</style>", "</head>", "<body>",
-           "<header>", f'<p class="kicker">Criteria file <code>{_h(Path(guidance.name).name)}</code></p>',
-           f"<h1>{_h(title)}</h1>", f'<dl class="facts">{facts}</dl>',
-           f'<p class="summary{" failing" if failing else ""}">{_h(summary(page))}</p>',
+           f"<title>{h(title)} ({h(header.version)})</title>", f"<style>{CSS}</style>", "</head>", "<body>",
+           "<header>", f'<p class="kicker">Criteria file <code>{h(Path(guidance.name).name)}</code></p>',
+           f"<h1>{h(title)}</h1>", f'<dl class="facts">{facts}</dl>',
+           f'<p class="summary{" failing" if failing else ""}">{h(summary(page))}</p>',
            _html_contents(page),
            '<p class="legend"><span><span class="sample">Ordinary type</span> in the tables: the regulator\'s words'
            "</span>"
@@ -764,53 +760,17 @@ def html(guidance: Guidance, interpretations: str = INTERPRETATIONS) -> str:
     out.append("</section>")
     out.append(_html_complementary(page))
     out += _html_sections(page)
-    out += ["</main>", f"<footer><p>{_h(FOOTER)}</p></footer>", "</body>", "</html>"]
+    out += ["</main>", f"<footer><p>{h(FOOTER)}</p></footer>", "</body>", "</html>"]
     return "\n".join(part for part in out if part) + "\n"
 
 
 # ----------------------------------------------------------------- markdown
 
-_MD_SPECIAL = re.compile(r"([\\`*~\[\]<|])")
-
-
-def _md(value: Any) -> str:
-    """Text for markdown: special characters escaped, line breaks folded (safe in a table cell too)."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
-    escaped = re.sub(r"^([#>+-])", r"\\\1", escaped)
-    escaped = re.sub(r"^(\d+)([.)])(?=\s|$)", r"\1\\\2", escaped)
-    # An underscore inside a word is plain text in GFM; one at a word's edge could start emphasis.
-    return re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", escaped)
-
-
-def _md_code(value: Any, cell: bool = False) -> str:
-    """Inline code, with a fence longer than any run of backticks inside; pipes escaped in a table cell."""
-    text = " ".join(str(value).split())
-    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    if cell:
-        text = text.replace("|", "\\|")
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def _md_prose(value: Any, cell: bool = False) -> str:
-    """Prose with `code` spans: prose escaped, code kept."""
-    pieces = str(value).split("`")
-    if len(pieces) % 2 == 0:
-        return _md(value)
-    return "".join(_md(p) if i % 2 == 0 else _md_code(p, cell) for i, p in enumerate(pieces))
 
 
 def _md_url(url: str) -> str:
     """A link destination: in angle brackets when it has spaces or brackets."""
     return f"<{url}>" if re.search(r"[\s()<>]", url) else url
-
-
-def _md_row(cells: Iterable[Any]) -> str:
-    return "| " + " | ".join(str(c) for c in cells) + " |"
-
-
-def _md_table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    return [_md_row(header), "|" + "|".join("---" for _ in header) + "|"] + [_md_row(r) for r in rows]
 
 
 def _md_fence(lines: list[str]) -> list[str]:
@@ -821,13 +781,13 @@ def _md_fence(lines: list[str]) -> list[str]:
 def _md_flags(flags: list[Flag]) -> list[str]:
     out = []
     for flag in flags:
-        out += [f"> {FLAG} **Interpretation** [{_md_code(flag.id)}]({_md_url(flag.link)}): {_md_prose(flag.text)}",
+        out += [f"> {FLAG} **Interpretation** [{md_code(flag.id)}]({_md_url(flag.link)}): {md_prose(flag.text)}",
                 ""]
     return out
 
 
 def _md_notes(node: Any) -> list[str]:
-    return [line for t in getattr(node, "notes", ()) for line in (f"*Note (ours):* {_md_prose(t.text)}", "")]
+    return [line for t in getattr(node, "notes", ()) for line in (f"*Note (ours):* {md_prose(t.text)}", "")]
 
 
 def _md_rule(lines: list[str], label: str = "Rule") -> list[str]:
@@ -843,37 +803,37 @@ def _md_examples(outcomes: list[ExampleOutcome], page: Page, caption: str) -> li
     for outcome in outcomes:
         example = outcome.example
         mark = f"{PASS} pass" if outcome.passed else f"**{FAIL} FAIL**"
-        title = f"**{_md(example.title)}**"
-        title += "".join(f"<br>*“{_md(t.text)}”*" for t in example.says)
-        title += "".join(f"<br>{_md_prose(t.text, cell=True)}" for t in example.notes)
-        given = " · ".join(_md_code(f, cell=True) for f in given_facts(example)) or "none"
-        expect = "<br>".join(_md(e) for e in expected(example))
+        title = f"**{md(example.title)}**"
+        title += "".join(f"<br>*“{md(t.text)}”*" for t in example.says)
+        title += "".join(f"<br>{md_prose(t.text, cell=True)}" for t in example.notes)
+        given = " · ".join(md_code(f, cell=True) for f in given_facts(example)) or "none"
+        expect = "<br>".join(md(e) for e in expected(example))
         if not outcome.passed:
-            expect += "".join(f"<br>**{_md(f)}**" for f in outcome.failures)
-            expect += f"<br>got: {_md(result_words(outcome))}"
+            expect += "".join(f"<br>**{md(f)}**" for f in outcome.failures)
+            expect += f"<br>got: {md(result_words(outcome))}"
         rows.append([mark, title, given, expect])
-    return [f"{caption}: {_plural(len(outcomes), 'example')}, {state}.", ""] + _md_table(
+    return [f"{caption}: {_plural(len(outcomes), 'example')}, {state}.", ""] + md_table(
         ["Run", "Example", "Given", "Expected"], rows) + [""]
 
 
 def _md_exclusions(item: Item) -> list[str]:
     out = []
     for exclusion, lines in item.exclusions:
-        label = f"General exclusion {_md_code(exclusion.name)} applies: not notifiable under this code"
+        label = f"General exclusion {md_code(exclusion.name)} applies: not notifiable under this code"
         out += _md_rule(lines, label)
     return out
 
 
 def _md_says(node: Any) -> list[str]:
-    return [line for t in getattr(node, "says", ()) for line in (_md(t.text), "")]
+    return [line for t in getattr(node, "says", ()) for line in (md(t.text), "")]
 
 
 def _md_cell_says(node: Any) -> str:
-    return "<br>".join(_md(t.text) for t in getattr(node, "says", ()))
+    return "<br>".join(md(t.text) for t in getattr(node, "says", ()))
 
 
 def _md_code_name(code: str, label: str | None, flags: list[Flag]) -> str:
-    return _md(code) + (f" ({_md(label)})" if label else "") + (f" {FLAG}" if flags else "")
+    return md(code) + (f" ({md(label)})" if label else "") + (f" {FLAG}" if flags else "")
 
 
 def markdown(guidance: Guidance, interpretations: str = INTERPRETATIONS) -> str:
@@ -881,43 +841,43 @@ def markdown(guidance: Guidance, interpretations: str = INTERPRETATIONS) -> str:
     page = build(guidance, interpretations)
     criteria = guidance.ast
     header = criteria.header
-    lines = [f"# {_md(header.title or header.version)}", "",
-             f"Criteria file {_md_code(Path(guidance.name).name)}.", ""]
-    lines += _md_table(["", ""], [[f"**{k}**", _md(v)] for k, v in header_facts(header)]) + [""]
-    lines += [f"**{_md(summary(page))}**", "",
+    lines = [f"# {md(header.title or header.version)}", "",
+             f"Criteria file {md_code(Path(guidance.name).name)}.", ""]
+    lines += md_table(["", ""], [[f"**{k}**", md(v)] for k, v in header_facts(header)]) + [""]
+    lines += [f"**{md(summary(page))}**", "",
               f"Ordinary type in the tables: the regulator's words. `Code`: the formal rule, as the criteria "
               f"language writes it. "
               f"{FLAG}: an interpretation we chose. {PASS} pass / {FAIL} FAIL: an example, run.", "",
               "## Notification codes, categories and criteria", ""]
     for table in criteria.tables:
         anchor = _anchor("table", table.title)
-        lines += [f"### {_md(table.title)}", ""]
+        lines += [f"### {md(table.title)}", ""]
         if table.exposure:
-            lines += [f"Exposure: {_md_code(', '.join(table.exposure))}", ""]
+            lines += [f"Exposure: {md_code(', '.join(table.exposure))}", ""]
         lines += _md_says(table) + _md_notes(table) + _md_flags([f for f in page.flags if f.anchor == anchor])
         for row in table.rows:
             item = page.item(row)
-            category = f" — {_md(row.category.text)}" if row.category else ""
-            lines += [f"#### {_md(row.name)}{category}", ""]
-            lines += _md_table(list(COLUMNS), [[_md_code_name(row.code, row.label, item.flags),
-                                                _md(row.category.text) if row.category else "", _md_cell_says(row)]])
+            category = f" — {md(row.category.text)}" if row.category else ""
+            lines += [f"#### {md(row.name)}{category}", ""]
+            lines += md_table(list(COLUMNS), [[_md_code_name(row.code, row.label, item.flags),
+                                                md(row.category.text) if row.category else "", _md_cell_says(row)]])
             lines += [""] + _md_rule(item.rule) + _md_exclusions(item) + _md_notes(row) + _md_flags(item.flags)
-            lines += _md_examples(item.examples, page, f"Examples of code {_md(row.name)}")
+            lines += _md_examples(item.examples, page, f"Examples of code {md(row.name)}")
     if criteria.complementary:
         lines += ["## Complementary codes", "",
-                  _md(COMPLEMENTARY_INTRO), ""]
+                  md(COMPLEMENTARY_INTRO), ""]
         rows = []
         for comp in criteria.complementary:
             suffix = f"{comp.suffix_from} to {comp.suffix_to}" if comp.suffix_from is not None else "—"
             rows.append([_md_code_name(comp.code, None, page.item(comp).flags),
-                         _md(comp.category.text) if comp.category else "", _md_cell_says(comp), suffix,
-                         _md(ROLES.get(comp.role or "", comp.role or "—"))])
-        lines += _md_table(list(COMPLEMENTARY_COLUMNS), rows) + [""]
+                         md(comp.category.text) if comp.category else "", _md_cell_says(comp), suffix,
+                         md(ROLES.get(comp.role or "", comp.role or "—"))])
+        lines += md_table(list(COMPLEMENTARY_COLUMNS), rows) + [""]
         for comp in criteria.complementary:
             item = page.item(comp)
-            lines += [f"### {_md(comp.code)}", ""]
+            lines += [f"### {md(comp.code)}", ""]
             lines += _md_rule(item.rule) + _md_exclusions(item) + _md_notes(comp) + _md_flags(item.flags)
-            lines += _md_examples(item.examples, page, f"Examples of code {_md(comp.code)}")
+            lines += _md_examples(item.examples, page, f"Examples of code {md(comp.code)}")
     sections: list[tuple[str, str, Iterable[Any]]] = [
         ("General exclusions", "exclusion", criteria.exclusions), ("Definitions", "definition", criteria.definitions),
         ("Deadlines", "deadline", criteria.deadlines)]
@@ -928,21 +888,21 @@ def markdown(guidance: Guidance, interpretations: str = INTERPRETATIONS) -> str:
         lines += [f"## {title}", ""]
         for node in nodes:
             anchor = _anchor(prefix, node.name)
-            lines += [f"### {_md_code(node.name)}", ""] + _md_says(node)
+            lines += [f"### {md_code(node.name)}", ""] + _md_says(node)
             if isinstance(node, ast.Exclusion):
-                lines += [f"Applies to codes {_md(', '.join(node.codes))}.", ""]
+                lines += [f"Applies to codes {md(', '.join(node.codes))}.", ""]
                 rule = exclusion_rule(node)
             elif isinstance(node, ast.Definition):
                 rule = definition_rule(node)
             else:
                 rule = [deadline_rule(node)]
                 if node.days:
-                    lines += [f"{node.days} days after {_md_code(node.after)}.", ""]
+                    lines += [f"{node.days} days after {md_code(node.after)}.", ""]
             lines += _md_rule(rule) + _md_notes(node) + _md_flags([f for f in page.flags if f.anchor == anchor])
     if criteria.authorities:
         lines += ["## Enforcing authorities", ""]
-        lines += _md_table(["Jurisdiction", "Authority", "Contact", "The guidance says"],
-                           [[_md(a.jurisdiction), _md(a.name or ""), _md(a.contact or ""), _md_cell_says(a)]
+        lines += md_table(["Jurisdiction", "Authority", "Contact", "The guidance says"],
+                           [[md(a.jurisdiction), md(a.name or ""), md(a.contact or ""), _md_cell_says(a)]
                             for a in criteria.authorities]) + [""]
         for a in criteria.authorities:
             anchor = _anchor("authority", a.jurisdiction)
@@ -950,10 +910,10 @@ def markdown(guidance: Guidance, interpretations: str = INTERPRETATIONS) -> str:
     if criteria.advice:
         lines += ["## Advice", ""]
         for a in criteria.advice:
-            lines += [f"### {_md_code(a.name)}", ""] + _md_says(a)
+            lines += [f"### {md_code(a.name)}", ""] + _md_says(a)
             if a.texts:
-                lines += _md_table(["Where", "Advice given with the result"],
-                                   [[_md(", ".join(t.jurisdictions)), _md(t.text)] for t in a.texts]) + [""]
+                lines += md_table(["Where", "Advice given with the result"],
+                                   [[md(", ".join(t.jurisdictions)), md(t.text)] for t in a.texts]) + [""]
             lines += _md_rule(_clauses("when", a.when, 5) if a.when is not None else []) + _md_notes(a)
             lines += _md_flags([f for f in page.flags if f.anchor == _anchor("advice", a.name)])
     others = page.others
@@ -966,10 +926,10 @@ def markdown(guidance: Guidance, interpretations: str = INTERPRETATIONS) -> str:
         lines += [f"## {FLAG} Interpretations", "",
                   f"Readings we chose where the guidance is unclear, each explained in [{INTERPRETATIONS}]"
                   f"({_md_url(page.interpretations)}).", ""]
-        lines += _md_table(["Interpretation", "Where"],
-                           [[f"[{_md_code(f.id, cell=True)}]({_md_url(f.link)})", _md(f.owner)] for f in page.flags])
+        lines += md_table(["Interpretation", "Where"],
+                           [[f"[{md_code(f.id, cell=True)}]({_md_url(f.link)})", md(f.owner)] for f in page.flags])
         lines.append("")
-    lines += ["---", "", f"*{_md(FOOTER)}*"]
+    lines += ["---", "", f"*{md(FOOTER)}*"]
     return "\n".join(lines) + "\n"
 
 

@@ -22,7 +22,6 @@ depends on colour alone.
 from __future__ import annotations
 
 import datetime as dt
-import html as _html
 import re
 from typing import Any, Iterable
 
@@ -34,6 +33,7 @@ from .diff import redline as _redline
 from .impact import Group, Population, Transition
 
 VERDICTS = ("narrowed", "broadened", "both", "equivalent")
+from .markup import h, md, md_code, md_prose, md_table
 # What each verdict means, said once in each output.
 MEANING = {
     "narrowed": "some incidents no longer meet it, and none newly do",
@@ -478,31 +478,6 @@ def text(report: DiffReport) -> str:
 
 # --------------------------------------------------------------- markdown
 
-_MD_SPECIAL = re.compile(r"([\\`*~\[\]<|])")
-
-
-def _md(value: Any) -> str:
-    """Text for markdown: special characters escaped, line breaks folded (safe in a table cell too)."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
-    escaped = re.sub(r"^([#>+-])", r"\\\1", escaped)
-    # An underscore inside a word is plain text in GFM; one at a word's edge could start emphasis.
-    return re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", escaped)
-
-
-def _md_code(value: Any) -> str:
-    """Inline code, with a fence longer than any run of backticks inside (not for table cells)."""
-    text = " ".join(str(value).split())
-    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def _md_note(note: str) -> str:
-    """Prose with `code` spans (boundary notes): prose escaped, code kept."""
-    pieces = note.split("`")
-    if len(pieces) % 2 == 0:  # unbalanced: all prose
-        return _md(note)
-    return "".join(_md(p) if i % 2 == 0 else _md_code(p) for i, p in enumerate(pieces))
 
 
 def _md_parts(parts: list[RedlinePart]) -> str:
@@ -515,17 +490,8 @@ def _md_parts(parts: list[RedlinePart]) -> str:
             out.append(lead)
             continue
         mark = {"same": "", "removed": "~~", "added": "**"}[part.op]
-        out.append(f"{lead}{mark}{_md(part.text)}{mark}{trail}")
+        out.append(f"{lead}{mark}{md(part.text)}{mark}{trail}")
     return re.sub(r" {2,}", " ", "".join(out)).strip()
-
-
-def _md_row(cells: Iterable[Any]) -> str:
-    return "| " + " | ".join(str(c) for c in cells) + " |"
-
-
-def _md_table(header: list[str], rows: list[list[Any]], align: str | None = None) -> list[str]:
-    rule = align or "|" + "|".join("---" for _ in header) + "|"
-    return [_md_row(header), rule] + [_md_row(r) for r in rows]
 
 
 def _md_text(label: str, line: Redline, report: DiffReport) -> list[str]:
@@ -533,19 +499,19 @@ def _md_text(label: str, line: Redline, report: DiffReport) -> list[str]:
     if kind == "redline":
         return [f"**{label}:** {_md_parts(line.parts)}", ""]
     if kind == "added":
-        return [f"**{label}** (new text): **{_md(line.new)}**", ""]
+        return [f"**{label}** (new text): **{md(line.new)}**", ""]
     if kind == "removed":
-        return [f"**{label}** (removed): ~~{_md(line.old)}~~", ""]
-    return [f"**{label}** (rewritten):", ""] + _md_table(
-        [_md(report.old.version), _md(report.new.version)], [[_md(line.old), _md(line.new)]]) + [""]
+        return [f"**{label}** (removed): ~~{md(line.old)}~~", ""]
+    return [f"**{label}** (rewritten):", ""] + md_table(
+        [md(report.old.version), md(report.new.version)], [[md(line.old), md(line.new)]]) + [""]
 
 
 def _md_change(change: Change) -> list[str]:
     old, new = _change_forms(change)
     forms = ""
     if old or new:
-        forms = f" (was {_md_code(old) if old else 'nothing'}; now {_md_code(new) if new else 'nothing'})"
-    lines = [f"- {_md(change.message)}{forms}"]
+        forms = f" (was {md_code(old) if old else 'nothing'}; now {md_code(new) if new else 'nothing'})"
+    lines = [f"- {md(change.message)}{forms}"]
     text = _text_change(change)
     if text is not None:
         lines.append(f"  - {_md_parts(text.parts)}")
@@ -554,20 +520,20 @@ def _md_change(change: Change) -> list[str]:
 
 def _md_witness(witness: Witness, code: str | None) -> list[str]:
     lines = [f"**Witness, {witness.direction}:** {DIRECTION[witness.direction]}.", ""]
-    lines += _md_table(["Fact", "Value"], [[_md(k), _md(_value(v))] for k, v in witness.incident.items()])
+    lines += md_table(["Fact", "Value"], [[md(k), md(_value(v))] for k, v in witness.incident.items()])
     rows = [["notifiable", _yes_no(witness.old.notifiable), _yes_no(witness.new.notifiable)],
-            ["codes", _md(_codes(witness.old.codes)), _md(_codes(witness.new.codes))]]
+            ["codes", md(_codes(witness.old.codes)), md(_codes(witness.new.codes))]]
     if code is not None:
-        rows.append([f"{_md(code)} met", _yes_no(witness.old.met), _yes_no(witness.new.met)])
-    lines += [""] + _md_table(["", f"Old: {_md(witness.old.version)}", f"New: {_md(witness.new.version)}"], rows)
+        rows.append([f"{md(code)} met", _yes_no(witness.old.met), _yes_no(witness.new.met)])
+    lines += [""] + md_table(["", f"Old: {md(witness.old.version)}", f"New: {md(witness.new.version)}"], rows)
     for note in witness.boundary:
-        lines += ["", f"Boundary: {_md_note(note)}"]
+        lines += ["", f"Boundary: {md_prose(note)}"]
     return lines + [""]
 
 
 def _md_code_change(change: CodeChange, report: DiffReport) -> list[str]:
-    title = f" — {_md(change.title)}" if change.title else ""
-    lines = [f"### {_md(_code_name(change))}{title}", ""]
+    title = f" — {md(change.title)}" if change.title else ""
+    lines = [f"### {md(_code_name(change))}{title}", ""]
     verdict = f"**{change.verdict}**" if change.verdict else "no verdict"
     meaning = f": {MEANING[change.verdict]}" if change.verdict else ""
     note = f" ({_code_note(change)})" if _code_note(change) else ""
@@ -584,7 +550,7 @@ def _md_code_change(change: CodeChange, report: DiffReport) -> list[str]:
     if change.says is not None:
         lines += _md_text("Criteria", change.says, report)
     if change.proof:
-        lines += [f"*Proof: {_md(change.proof)}*", ""]
+        lines += [f"*Proof: {md(change.proof)}*", ""]
     code = change.code if change.status != "removed" else (change.old_code or change.code)
     for witness in change.witnesses:
         lines += _md_witness(witness, code)
@@ -593,7 +559,7 @@ def _md_code_change(change: CodeChange, report: DiffReport) -> list[str]:
 
 def _md_whole(text: Text) -> list[str]:
     """The regulator's words as a quote, and the rule as code, of something added or removed."""
-    lines = [f"> {_md(words)}" for words in text.says]
+    lines = [f"> {md(words)}" for words in text.says]
     if text.says:
         lines.append("")
     if text.rule:
@@ -602,8 +568,8 @@ def _md_whole(text: Text) -> list[str]:
 
 
 def _md_transitions(header: list[str], transitions: list[Transition]) -> list[str]:
-    return _md_table(header + ["Incidents", "Examples"],
-                     [[_md(t.old), _md(t.new), t.count, _md(_examples(t))] for t in transitions],
+    return md_table(header + ["Incidents", "Examples"],
+                     [[md(t.old), md(t.new), t.count, md(_examples(t))] for t in transitions],
                      "|---|---|--:|---|")
 
 
@@ -613,15 +579,15 @@ def _md_groups(title: str, key: str, groups: list[Group]) -> list[str]:
     rows = []
     for group in groups:
         verdicts, codes = _group_cells(group, "→")
-        rows.append([_md(group.key), group.count, _md(verdicts) or "—", _md(codes) or "—"])
-    return [f"### {title}", ""] + _md_table([key, "Incidents", "Verdict changes", "Code changes"], rows,
+        rows.append([md(group.key), group.count, md(verdicts) or "—", md(codes) or "—"])
+    return [f"### {title}", ""] + md_table([key, "Incidents", "Verdict changes", "Code changes"], rows,
                                              "|---|--:|---|---|") + [""]
 
 
 def _md_population(population: Population) -> list[str]:
-    lines = [f"## Impact on {_md_code(population.source)}", "",
+    lines = [f"## Impact on {md_code(population.source)}", "",
              f"{population.rows} incidents: {population.evaluated} evaluated, {len(population.refused)} refused.", ""]
-    lines += _md_table(["Outcome", "Incidents"], [[w.capitalize(), n] for w, n in _outcomes(population)],
+    lines += md_table(["Outcome", "Incidents"], [[w.capitalize(), n] for w, n in _outcomes(population)],
                        "|---|--:|") + [""]
     if population.notifiable:
         lines += ["### Verdict changes", ""] + _md_transitions(["Old", "New"], population.notifiable) + [""]
@@ -630,28 +596,28 @@ def _md_population(population: Population) -> list[str]:
     lines += _md_groups("By modality", "Modality", population.by_modality)
     lines += _md_groups("By old code", "Old code", population.by_old_code)
     if population.refused:
-        lines += ["### Refused", ""] + _md_table(
+        lines += ["### Refused", ""] + md_table(
             ["Row", "Id", "Field", "Reason"],
-            [[r.row, _md(r.id or ""), _md(r.field or ""), _md(r.reason)] for r in population.refused]) + [""]
+            [[r.row, md(r.id or ""), md(r.field or ""), md(r.reason)] for r in population.refused]) + [""]
     return lines
 
 
 def markdown(report: DiffReport) -> str:
     """The report as GitHub-flavoured markdown, to paste into a review."""
     old, new = report.old, report.new
-    lines = [f"# What changes from {_md(old.version)} to {_md(new.version)}", "",
-             f"- Old: **{_md(old.version)}**" + (f", published {_date(old.published)}" if old.published else "")
-             + f" ({_md_code(old.file)})",
-             f"- New: **{_md(new.version)}**" + (f", published {_date(new.published)}" if new.published else "")
-             + f" ({_md_code(new.file)})", "",
-             f"**{_md(_headline(report))}** {_md(_flip(report))}", "",
+    lines = [f"# What changes from {md(old.version)} to {md(new.version)}", "",
+             f"- Old: **{md(old.version)}**" + (f", published {_date(old.published)}" if old.published else "")
+             + f" ({md_code(old.file)})",
+             f"- New: **{md(new.version)}**" + (f", published {_date(new.published)}" if new.published else "")
+             + f" ({md_code(new.file)})", "",
+             f"**{md(_headline(report))}** {md(_flip(report))}", "",
              "## Codes", ""]
     rows = []
     for change in report.codes:
         verdict = change.verdict or "—"
-        rows.append([_md(_code_name(change)), _md(change.title),
+        rows.append([md(_code_name(change)), md(change.title),
                      change.status, verdict if change.status == "unchanged" else f"**{verdict}**"])
-    lines += _md_table(["Code", "Title", "Status", "Verdict"], rows) + [""]
+    lines += md_table(["Code", "Title", "Status", "Verdict"], rows) + [""]
     lines += ["Verdicts: " + "; ".join(f"*{v}*: {MEANING[v]}" for v in VERDICTS) + ".", ""]
     changed = report.changed_codes()
     if changed:
@@ -662,7 +628,7 @@ def markdown(report: DiffReport) -> str:
     lines += ["## Notifiable under any code", ""]
     lines += [f"Verdict: **{overall.verdict}**" + (f": {MEANING[overall.verdict]}." if overall.verdict else "."), ""]
     if overall.proof:
-        lines += [f"*Proof: {_md(overall.proof)}*", ""]
+        lines += [f"*Proof: {md(overall.proof)}*", ""]
     for witness in overall.witnesses:
         lines += _md_witness(witness, None)
     if report.sections:
@@ -670,7 +636,7 @@ def markdown(report: DiffReport) -> str:
         for section in report.sections:
             note = _section_note(section)
             title = SECTION_TITLE.get(section.section, section.section.capitalize())
-            lines += [f"### {_md(title)} {_md_code(section.name)}: {section.status}" + (f" ({note})" if note else ""),
+            lines += [f"### {md(title)} {md_code(section.name)}: {section.status}" + (f" ({note})" if note else ""),
                       ""]
             changes = _section_changes(section)
             for change in changes:
@@ -684,15 +650,11 @@ def markdown(report: DiffReport) -> str:
                 lines += _md_text("Text", section.says, report)
     if report.population is not None:
         lines += _md_population(report.population)
-    lines += ["## Assumptions", ""] + [f"{n}. {_md(a)}" for n, a in enumerate(report.assumptions, 1)]
+    lines += ["## Assumptions", ""] + [f"{n}. {md(a)}" for n, a in enumerate(report.assumptions, 1)]
     return "\n".join(lines) + "\n"
 
 
 # ------------------------------------------------------------------- html
-
-def _h(value: Any) -> str:
-    return _html.escape(str(value))
-
 
 def _anchor(prefix: str, name: str) -> str:
     return prefix + "-" + (re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-") or "x")
@@ -701,18 +663,18 @@ def _anchor(prefix: str, name: str) -> str:
 def _badge(verdict: str | None) -> str:
     if verdict is None:
         return '<span class="badge none">no verdict</span>'
-    return f'<span class="badge {verdict}">{_h(verdict)}</span>'
+    return f'<span class="badge {verdict}">{h(verdict)}</span>'
 
 
 def _status(status: str) -> str:
-    return f'<span class="status {status}">{_h(status)}</span>'
+    return f'<span class="status {status}">{h(status)}</span>'
 
 
 def _html_note(note: str) -> str:
     pieces = note.split("`")
     if len(pieces) % 2 == 0:
-        return _h(note)
-    return "".join(_h(p) if i % 2 == 0 else f"<code>{_h(p)}</code>" for i, p in enumerate(pieces))
+        return h(note)
+    return "".join(h(p) if i % 2 == 0 else f"<code>{h(p)}</code>" for i, p in enumerate(pieces))
 
 
 def _html_side(line: Redline, side: str) -> str:
@@ -721,15 +683,15 @@ def _html_side(line: Redline, side: str) -> str:
     if kind == "rewritten":
         text = line.old if side == "old" else line.new
         tag = "del" if side == "old" else "ins"
-        return f'<{tag} class="whole">{_h(text)}</{tag}>' if text else ""
+        return f'<{tag} class="whole">{h(text)}</{tag}>' if text else ""
     keep = "removed" if side == "old" else "added"
     out = []
     for part in line.parts:
         if part.op == "same":
-            out.append(_h(part.text))
+            out.append(h(part.text))
         elif part.op == keep:
             tag = "del" if keep == "removed" else "ins"
-            out.append(f"<{tag}>{_h(part.text)}</{tag}>")
+            out.append(f"<{tag}>{h(part.text)}</{tag}>")
     return "".join(out)
 
 
@@ -741,7 +703,7 @@ def _html_text_cell(line: Redline, side: str) -> str:
 
 
 def _html_code_form(value: str | None) -> str:
-    return f"<td><code>{_h(value)}</code></td>" if value else '<td class="absent">—</td>'
+    return f"<td><code>{h(value)}</code></td>" if value else '<td class="absent">—</td>'
 
 
 def _html_change_row(change: Change) -> str:
@@ -752,15 +714,15 @@ def _html_change_row(change: Change) -> str:
         cells = '<td class="absent">—</td><td class="absent">—</td>'
     else:
         cells = _html_code_form(change.old) + _html_code_form(change.new)
-    return f'<tr><th scope="row">{_h(change.message)}</th>{cells}</tr>'
+    return f'<tr><th scope="row">{h(change.message)}</th>{cells}</tr>'
 
 
 def _html_compare(report: DiffReport, rows: list[str], caption: str) -> str:
     return ("<table class=\"compare\">"
-            f'<caption class="vh">{_h(caption)}</caption>'
+            f'<caption class="vh">{h(caption)}</caption>'
             "<colgroup><col class=\"what\"><col class=\"side\"><col class=\"side\"></colgroup>"
-            f"<thead><tr><td></td><th scope=\"col\">Old: {_h(report.old.version)}</th>"
-            f"<th scope=\"col\">New: {_h(report.new.version)}</th></tr></thead>"
+            f"<thead><tr><td></td><th scope=\"col\">Old: {h(report.old.version)}</th>"
+            f"<th scope=\"col\">New: {h(report.new.version)}</th></tr></thead>"
             "<tbody>" + "".join(rows) + "</tbody></table>")
 
 
@@ -771,8 +733,8 @@ def _html_code_rows(change: CodeChange) -> list[str]:
         rows.append(f'<tr><th scope="row">Category</th>{_html_text_cell(change.category, "old")}'
                     f'{_html_text_cell(change.category, "new")}</tr>')
     else:
-        left = f"<td>{_h(change.title)}</td>" if old_here else '<td class="absent">(not in this version)</td>'
-        right = f"<td>{_h(change.title)}</td>" if new_here else '<td class="absent">(not in this version)</td>'
+        left = f"<td>{h(change.title)}</td>" if old_here else '<td class="absent">(not in this version)</td>'
+        right = f"<td>{h(change.title)}</td>" if new_here else '<td class="absent">(not in this version)</td>'
         rows.append(f'<tr><th scope="row">Category</th>{left}{right}</tr>')
     if change.says is not None:
         rows.append(f'<tr><th scope="row">Criteria</th>{_html_text_cell(change.says, "old")}'
@@ -791,49 +753,49 @@ def _html_words(text: Text | None) -> str:
         return '<td class="absent">(not in this version)</td>'
     if not text.says:
         return '<td class="absent">(no text)</td>'
-    return "<td>" + "".join(f"<p>{_h(words)}</p>" for words in text.says) + "</td>"
+    return "<td>" + "".join(f"<p>{h(words)}</p>" for words in text.says) + "</td>"
 
 
 def _html_rule(text: Text | None) -> str:
     if text is None or not text.rule:
         return '<td class="absent">—</td>'
-    return '<td><pre class="rule">' + _h("\n".join(text.rule)) + "</pre></td>"
+    return '<td><pre class="rule">' + h("\n".join(text.rule)) + "</pre></td>"
 
 
 def _html_witness(witness: Witness, code: str | None, number: int) -> str:
-    facts = "".join(f'<tr><th scope="row">{_h(k)}</th><td>{_h(_value(v))}</td></tr>'
+    facts = "".join(f'<tr><th scope="row">{h(k)}</th><td>{h(_value(v))}</td></tr>'
                     for k, v in witness.incident.items())
     rows = [("Notifiable", _yes_no(witness.old.notifiable), _yes_no(witness.new.notifiable)),
             ("Codes", _codes(witness.old.codes), _codes(witness.new.codes))]
     if code is not None:
         rows.append((f"{code} met", _yes_no(witness.old.met), _yes_no(witness.new.met)))
-    results = "".join(f'<tr><th scope="row">{_h(a)}</th><td class="v-{_h(b)}">{_h(b)}</td>'
-                      f'<td class="v-{_h(c)}">{_h(c)}</td></tr>' for a, b, c in rows)
+    results = "".join(f'<tr><th scope="row">{h(a)}</th><td class="v-{h(b)}">{h(b)}</td>'
+                      f'<td class="v-{h(c)}">{h(c)}</td></tr>' for a, b, c in rows)
     boundary = "".join(f'<p class="boundary">{_html_note(n)}</p>' for n in witness.boundary)
     return (f'<div class="witness {witness.direction}">'
             f'<h4>Witness {number}: {_badge(witness.direction)} <span class="direction">'
-            f'{_h(DIRECTION[witness.direction])}</span></h4>'
+            f'{h(DIRECTION[witness.direction])}</span></h4>'
             '<div class="witness-tables">'
             f'<table class="facts"><caption>The incident</caption><thead><tr><th scope="col">Fact</th>'
             f'<th scope="col">Value</th></tr></thead><tbody>{facts}</tbody></table>'
             '<table class="results"><caption>What each version says</caption><thead><tr><td></td>'
-            f'<th scope="col">Old: {_h(witness.old.version)}</th><th scope="col">New: {_h(witness.new.version)}</th>'
+            f'<th scope="col">Old: {h(witness.old.version)}</th><th scope="col">New: {h(witness.new.version)}</th>'
             f'</tr></thead><tbody>{results}</tbody></table>'
             f'</div>{boundary}</div>')
 
 
 def _html_code(change: CodeChange, report: DiffReport) -> str:
     anchor = _anchor("code", change.code)
-    title = f' <span class="title">{_h(change.title)}</span>' if change.title else ""
+    title = f' <span class="title">{h(change.title)}</span>' if change.title else ""
     parts = [f'<section class="code" id="{anchor}" aria-labelledby="{anchor}-h">',
-             f'<h3 id="{anchor}-h"><span class="code-id">{_h(_code_name(change))}</span>{title} '
+             f'<h3 id="{anchor}-h"><span class="code-id">{h(_code_name(change))}</span>{title} '
              f'{_badge(change.verdict)} {_status(change.status)}'
-             + (f' <span class="note">{_h(_code_note(change))}</span>' if _code_note(change) else "") + "</h3>"]
+             + (f' <span class="note">{h(_code_note(change))}</span>' if _code_note(change) else "") + "</h3>"]
     if change.verdict:
-        parts.append(f'<p class="meaning">{_h(change.verdict.capitalize())}: {_h(MEANING[change.verdict])}.</p>')
+        parts.append(f'<p class="meaning">{h(change.verdict.capitalize())}: {h(MEANING[change.verdict])}.</p>')
     parts.append(_html_compare(report, _html_code_rows(change), f"Code {_code_name(change)}, old and new"))
     if change.proof:
-        parts.append(f'<p class="proof">{_h(change.proof)}</p>')
+        parts.append(f'<p class="proof">{h(change.proof)}</p>')
     code = change.code if change.status != "removed" else (change.old_code or change.code)
     for number, witness in enumerate(change.witnesses, 1):
         parts.append(_html_witness(witness, code, number))
@@ -844,17 +806,17 @@ def _html_code(change: CodeChange, report: DiffReport) -> str:
 def _html_table(caption: str, header: list[str], rows: list[list[Any]], numeric: Iterable[int] = ()) -> str:
     numeric = set(numeric)
     num = ' class="num"'
-    head = "".join(f'<th scope="col"{num if i in numeric else ""}>{_h(h)}</th>' for i, h in enumerate(header))
+    head = "".join(f'<th scope="col"{num if i in numeric else ""}>{h(title)}</th>' for i, title in enumerate(header))
     body = "".join("<tr>" + "".join(
-        (f'<th scope="row">{_h(c)}</th>' if i == 0 else f'<td{num if i in numeric else ""}>{_h(c)}</td>')
+        (f'<th scope="row">{h(c)}</th>' if i == 0 else f'<td{num if i in numeric else ""}>{h(c)}</td>')
         for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return (f'<table class="data"><caption>{_h(caption)}</caption><thead><tr>{head}</tr></thead>'
+    return (f'<table class="data"><caption>{h(caption)}</caption><thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table>")
 
 
 def _html_population(population: Population) -> str:
     parts = ['<section id="population" aria-labelledby="population-h">',
-             f'<h2 id="population-h">Impact on <code>{_h(population.source)}</code></h2>',
+             f'<h2 id="population-h">Impact on <code>{h(population.source)}</code></h2>',
              f"<p>{population.rows} incidents: {population.evaluated} evaluated, "
              f"{len(population.refused)} refused.</p>",
              '<div class="tables">',
@@ -901,11 +863,11 @@ def _html_section(section: SectionChange, report: DiffReport) -> str:
     if not rows:
         left = {"added": "(not in this version)", "removed": "removed"}.get(section.status, "")
         right = {"added": "added", "removed": "(not in this version)"}.get(section.status, "")
-        rows.append(f'<tr><th scope="row">{_h(section.name)}</th><td class="absent">{_h(left)}</td>'
-                    f'<td class="absent">{_h(right)}</td></tr>')
+        rows.append(f'<tr><th scope="row">{h(section.name)}</th><td class="absent">{h(left)}</td>'
+                    f'<td class="absent">{h(right)}</td></tr>')
     return "\n".join([f'<section class="other" id="{anchor}" aria-labelledby="{anchor}-h">',
-                      f'<h3 id="{anchor}-h">{_h(title)} <code>{_h(section.name)}</code> {_status(section.status)}'
-                      + (f' <span class="note">{_h(note)}</span>' if note else "") + "</h3>",
+                      f'<h3 id="{anchor}-h">{h(title)} <code>{h(section.name)}</code> {_status(section.status)}'
+                      + (f' <span class="note">{h(note)}</span>' if note else "") + "</h3>",
                       _html_compare(report, rows, f"{title} {section.name}, old and new"), "</section>"])
 
 
@@ -997,8 +959,8 @@ a { color: #0550ae; }
 
 
 def _html_version(label: str, ref: VersionRef) -> str:
-    published = f", published {_h(_date(ref.published))}" if ref.published else ""
-    return f"<li>{label}: <strong>{_h(ref.version)}</strong>{published} (<code>{_h(ref.file)}</code>)</li>"
+    published = f", published {h(_date(ref.published))}" if ref.published else ""
+    return f"<li>{label}: <strong>{h(ref.version)}</strong>{published} (<code>{h(ref.file)}</code>)</li>"
 
 
 def html(report: DiffReport) -> str:
@@ -1007,18 +969,18 @@ def html(report: DiffReport) -> str:
     title = f"irmer diff: {old.version} → {new.version}"
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>{_h(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>", "<header>",
-           f"<h1>What changes from {_h(old.version)} to {_h(new.version)}</h1>",
+           f"<title>{h(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>", "<header>",
+           f"<h1>What changes from {h(old.version)} to {h(new.version)}</h1>",
            '<ul class="versions">',
            _html_version("Old", old), _html_version("New", new),
            "</ul>",
-           f'<p class="summary{" flips" if report.can_flip else ""}"><strong>{_h(_headline(report))}</strong> '
-           f"{_h(_flip(report))}</p>", "</header>", "<main>"]
+           f'<p class="summary{" flips" if report.can_flip else ""}"><strong>{h(_headline(report))}</strong> '
+           f"{h(_flip(report))}</p>", "</header>", "<main>"]
     # The changed codes at a glance, each linked to its section; the unchanged ones on one line.
     rows = []
     for change in report.changed_codes():
-        name = f'<a href="#{_anchor("code", change.code)}">{_h(_code_name(change))}</a>'
-        rows.append(f'<tr><th scope="row">{name}</th><td>{_h(change.title)}</td><td>{_h(change.status)}</td>'
+        name = f'<a href="#{_anchor("code", change.code)}">{h(_code_name(change))}</a>'
+        rows.append(f'<tr><th scope="row">{name}</th><td>{h(change.title)}</td><td>{h(change.status)}</td>'
                     f"<td>{_badge(change.verdict)}</td></tr>")
     out += ['<section id="codes" aria-labelledby="codes-h">', '<h2 id="codes-h">Codes</h2>']
     if rows:
@@ -1028,8 +990,8 @@ def html(report: DiffReport) -> str:
     unchanged = _unchanged(report)
     if unchanged:
         out.append(f'<p class="unchanged"><strong>Unchanged</strong> (the same wording and rule, proved '
-                   f'equivalent): {_h(", ".join(unchanged))}.</p>')
-    out += ['<dl class="legend">' + "".join(f"<div><dt>{_badge(v)}</dt><dd>{_h(MEANING[v].capitalize())}.</dd></div>"
+                   f'equivalent): {h(", ".join(unchanged))}.</p>')
+    out += ['<dl class="legend">' + "".join(f"<div><dt>{_badge(v)}</dt><dd>{h(MEANING[v].capitalize())}.</dd></div>"
                                             for v in VERDICTS) + "</dl>",
             "</section>"]
     changed = report.changed_codes()
@@ -1042,9 +1004,9 @@ def html(report: DiffReport) -> str:
             '<h2 id="notifiable-h">Notifiable under any code</h2>', '<section class="overall">',
             f"<h3>Overall verdict {_badge(overall.verdict)}</h3>"]
     if overall.verdict:
-        out.append(f'<p class="meaning">{_h(overall.verdict.capitalize())}: {_h(MEANING[overall.verdict])}.</p>')
+        out.append(f'<p class="meaning">{h(overall.verdict.capitalize())}: {h(MEANING[overall.verdict])}.</p>')
     if overall.proof:
-        out.append(f'<p class="proof">{_h(overall.proof)}</p>')
+        out.append(f'<p class="proof">{h(overall.proof)}</p>')
     out += [_html_witness(w, None, n) for n, w in enumerate(overall.witnesses, 1)]
     out += ["</section>", "</section>"]
     if report.sections:
@@ -1054,6 +1016,6 @@ def html(report: DiffReport) -> str:
     if report.population is not None:
         out.append(_html_population(report.population))
     out += ["</main>", '<footer aria-labelledby="assumptions-h">', '<h2 id="assumptions-h">Assumptions</h2>', "<ol>"]
-    out += [f"<li>{_h(a)}</li>" for a in report.assumptions]
+    out += [f"<li>{h(a)}</li>" for a in report.assumptions]
     out += ["</ol>", "</footer>", "</body>", "</html>"]
     return "\n".join(out) + "\n"
