@@ -284,6 +284,10 @@ class Documented(Node):
     interpretations: tuple[Interpretation, ...] = ()
     allows: tuple[Allow, ...] = ()
 
+    def at(self, clause: str) -> Span | None:
+        """Where a clause of the block is (its first line), or the block itself."""
+        return self.clause_spans.get(clause, self.span)
+
 
 class Header(Node):
     version: str

@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from . import ast
 from .diagnostics import Diagnostic, Span
@@ -137,6 +137,23 @@ class Checked:
     def rows_with_code(self, code: str) -> tuple[ast.Row, ...]:
         return tuple(row for row in self.rows if row.code == code)
 
+    def reachable(self, roots: Iterable[Any]) -> list[ast.Node]:
+        """Every node the roots depend on, through definitions and `criteria of`, each once."""
+        seen: list[ast.Node] = []
+        stack = [r for r in roots if r is not None]
+        visited: set[int] = set()
+        while stack:
+            for sub in stack.pop().walk():
+                if id(sub) in visited:
+                    continue
+                visited.add(id(sub))
+                seen.append(sub)
+                if isinstance(sub, ast.Ref) and sub.target == "definition":
+                    stack.append(self.definitions[sub.name].body)
+                elif isinstance(sub, ast.CriteriaOf):
+                    stack.extend(row.when for row in self.rows_with_code(sub.code) if row.when)
+        return seen
+
 
 class Checker:
     def __init__(self, facts: dict[str, FactInfo], file: str, source: str | None = None):
@@ -169,11 +186,6 @@ class Checker:
                 return Span(file=span.file, line=line, column=found + 1, end_line=line,
                             end_column=found + 1 + len(text))
         return span
-
-    @staticmethod
-    def at(node: Any, clause: str) -> Span | None:
-        """Where a clause of a block is, or the block itself."""
-        return node.clause_spans.get(clause, node.span)
 
     def warn(self, message: str, span: Span | None, hint: str | None = None) -> None:
         self.warnings.append(Diagnostic(message=message, span=span, hint=hint, severity="warning"))
@@ -246,7 +258,7 @@ class Checker:
         return table.model_copy(update={"rows": rows, "exposure": exposure})
 
     def scope_span(self, node: Any, scope: str, value: str) -> Span | None:
-        return self.narrow(self.at(node, scope), value)
+        return self.narrow(node.at(scope), value)
 
     def scope_values(self, scope: str, values: tuple[str, ...], span: Span | None,
                      node: Any = None) -> tuple[str, ...]:
@@ -258,7 +270,7 @@ class Checker:
             try:
                 canonical.append(read_value(FactInfo(name=info.name, kind=ENUM, values=info.values), value))
             except ValueProblem as problem:
-                where = self.narrow(self.at(node, scope), value) if node is not None else span
+                where = self.narrow(node.at(scope), value) if node is not None else span
                 self.error(problem.message, where, problem.hint)
         return tuple(canonical)
 
@@ -347,12 +359,12 @@ class Checker:
             if item.suffix_from is None:
                 self.error(f"{name} has no `suffix` line", item.span, "say which codes it may prefix: suffix 1 to 10")
             elif item.suffix_from > item.suffix_to:
-                self.error(f"{name}: suffix {item.suffix_from} to {item.suffix_to} is empty", self.at(item, "suffix"))
+                self.error(f"{name}: suffix {item.suffix_from} to {item.suffix_to} is empty", item.at("suffix"))
             if item.role is None:
                 self.error(f"{name} has no `role` line", item.span, f"roles are: {', '.join(ROLES)}")
             elif item.role not in ROLES:
                 close = difflib.get_close_matches(item.role, list(ROLES), n=1)
-                self.error(f"{name}: unknown role `{item.role}`", self.narrow(self.at(item, "role"), item.role),
+                self.error(f"{name}: unknown role `{item.role}`", self.narrow(item.at("role"), item.role),
                            f"did you mean `{close[0]}`?" if close else f"roles are: {', '.join(ROLES)}")
             when = item.when
             if when is None:
@@ -367,7 +379,7 @@ class Checker:
         for code in exclusion.codes:
             if code not in known:
                 self.error(f"exclusion {exclusion.name} names code {code}, which no row has",
-                           self.narrow(self.at(exclusion, "codes"), code), _did_you_mean(code, known))
+                           self.narrow(exclusion.at("codes"), code), _did_you_mean(code, known))
         if not exclusion.says:
             self.error(f"exclusion {exclusion.name} has no `says` line", exclusion.span)
         when = exclusion.when
@@ -379,11 +391,11 @@ class Checker:
 
     def check_deadline(self, deadline: ast.Deadline) -> ast.Deadline:
         if deadline.name not in DEADLINES:
-            self.error(f"unknown deadline `{deadline.name}`", self.at(deadline, "name"),
+            self.error(f"unknown deadline `{deadline.name}`", deadline.at("name"),
                        _did_you_mean(deadline.name, DEADLINES) or f"deadlines are: {', '.join(DEADLINES)}")
         info = self.facts.get(deadline.after)
         if info is None or info.kind != "date":
-            self.error(f"a deadline counts from a date fact; `{deadline.after}` is not one", self.at(deadline, "after"),
+            self.error(f"a deadline counts from a date fact; `{deadline.after}` is not one", deadline.at("after"),
                        "such as discovered_on")
         amount, kind = self.expr(deadline.amount)
         days = None
@@ -402,7 +414,7 @@ class Checker:
         seen: set[str] = set()
         for authority in authorities:
             if info and authority.jurisdiction not in info.values:
-                self.error(f"unknown jurisdiction `{authority.jurisdiction}`", self.at(authority, "jurisdiction"),
+                self.error(f"unknown jurisdiction `{authority.jurisdiction}`", authority.at("jurisdiction"),
                            _did_you_mean(authority.jurisdiction, info.values))
             if authority.jurisdiction in seen:
                 self.error(f"{authority.jurisdiction} has two authorities", authority.span)

@@ -421,7 +421,7 @@ class Semantics:
 
     def verdict(self, old_code: str | None, new_code: str | None) -> tuple[Verdict, dict[str, z3.ModelRef | None]]:
         a, b = self.formula(self.e_old, old_code), self.formula(self.e_new, new_code)
-        models = {"narrowed": self._model(z3.And(a, z3.Not(b))), "broadened": self._model(z3.And(z3.Not(a), b))}
+        models = {"narrowed": self.solve(z3.And(a, z3.Not(b))), "broadened": self.solve(z3.And(z3.Not(a), b))}
         narrowed, broadened = models["narrowed"] is not None, models["broadened"] is not None
         verdict: Verdict = ("both" if narrowed and broadened else "narrowed" if narrowed
                             else "broadened" if broadened else "equivalent")
@@ -434,9 +434,10 @@ class Semantics:
             return True
         formula = side.code_met(code)
         yes, no = z3.substitute(formula, (var, z3.BoolVal(True))), z3.substitute(formula, (var, z3.BoolVal(False)))
-        return self._model(yes != no) is not None
+        return self.solve(yes != no) is not None
 
-    def _model(self, target: z3.BoolRef) -> z3.ModelRef | None:
+    def solve(self, target: z3.BoolRef) -> z3.ModelRef | None:
+        """An incident of the space meeting `target`, or None when there is none (a proof)."""
         solver = z3.Solver()
         solver.add(self.domain, target)
         return solver.model() if solver.check() == z3.sat else None
@@ -454,7 +455,7 @@ class Semantics:
                 for row in side.rows_by_code.get(code, []):
                     roots += [row.band, row.when, row.unless]
                 roots += [e.when for e in side.exclusions.get(code, [])]
-                for node in side_nodes(side, roots):
+                for node in side.checked.reachable(roots):
                     if isinstance(node, ast.Ref) and node.target == "fact" and node.name not in names:
                         if self.space.facts[node.name].numeric:
                             names.append(node.name)
@@ -570,19 +571,6 @@ class Semantics:
             else:
                 out[name] = quantity_text(value, info.kind)
         return out
-
-
-def side_nodes(side: Encoded, roots: list[Any]) -> list[ast.Node]:
-    nodes: list[ast.Node] = []
-    stack = [r for r in roots if r is not None]
-    while stack:
-        for node in stack.pop().walk():
-            nodes.append(node)
-            if isinstance(node, ast.Ref) and node.target == "definition":
-                stack.append(side.definitions[node.name].body)
-            elif isinstance(node, ast.CriteriaOf):
-                stack.extend(r.when for r in side.rows_by_code.get(node.code, []) if r.when)
-    return nodes
 
 
 def quantity_text(value: Fraction, kind: str) -> str:

@@ -354,24 +354,6 @@ class Engine:
         return show_quantity(value.lo, kind, unit)
 
     # ------------------------------------------------------------ refinement
-    def reachable(self, roots: Iterable[Any]) -> list[ast.Node]:
-        """Every node the roots depend on, through definitions and `criteria of`."""
-        seen: list[ast.Node] = []
-        stack = [r for r in roots if r is not None]
-        visited: set[int] = set()
-        while stack:
-            node = stack.pop()
-            for sub in node.walk():
-                if id(sub) in visited:
-                    continue
-                visited.add(id(sub))
-                seen.append(sub)
-                if isinstance(sub, ast.Ref) and sub.target == "definition":
-                    stack.append(self.definitions[sub.name].body)
-                elif isinstance(sub, ast.CriteriaOf):
-                    stack.extend(row.when for row in self.rows_by_code.get(sub.code, ()) if row.when)
-        return seen
-
     def split_values(self, fact: str, nodes: list[ast.Node]) -> list[Any] | None:
         """The values of an unknown fact that cover every case the nodes can tell apart."""
         info = self.facts[fact]
@@ -392,7 +374,7 @@ class Engine:
 
     def refine(self, decide: Callable[[Env], B3], env: Env, roots: Iterable[Any]) -> B3:
         """Decide by enumerating the unknown facts: the answer when every case agrees."""
-        nodes = self.reachable(roots)
+        nodes = self.checked.reachable(roots)
         facts = {n.name for n in nodes if isinstance(n, ast.Ref) and n.target == "fact"}
         facts |= {n.fact for n in nodes if isinstance(n, (ast.IsValue, ast.Includes))}
         facts |= {"exposure", "modality", "jurisdiction"}  # the scope of every row

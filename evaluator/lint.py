@@ -36,7 +36,7 @@ import z3
 
 from . import ast
 from .diagnostics import CriteriaError, Diagnostic, Span, render
-from .diff import Semantics, quantity_text, side_nodes
+from .diff import Semantics, quantity_text
 from .examples import run_examples
 from .explain import show_number
 from .load import Guidance, compile_file
@@ -116,7 +116,7 @@ class Search(Semantics):
                 keep: Iterable[str] = ()) -> dict[str, Any] | None:
         """A realistic incident meeting `target`, cut to the facts that matter, checked with the evaluator."""
         self.target = target
-        model = self.realistic("narrowed", self.TARGET, None, {}) or self._model(target)
+        model = self.realistic("narrowed", self.TARGET, None, {}) or self.solve(target)
         if model is None:
             return None
         incident = self.incident(model)
@@ -253,13 +253,7 @@ class Linter:
                                      hint=hint, witness=witness, allowed=allowed))
 
     def sat(self, *formulas: Any) -> z3.ModelRef | None:
-        solver = z3.Solver()
-        solver.add(self.domain, *formulas)
-        return solver.model() if solver.check() == z3.sat else None
-
-    @staticmethod
-    def at(node: Any, clause: str) -> Span | None:
-        return node.clause_spans.get(clause, node.span)
+        return self.search.solve(z3.And(*formulas))
 
     def results(self) -> list[Result]:
         if self._results is None:
@@ -287,7 +281,7 @@ class Linter:
                     yield block, "when", block.when
 
     def reached(self, roots: Iterable[Any]) -> list[ast.Node]:
-        return side_nodes(self.enc, list(roots))
+        return self.guidance.checked.reachable(roots)
 
     # ------------------------------------------------------------- bands
     def band_fact(self, row: ast.Row) -> tuple[str, list[Fraction]] | None:
@@ -487,7 +481,7 @@ class Linter:
             for node in row.band.walk():
                 if isinstance(node, ast.Number) and node.value == value and node.span:
                     return node.span
-        return self.at(row, "band")
+        return row.at("band")
 
     # -------------------------------------------------------- can it fire?
     def check_never_fires(self) -> None:
@@ -495,19 +489,19 @@ class Linter:
             stages = [("scope", self.enc.scope(row), "no incident is in its scope", row.span)]
             if row.band is not None:
                 stages.append(("band", self.enc.cond(row.band), "no incident in its scope is in its band",
-                               self.at(row, "band")))
+                               row.at("band")))
             stages.append(("when", self.enc.cond(row.when), "its `when` cannot hold for an incident in its scope"
-                           + (" and band" if row.band is not None else ""), self.at(row, "when")))
+                           + (" and band" if row.band is not None else ""), row.at("when")))
             if row.unless is not None:
                 stages.append(("unless", z3.Not(self.enc.cond(row.unless)),
-                               "its `unless` holds whenever the rest of it does", self.at(row, "unless")))
+                               "its `unless` holds whenever the rest of it does", row.at("unless")))
             for exclusion in self.enc.exclusions.get(row.code, []):
                 stages.append((exclusion.name, z3.Not(self.enc.cond(exclusion.when)),
                                f"the exclusion {exclusion.name} stops it whenever the rest of it holds",
                                row.span))
             self.never("row", row, stages)
         for item in self.criteria.complementary:
-            stages = [("when", self.enc.cond(item.when), "its `when` cannot hold", self.at(item, "when"))]
+            stages = [("when", self.enc.cond(item.when), "its `when` cannot hold", item.at("when"))]
             for exclusion in self.enc.exclusions.get(item.code, []):
                 stages.append((exclusion.name, z3.Not(self.enc.cond(exclusion.when)),
                                f"the exclusion {exclusion.name} stops it whenever it holds", item.span))
@@ -725,7 +719,7 @@ class Linter:
                 continue
             outside = [c for c in numbered if not item.suffix_from <= code_key(c)[0] <= item.suffix_to]
             beyond = [n for n in range(item.suffix_from, item.suffix_to + 1) if n < majors[0] or n > majors[-1]]
-            span = self.at(item, "suffix")
+            span = item.at("suffix")
             if outside:
                 self.add("suffix_range", f"complementary code {item.code} takes suffixes {item.suffix_from} to "
                          f"{item.suffix_to}, but this file has codes {', '.join(outside)}", span, [item],

@@ -112,6 +112,7 @@ class Encoded:
     def __init__(self, guidance: Any, space: Space):
         self.space = space
         self.criteria: ast.Criteria = guidance.ast
+        self.checked = guidance.checked
         self.definitions = guidance.checked.definitions
         self.rows_by_code: dict[str, list[ast.Row]] = {}
         for row in self.criteria.rows:
