@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evaluator import load_criteria, load_vocabulary, read_incident  # noqa: E402
 from evaluator.load import compile_text, find_criteria  # noqa: E402
-from evaluator.parse import parse_text  # noqa: E402
+from evaluator.language.parse import parse_text  # noqa: E402
 
 MODALITIES = ["diagnostic", "interventional", "nuclear_medicine", "nuclear_medicine_therapy",
               "radiotherapy_imaging", "radiotherapy"]

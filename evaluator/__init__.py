@@ -12,8 +12,8 @@
 See docs/embedding.md for the whole API.
 """
 
-from .diagnostics import CriteriaError, Diagnostic, Span
-from .incident import IncidentError, IncidentFacts, incident_model, read_incident
+from .language.diagnostics import CriteriaError, Diagnostic, Span
+from .language.incident import IncidentError, IncidentFacts, incident_model, read_incident
 from .load import (Guidance, LoadedVocabulary, compile_file, compile_text, criteria_for, find_criteria, in_force_on,
                    load_criteria, load_vocabulary, versions)
 from .result import CriterionResult, Result

@@ -18,13 +18,13 @@ import click
 from rich.console import Console
 
 from . import __version__
-from .diagnostics import CriteriaError, render as render_diagnostic
-from .examples import run_examples
+from .language.diagnostics import CriteriaError, render as render_diagnostic
+from .tools.examples import run_examples
 from .load import (Guidance, compile_file, criteria_for, find_criteria, load_criteria, load_vocabulary, parse_file,
                    shipped_files, versions)
-from .render_text import result_text
+from .tools.render_text import result_text
 from .result import ErrorInfo, Result
-from . import ast
+from .language import ast
 
 
 def console(stderr: bool = False) -> Console:
@@ -352,7 +352,7 @@ def _plain(markup: str) -> str:
 def render_report(report: Any, output: str) -> str:
     if output == "json":
         return report.model_dump_json(indent=2)
-    from . import render_diff
+    from .tools import render_diff
     return {"text": render_diff.text, "markdown": render_diff.markdown, "html": render_diff.html}[output](report)
 
 
@@ -374,8 +374,8 @@ def diff_command(old: str, new: str, renames: tuple[str, ...], incidents: str | 
     OLD and NEW are criteria files or versions (2023, 2024, irmer-2024-08-28).
     Exit status: 0 when no incident can flip, 1 when some can, 2 on error.
     """
-    from .diff import diff
-    from .impact import IncidentFileError, population, read_incidents
+    from .tools.diff import diff
+    from .tools.impact import IncidentFileError, population, read_incidents
     try:
         before, after = load_criteria(old), load_criteria(new)
         report = diff(before, after, _rename_map(renames))
@@ -399,7 +399,7 @@ def diff_command(old: str, new: str, renames: tuple[str, ...], incidents: str | 
 def git_diff(args: tuple[str, ...]) -> None:
     """For git's diff driver: PATH OLD-FILE OLD-HEX OLD-MODE NEW-FILE NEW-HEX NEW-MODE (see docs/diff.md)."""
     import difflib
-    from .diff import diff
+    from .tools.diff import diff
     if len(args) < 7:
         click.echo("irmer git-diff is run by git as a diff driver; see docs/diff.md", err=True)
         sys.exit(2)
@@ -434,7 +434,7 @@ def lint(files: tuple[Path, ...], shape: str) -> None:
 
     With no FILE, lints every shipped criteria file. Exit status: 1 when there is an error, else 0.
     """
-    from .lint import run
+    from .tools.lint import run
     sys.exit(run(files or tuple(_relative(p) for p in shipped_files()), shape))
 
 
@@ -443,7 +443,7 @@ def lint(files: tuple[Path, ...], shape: str) -> None:
 @click.option("--check", is_flag=True, help="Change nothing; show the diff and exit 1 if a file is not formatted.")
 def fmt(files: tuple[Path, ...], check: bool) -> None:
     """Lay criteria files out the canonical way, keeping comments and the regulator's words byte for byte."""
-    from .fmt import run
+    from .language.fmt import run
     sys.exit(run(files, check))
 
 
@@ -455,7 +455,7 @@ def fmt(files: tuple[Path, ...], check: bool) -> None:
               help="Write to FILE instead of standard output.")
 def render(file: Path, shape: str, target: Path | None) -> None:
     """Show a criteria file the way the regulator prints the table, each row with its rule and examples."""
-    from .render_criteria import run
+    from .tools.render_criteria import run
     sys.exit(run(file, shape, target))
 
 

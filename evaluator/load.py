@@ -23,17 +23,17 @@ from typing import Any, Iterable, Mapping
 
 from pydantic import BaseModel
 
-from . import ast
-from .check import DEADLINES, Checked, check, fact_infos
-from .diagnostics import CriteriaError, Diagnostic
-from .evaluate import Evaluator
-from .incident import (IncidentBase, IncidentError, IncidentFacts, Problem, incident_model, incident_schema,
+from .language import ast
+from .language.check import DEADLINES, Checked, check, fact_infos
+from .language.diagnostics import CriteriaError, Diagnostic
+from .engines.interpreter import Evaluator
+from .language.incident import (IncidentBase, IncidentError, IncidentFacts, Problem, incident_model, incident_schema,
                        read_incident)
-from .parse import parse_text
+from .language.parse import parse_text
 from .resources import criteria_dir
 from .result import ErrorInfo, Result
-from .transform import to_ast
-from .values import FactInfo
+from .language.transform import to_ast
+from .language.values import FactInfo
 
 VOCABULARY_FILE = "incident-vocabulary.irmer"
 

@@ -45,15 +45,16 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace import PositionCodec
 
-from . import __version__, ast
-from .check import fact_infos
-from .diagnostics import CriteriaError, Diagnostic, Span
+from . import __version__
+from .language import ast
+from .language.check import fact_infos
+from .language.diagnostics import CriteriaError, Diagnostic, Span
 from .load import VOCABULARY_FILE, Guidance, compile_text, load_vocabulary
-from .parse import parse_text
-from .printer import expression
+from .language.parse import parse_text
+from .language.printer import expression
 from .resources import criteria_dir
-from .transform import ToAst
-from .units import KINDS
+from .language.transform import ToAst
+from .language.units import KINDS
 
 log = logging.getLogger("irmer.lsp")
 
@@ -150,10 +151,10 @@ def read_vocabulary(path: Path | None) -> ast.Vocabulary | None:
 def lint_findings(guidance: Guidance) -> list[Any]:
     """The findings of `irmer lint` that the file does not accept with `allow`.
 
-    evaluator/lint.py is optional here: without it, there are none.
+    evaluator/tools/lint.py is optional here: without it, there are none.
     """
     try:
-        from .lint import lint
+        from .tools.lint import lint
     except ImportError:
         return []
     try:

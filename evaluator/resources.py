@@ -31,4 +31,4 @@ def criteria_dir() -> Path:
 
 def units_path() -> Path:
     """Our pint unit definitions."""
-    return _PACKAGE / "units.txt"
+    return _PACKAGE / "language" / "units.txt"

@@ -8,10 +8,11 @@ import re
 import jsonschema
 import pytest
 
-from evaluator import ast, compile_text, load_criteria
+from evaluator import compile_text, load_criteria
+from evaluator.language import ast
 from evaluator.load import shipped_files
-from evaluator.parse import parse_text
-from evaluator.transform import to_ast
+from evaluator.language.parse import parse_text
+from evaluator.language.transform import to_ast
 
 from conftest import ROOT
 
@@ -82,7 +83,7 @@ def test_compiled_json_validates_against_the_published_schema(g2023):
 
 def test_the_ast_is_backend_neutral():
     # Nothing in the AST refers to the Python backend: it is plain data.
-    source = (ROOT / "evaluator" / "ast.py").read_text(encoding="utf-8")
+    source = (ROOT / "evaluator" / "language" / "ast.py").read_text(encoding="utf-8")
     assert "evaluate" not in source.split('"""', 2)[2]
 
 

@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 
 from evaluator import compile_text, load_criteria
-from evaluator.diff import DiffReport, diff, redline
+from evaluator.tools.diff import DiffReport, diff, redline
 
 from conftest import ROOT
 

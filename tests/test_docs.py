@@ -17,7 +17,7 @@ import pytest
 
 from evaluator import load_vocabulary
 from evaluator.load import shipped_files
-from evaluator.values import Measure
+from evaluator.language.values import Measure
 
 from conftest import ROOT
 
@@ -68,7 +68,7 @@ def test_incidents_names_every_fact(facts):
 
 
 def test_incidents_names_every_envelope_field():
-    from evaluator.incident import ENVELOPE
+    from evaluator.language.incident import ENVELOPE
     text = (DOCS / "incidents.md").read_text(encoding="utf-8")
     assert all(f"`{name}`" in text for name in ENVELOPE)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evaluator import load_criteria
-from evaluator.examples import run_example
+from evaluator.tools.examples import run_example
 
 CASES = [(version, example) for version in ("2023", "2024") for example in load_criteria(version).ast.examples]
 

@@ -1,4 +1,4 @@
-"""`irmer fmt`: the canonical layout of criteria files (evaluator/fmt.py).
+"""`irmer fmt`: the canonical layout of criteria files (evaluator/language/fmt.py).
 
 - the shipped files: the round trip (parse -> print -> parse gives an equal
   AST), idempotence, every comment and every string literal kept byte for byte;
@@ -6,7 +6,7 @@
   are printed and parsed back equal; their canonical text is a fixed point; with
   random line breaks, indentation and blank lines they format to the same text;
   with random comments as well every comment is kept and formatting is
-  idempotent; evaluator.printer's expressions parse back equal;
+  idempotent; evaluator.language.printer's expressions parse back equal;
 - a badly laid out file formats to the canonical layout (golden);
 - the command: `--check` exit codes and diff (golden), rewriting in place, and an
   invalid file left untouched with a located error (golden).
@@ -24,12 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT, check_golden
-from evaluator import ast
-from evaluator.diagnostics import CriteriaError
-from evaluator.fmt import LIMIT, Source, format_text, print_file
-from evaluator.parse import parse_text
-from evaluator.printer import expression, reserved_words
-from evaluator.transform import to_ast
+from evaluator.language import ast
+from evaluator.language.diagnostics import CriteriaError
+from evaluator.language.fmt import LIMIT, Source, format_text, print_file
+from evaluator.language.parse import parse_text
+from evaluator.language.printer import expression, reserved_words
+from evaluator.language.transform import to_ast
 
 SETTINGS = settings(max_examples=200, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -313,7 +313,7 @@ def test_generated_round_trip(node):
 @SETTINGS
 @given(node=EXPR)
 def test_printer_expression_round_trip(node):
-    """evaluator.printer (used by the diff) prints what parses back equal, values that need quotes included."""
+    """evaluator.language.printer (used by the diff) prints what parses back equal, values that need quotes included."""
     body = parse(f'guidance "v"\ndefine d\n  as {expression(node)}\n').definitions[0].body
     assert body == node
 

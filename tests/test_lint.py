@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 
 from evaluator import load_vocabulary
-from evaluator.lint import RULES, Finding, code_key, edge_words, lint, witness_text
+from evaluator.tools.lint import RULES, Finding, code_key, edge_words, lint, witness_text
 from evaluator.load import compile_file, shipped_files
 from evaluator.result import Result
 
@@ -378,7 +378,7 @@ def test_a_file_that_does_not_check_is_reported_as_the_checker_does(cli, tmp_pat
     ("No number here", "1 mSv", None),
 ])
 def test_what_a_category_text_says_about_an_edge(text, value, expected):
-    from evaluator.units import resolve_unit
+    from evaluator.language.units import resolve_unit
     from fractions import Fraction
     number, unit = value.split()
     kind, factor = resolve_unit(unit)

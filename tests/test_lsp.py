@@ -22,9 +22,9 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from evaluator.lint import Finding
+from evaluator.tools.lint import Finding
 
-from evaluator.diagnostics import Span
+from evaluator.language.diagnostics import Span
 from evaluator.lsp import analyse, classify, lint_diagnostics, token_at
 from evaluator.resources import criteria_dir
 
@@ -231,8 +231,8 @@ def test_initialize_advertises_the_features_and_exits_cleanly(folder):
 
 
 def test_lint_findings_follow_the_check(client, folder):
-    """With evaluator/lint.py present, its findings come in a second message, the rule as their code."""
-    pytest.importorskip("evaluator.lint")
+    """With evaluator/tools/lint.py present, its findings come in a second message, the rule as their code."""
+    pytest.importorskip("evaluator.tools.lint")
     text = VALID.replace("define adult\n", "define never_used\n  as always\n\ndefine adult\n")
     path = folder / "linted.irmer"
     path.write_text(text, encoding="utf-8")
@@ -392,7 +392,7 @@ def test_close_clears_the_diagnostics(client, folder):
 
 
 def test_lint_findings_are_published_unless_allowed(monkeypatch, g2024):
-    """evaluator/lint.py is loaded when the server lints; a stand-in shows what is published."""
+    """evaluator/tools/lint.py is loaded when the server lints; a stand-in shows what is published."""
     name = g2024.name
     line = line_of("row 4.2b")
     span = Span(file=name, line=line + 1, column=3, end_line=line + 1, end_column=11)
@@ -401,9 +401,9 @@ def test_lint_findings_are_published_unless_allowed(monkeypatch, g2024):
         Finding("code_order", "warning", "out of order", None),
         Finding("band_edge", "warning", "accepted", span, allowed="the guidance says so"),
     ]
-    fake = pytypes.ModuleType("evaluator.lint")
+    fake = pytypes.ModuleType("evaluator.tools.lint")
     fake.lint = lambda guidance: findings
-    monkeypatch.setitem(sys.modules, "evaluator.lint", fake)
+    monkeypatch.setitem(sys.modules, "evaluator.tools.lint", fake)
     diagnostics = lint_diagnostics(g2024, name, g2024.source.split("\n"))
     assert [d.code for d in diagnostics] == ["band_gap", "code_order"]
     gap, order = diagnostics
@@ -414,7 +414,7 @@ def test_lint_findings_are_published_unless_allowed(monkeypatch, g2024):
 
 
 def test_without_the_lint_module_there_are_no_findings(monkeypatch, g2024):
-    monkeypatch.setitem(sys.modules, "evaluator.lint", None)  # import evaluator.lint now fails
+    monkeypatch.setitem(sys.modules, "evaluator.tools.lint", None)  # import evaluator.tools.lint now fails
     assert lint_diagnostics(g2024, g2024.name, g2024.source.split("\n")) == []
     analysis = analyse(VALID, CRITERIA)
     assert analysis.guidance is not None and analysis.diagnostics == []

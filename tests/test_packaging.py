@@ -27,7 +27,7 @@ PACKAGED = [
     "evaluator/criteria/irmer-2024-08-28.irmer",
     "evaluator/criteria/irmer-2023-04-19.irmer",
     "evaluator/criteria/incident-vocabulary.irmer",
-    "evaluator/units.txt",
+    "evaluator/language/units.txt",
     "evaluator/cli.py",
 ]
 

@@ -15,10 +15,10 @@ import re
 
 import pytest
 
-from evaluator import ast
+from evaluator.language import ast
 from evaluator.load import compile_text
-from evaluator.printer import expression
-from evaluator.render_criteria import build, github_anchor, html, markdown
+from evaluator.language.printer import expression
+from evaluator.tools.render_criteria import build, github_anchor, html, markdown
 from evaluator.resources import criteria_dir
 
 from conftest import ROOT, check_golden

@@ -17,9 +17,9 @@ import pytest
 from markdown_it import MarkdownIt
 from rich.console import Console
 
-from evaluator.diff import Change, CodeChange, DiffReport, RedlinePart, SectionChange, redline
-from evaluator.impact import Refused
-from evaluator.render_diff import html, markdown, text
+from evaluator.tools.diff import Change, CodeChange, DiffReport, RedlinePart, SectionChange, redline
+from evaluator.tools.impact import Refused
+from evaluator.tools.render_diff import html, markdown, text
 
 from browser import page_colours, screenshot
 from conftest import ROOT, check_golden
@@ -405,7 +405,7 @@ def test_redline_parts_are_all_shown(report):
 
 def test_the_live_report_renders(g2023, g2024):
     # Whatever witnesses z3 picks today, the three outputs render them.
-    from evaluator.diff import diff
+    from evaluator.tools.diff import diff
     live = diff(g2023, g2024)
     assert "4.2a  Radiotherapy treatment verification images  changed  broadened" in plain(text(live))
     assert "| 4.2a | Radiotherapy treatment verification images | changed | **broadened** |" in markdown(live)

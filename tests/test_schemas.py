@@ -29,7 +29,7 @@ def generated() -> dict[str, dict]:
 
 
 def _diff_schema() -> dict:
-    from evaluator.diff import DiffReport
+    from evaluator.tools.diff import DiffReport
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": "https://irmer.example/schemas/diff.schema.json", **DiffReport.model_json_schema()}
 

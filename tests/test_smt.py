@@ -1,7 +1,7 @@
 """The z3 encoding is honest: on complete incidents it agrees with the evaluator.
 
 The diff proves things about every incident with the z3 formulas of
-evaluator/smt.py; this test checks those formulas against the evaluator itself
+evaluator/engines/smt.py; this test checks those formulas against the evaluator itself
 on thousands of random complete incidents, for every code, complementary code
 and the overall verdict, in both shipped versions.
 """
@@ -14,8 +14,8 @@ import pytest
 import z3
 
 from evaluator import load_criteria
-from evaluator.smt import Encoded, Space, rational
-from evaluator.units import BOOL, ENUM, KINDS, SET
+from evaluator.engines.smt import Encoded, Space, rational
+from evaluator.language.units import BOOL, ENUM, KINDS, SET
 
 # Values around every threshold the shipped criteria use, in each kind's units.
 NEAR = {

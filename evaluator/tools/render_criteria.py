@@ -47,11 +47,11 @@ from typing import Any, Iterable
 
 import click
 
-from . import ast
-from .diagnostics import CriteriaError, render
+from ..language import ast
+from ..language.diagnostics import CriteriaError, render
 from .examples import ExampleOutcome, run_examples
-from .load import Guidance, compile_file, find_criteria
-from .printer import PRECEDENCE, expression
+from ..load import Guidance, compile_file, find_criteria
+from ..language.printer import PRECEDENCE, expression
 
 INTERPRETATIONS = "docs/interpretations.md"
 from .markup import h, md, md_code, md_prose, md_table

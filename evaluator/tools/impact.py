@@ -28,7 +28,7 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, Field
 
-from .load import Guidance
+from ..load import Guidance
 
 EXAMPLES_PER_CELL = 3
 WORDS = {True: "notifiable", False: "not notifiable", None: "undetermined"}

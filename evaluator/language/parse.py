@@ -1,6 +1,6 @@
 """Stage 1: text -> parse tree, with Lark (LALR, contextual lexer, positions).
 
-Syntax errors become :class:`~evaluator.diagnostics.Diagnostic` values that
+Syntax errors become :class:`~evaluator.language.diagnostics.Diagnostic` values that
 say in words what was expected where.
 
 >>> tree = parse_text('vocabulary "v"\\nfact age: duration\\n', "v.irmer")
@@ -18,7 +18,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from .diagnostics import CriteriaError, Diagnostic, Span
-from .resources import grammar_path
+from ..resources import grammar_path
 
 # What each terminal is called when we tell a person what we expected.
 TERMINAL_WORDS: dict[str, str] = {

@@ -8,7 +8,7 @@ suffix ranges that miss codes, codes without examples (docs/authoring.md).
 
 Each finding has a rule id, a severity, a one-line message, the place in the
 file, and where it helps a hint and a witness: an incident in the public
-vocabulary that shows the problem, found with the z3 backend (evaluator/smt.py)
+vocabulary that shows the problem, found with the z3 backend (evaluator/engines/smt.py)
 and the realistic-witness search of the diff, and checked with the evaluator.
 A finding is accepted on purpose with `allow RULE "reason"` in its block (or
 the row's table, or at the top of the file); `lint` still returns it, with
@@ -34,14 +34,14 @@ from typing import Any, Callable, Iterable, Iterator
 
 import z3
 
-from . import ast
-from .diagnostics import CriteriaError, Diagnostic, Span, render
+from ..language import ast
+from ..language.diagnostics import CriteriaError, Diagnostic, Span, render
 from .diff import Semantics, quantity_text
 from .examples import run_examples
-from .explain import show_number
-from .load import Guidance, compile_file
-from .result import Result
-from .units import UnitError, resolve_unit, to_unit
+from ..language.show import show_number
+from ..load import Guidance, compile_file
+from ..result import Result
+from ..language.units import UnitError, resolve_unit, to_unit
 
 
 @dataclass(frozen=True)

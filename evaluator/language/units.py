@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import pint
 
-from .resources import units_path
+from ..resources import units_path
 
 
 @dataclass(frozen=True)

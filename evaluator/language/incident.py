@@ -15,7 +15,7 @@ unknown.
 >>> read_incident({"total_dose": "3 mSv", "totl_dose": "1 mSv"}, facts)
 Traceback (most recent call last):
 ...
-evaluator.incident.IncidentError: totl_dose: unknown field; did you mean total_dose?
+evaluator.language.incident.IncidentError: totl_dose: unknown field; did you mean total_dose?
 """
 
 from __future__ import annotations

@@ -257,7 +257,7 @@ class Printer:
 
     # ------------------------------------------------------- expressions
     def inline(self, node: object) -> str:
-        """An expression on one line, as evaluator.printer writes it, with values as written."""
+        """An expression on one line, as evaluator.language.printer writes it, with values as written."""
         if isinstance(node, ast.Or):
             return " or ".join(self._inline_child(op) for op in node.operands)
         if isinstance(node, ast.And):

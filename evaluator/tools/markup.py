@@ -1,7 +1,7 @@
 """Escaping for the pages the tools write: markdown (GitHub-flavoured) and HTML.
 
-Shared by `irmer diff` (evaluator/render_diff.py) and `irmer render`
-(evaluator/render_criteria.py), so that text is escaped one way everywhere.
+Shared by `irmer diff` (evaluator/tools/render_diff.py) and `irmer render`
+(evaluator/tools/render_criteria.py), so that text is escaped one way everywhere.
 
 >>> md("a | b *c*")
 'a \\\\| b \\\\*c\\\\*'

@@ -1,6 +1,6 @@
 """Output for `irmer diff`: text for the terminal, markdown for a review, one HTML page.
 
-Each function takes a DiffReport (evaluator/diff.py) and returns a string. All
+Each function takes a DiffReport (evaluator/tools/diff.py) and returns a string. All
 three show the same things in the same order:
 
 1. which versions are compared, how many codes changed, and whether any
@@ -13,7 +13,7 @@ three show the same things in the same order:
 5. the population impact, when the report has one;
 6. the assumptions every verdict rests on.
 
-`text` is rich markup, like evaluator/render_text.py: colour on a terminal,
+`text` is rich markup, like evaluator/tools/render_text.py: colour on a terminal,
 and, when rich drops the colour, the same text with `[-removed-]` and
 `{+added+}` marks (as `git diff --word-diff` writes them), so that nothing
 depends on colour alone.

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import ast
-from .load import Guidance
-from .result import Result
+from ..language import ast
+from ..load import Guidance
+from ..result import Result
 
 
 @dataclass

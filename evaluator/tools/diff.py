@@ -11,7 +11,7 @@ Three levels (docs/diff.md):
    the new version narrows it, broadens it, both, or neither (equivalent), and
    gives a witness incident for each direction that exists, checked with the
    evaluator and shown with both results side by side.
-3. Population (evaluator/impact.py): both versions run on a file of incidents.
+3. Population (evaluator/tools/impact.py): both versions run on a file of incidents.
 
 >>> from evaluator import load_criteria
 >>> report = diff(load_criteria("2023"), load_criteria("2024"))
@@ -30,14 +30,14 @@ from typing import Any, Iterable, Literal
 import z3
 from pydantic import BaseModel, Field
 
-from . import ast
-from .explain import show_number
+from ..language import ast
+from ..language.show import show_number
 from .impact import Population
-from .load import Guidance
-from .printer import expression, value as quoted
-from .smt import Encoded, Space, rational
-from .units import BOOL, ENUM, SET, to_unit
-from .values import Measure
+from ..load import Guidance
+from ..language.printer import expression, value as quoted
+from ..engines.smt import Encoded, Space, rational
+from ..language.units import BOOL, ENUM, SET, to_unit
+from ..language.values import Measure
 
 Verdict = Literal["equivalent", "narrowed", "broadened", "both"]
 Status = Literal["added", "removed", "changed", "unchanged"]

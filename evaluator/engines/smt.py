@@ -34,9 +34,9 @@ from typing import Any, Callable, Mapping
 
 import z3
 
-from . import ast
-from .units import BOOL, ENUM, KINDS, SET
-from .values import FactInfo
+from ..language import ast
+from ..language.units import BOOL, ENUM, KINDS, SET
+from ..language.values import FactInfo
 
 
 def rational(value: Fraction) -> z3.ArithRef:

@@ -11,7 +11,7 @@ Fraction(3, 1000)
 >>> read_value(FactInfo(name="foetal_dose", kind="absorbed dose"), "12 mSv")
 Traceback (most recent call last):
 ...
-evaluator.values.ValueProblem: foetal_dose is an absorbed dose in Gy, but "12 mSv" is an effective dose
+evaluator.language.values.ValueProblem: foetal_dose is an absorbed dose in Gy, but "12 mSv" is an effective dose
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from .result import CriterionResult, Result
+from ..result import CriterionResult, Result
 
 VERDICT = {True: "[bold red]NOTIFIABLE[/]", False: "[bold green]not notifiable[/]",
            None: "[bold yellow]UNDETERMINED[/]"}

@@ -4,7 +4,7 @@ Clauses of a block may come in any order; a clause that may appear once but
 appears twice is reported here, with both places. Everything else about
 meaning (names, kinds, units) is the checker's job.
 
->>> from evaluator.parse import parse_text
+>>> from evaluator.language.parse import parse_text
 >>> vocab = to_ast(parse_text('vocabulary "v"\\nfact age: duration\\n  unit years\\n', "v.irmer"), "v.irmer")
 >>> vocab.facts[0].kind.name, vocab.facts[0].unit
 ('duration', 'years')

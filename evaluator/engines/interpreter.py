@@ -26,14 +26,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Iterable
 
-from . import ast
-from .check import Checked
-from .explain import show_number, show_quantity, source_text
-from .incident import IncidentFacts
-from .operators import SYMBOL
-from .result import AdviceInfo, AuthorityInfo, CriterionResult, Result
-from .units import BOOL, DIMENSIONLESS, ENUM, KINDS, SET
-from .values import Measure
+from ..language import ast
+from ..language.check import Checked
+from ..language.show import show_number, show_quantity, source_text
+from ..language.incident import IncidentFacts
+from ..language.operators import SYMBOL
+from ..result import AdviceInfo, AuthorityInfo, CriterionResult, Result
+from ..language.units import BOOL, DIMENSIONLESS, ENUM, KINDS, SET
+from ..language.values import Measure
 
 B3 = bool | None  # three-valued: True, False, or None for unknown
 INF = math.inf  # the upper end of an unknown quantity; never used as a measured value
