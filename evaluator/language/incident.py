@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import json
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Mapping
@@ -71,6 +72,36 @@ class IncidentFacts:
     values: dict[str, Any]  # fact -> value; unknown facts are absent
     given: frozenset[str] = field(default_factory=frozenset)  # facts the reporter gave
     notes: list[str] = field(default_factory=list)
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object that gives one key twice: which value was meant cannot be told."""
+
+    def __init__(self, key: str):
+        self.key = key
+        super().__init__(f"the key {json.dumps(key, ensure_ascii=False)} is given twice in one object; "
+                         "which value was meant cannot be told")
+
+
+def strict_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A ``json.loads`` ``object_pairs_hook`` that refuses a key given twice.
+
+    The standard reader keeps the last of two values silently (3 mSv, then 30
+    mSv, is read as 30 mSv); an incident must not be evaluated on a guess.
+
+    >>> json.loads('{"total_dose": "3 mSv"}', object_pairs_hook=strict_object)
+    {'total_dose': '3 mSv'}
+    >>> json.loads('{"total_dose": "3 mSv", "total_dose": "30 mSv"}', object_pairs_hook=strict_object)
+    Traceback (most recent call last):
+    ...
+    evaluator.language.incident.DuplicateKeyError: the key "total_dose" is given twice in one object; which value was meant cannot be told
+    """
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(key)
+        out[key] = value
+    return out
 
 
 def read_incident(data: Mapping[str, Any], facts: Mapping[str, FactInfo]) -> IncidentFacts:
