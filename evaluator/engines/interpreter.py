@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from ..language import ast
 from ..language.check import Checked
@@ -32,113 +31,15 @@ from ..language.show import show_number, show_quantity, source_text
 from ..language.incident import IncidentFacts
 from ..language.operators import SYMBOL
 from ..result import AdviceInfo, AuthorityInfo, CriterionResult, Result
-from ..language.units import BOOL, DIMENSIONLESS, ENUM, KINDS, SET
+from ..language.units import DIMENSIONLESS, KINDS
 from ..language.values import Measure
+from .logic import (B3, INF, INTERVAL_COMPARE, NONE, YES_NO, Interval, Missing, and3, decided, divide, eq, ge, gt,
+                    hull, join_truth, missing_if, not3, or3)
+from .plan import Plan, Split
 
-B3 = bool | None  # three-valued: True, False, or None for unknown
-INF = math.inf  # the upper end of an unknown quantity; never used as a measured value
-SPLIT_BUDGET = 1024  # the most cases the refinement enumerates for one decision
-
-
-# ------------------------------------------------------------ three-valued logic
-
-def not3(a: B3) -> B3:
-    return None if a is None else not a
-
-
-def and3(values: Iterable[B3]) -> B3:
-    result: B3 = True
-    for value in values:
-        if value is False:
-            return False
-        if value is None:
-            result = None
-    return result
-
-
-def or3(values: Iterable[B3]) -> B3:
-    result: B3 = False
-    for value in values:
-        if value is True:
-            return True
-        if value is None:
-            result = None
-    return result
-
-
-@dataclass(frozen=True)
-class Interval:
-    """The values a number may have: exactly one when known, a range when not.
-
-    An end is open when the value cannot equal it: (0.3 mSv, 2.5 mSv) is every
-    dose strictly between. Marking an end closed when it is really open is
-    always safe (it only makes fewer comparisons decidable); the reverse is not.
-    """
-
-    lo: Fraction
-    hi: Fraction | float  # INF when unbounded
-    lo_open: bool = False
-    hi_open: bool = False
-
-    @property
-    def known(self) -> bool:
-        return self.lo == self.hi and not (self.lo_open or self.hi_open)
-
-    def scale(self, factor: Fraction) -> "Interval":
-        if factor == 0:
-            return Interval(Fraction(0), Fraction(0))
-        return Interval(self.lo * factor, self.hi * factor if self.hi != INF else INF, self.lo_open, self.hi_open)
-
-
-def _divide(a: Interval, b: Interval) -> Interval:
-    """a / b for non-negative intervals; division by zero gives ∞ (or [0, ∞) for 0/0)."""
-    if b.hi == INF:
-        lo, lo_open = Fraction(0), False
-    elif b.hi == 0:
-        lo, lo_open = (INF, False) if a.lo > 0 else (Fraction(0), False)
-    else:
-        lo, lo_open = a.lo / b.hi, a.lo_open or b.hi_open
-    if b.lo == 0 or a.hi == INF:
-        hi, hi_open = INF, False
-    else:
-        hi, hi_open = a.hi / b.lo, a.hi_open or b.lo_open
-    if lo == INF:
-        return Interval(INF, INF)  # type: ignore[arg-type]
-    return Interval(lo, hi, lo_open, hi_open)
-
-
-def _ge(a: Interval, b: Interval) -> B3:
-    # Every a >= every b when a's least value is at least b's greatest; none is when
-    # a's greatest is below b's least (or equal to it, but not reached by one of them).
-    if a.lo >= b.hi:
-        return True
-    if a.hi < b.lo or (a.hi == b.lo and (a.hi_open or b.lo_open)):
-        return False
-    return None
-
-
-def _gt(a: Interval, b: Interval) -> B3:
-    if a.lo > b.hi or (a.lo == b.hi and (a.lo_open or b.hi_open)):
-        return True
-    if a.hi <= b.lo:
-        return False
-    return None
-
-
-def _eq(a: Interval, b: Interval) -> B3:
-    if a.known and b.known:
-        return a.lo == b.lo
-    if _gt(a, b) is True or _gt(b, a) is True:
-        return False
-    return None
-
-
-# Canonical operator -> how it compares two intervals.
-INTERVAL_COMPARE: dict[str, Callable[[Interval, Interval], B3]] = {
-    ">=": _ge, ">": _gt,
-    "<=": lambda a, b: _ge(b, a), "<": lambda a, b: _gt(b, a),
-    "=": _eq, "!=": lambda a, b: not3(_eq(a, b)),
-}
+# The shared semantics (three-valued logic, intervals) and the case-split plan.
+_divide, _ge, _gt, _eq = divide, ge, gt, eq
+_missing_if, _decided, _join_truth, _hull = missing_if, decided, join_truth, hull
 
 
 # -------------------------------------------------------------------- evaluation
@@ -152,10 +53,6 @@ class Env:
 
     def extended(self, extra: dict[str, Any]) -> "Env":
         return Env({**self.values, **extra})
-
-
-Missing = frozenset[str]
-NONE: Missing = frozenset()
 
 
 class Engine:
@@ -354,49 +251,14 @@ class Engine:
         return show_quantity(value.lo, kind, unit)
 
     # ------------------------------------------------------------ refinement
-    def split_values(self, fact: str, nodes: list[ast.Node]) -> list[Any] | None:
-        """The values of an unknown fact that cover every case the nodes can tell apart."""
-        info = self.facts[fact]
-        if info.kind == BOOL:
-            return [True, False]
-        if info.kind == ENUM:
-            return list(info.values)
-        if info.kind == SET:
-            # Scopes use a fact with several values only positively, so one value at a time covers them.
-            return [frozenset({value}) for value in info.values]
-        if not info.numeric:
-            return None
-        thresholds = _thresholds(fact, nodes)
-        if not thresholds:
-            return None
-        floor = info.minimum or Fraction(0)
-        return _regions(sorted(t for t in thresholds if t > floor), floor, integer=KINDS[info.kind].integer)
-
-    def refine(self, decide: Callable[[Env], B3], env: Env, roots: Iterable[Any]) -> B3:
-        """Decide by enumerating the unknown facts: the answer when every case agrees."""
-        nodes = self.checked.reachable(roots)
-        facts = {n.name for n in nodes if isinstance(n, ast.Ref) and n.target == "fact"}
-        facts |= {n.fact for n in nodes if isinstance(n, (ast.IsValue, ast.Includes))}
-        facts |= {"exposure", "modality", "jurisdiction"}  # the scope of every row
-        choices = []
-        for fact in sorted(facts):
-            if fact in env.values:
-                continue
-            values = self.split_values(fact, nodes)
-            if values:
-                choices.append((fact, values))
-        choices.sort(key=lambda choice: len(choice[1]))
-        kept, total = [], 1
-        for fact, values in choices:
-            if total * len(values) > SPLIT_BUDGET:
-                break
-            kept.append((fact, values))
-            total *= len(values)
+    def refine(self, decide: Callable[[Env], B3], env: Env, split: Split) -> B3:
+        """Decide by enumerating the unknown facts of the plan's split: the answer when every case agrees."""
+        kept = split.cases(env.values)
         if not kept:
             return None
         outcome: set[B3] = set()
-        names = [fact for fact, _ in kept]
-        for combination in itertools.product(*(values for _, values in kept)):
+        names = [choice.fact for choice in kept]
+        for combination in itertools.product(*(choice.values for choice in kept)):
             result = decide(env.extended(dict(zip(names, combination))))
             if result is None:
                 return None
@@ -405,73 +267,6 @@ class Engine:
                 return None
         return outcome.pop()
 
-
-def _missing_if(result: B3, parts: Iterable[Missing]) -> Missing:
-    return NONE if result is not None else frozenset().union(*parts)
-
-
-def _decided(value: Any) -> bool:
-    return value.known if isinstance(value, Interval) else value is not None
-
-
-def _join_truth(values: list[B3]) -> B3:
-    return values[0] if len(set(values)) == 1 else None
-
-
-def _hull(values: list[Interval]) -> Interval:
-    return Interval(min(v.lo for v in values), max(v.hi for v in values))  # closed ends: always safe
-
-
-def _is_constant(expr: Any) -> bool:
-    if isinstance(expr, (ast.Number, ast.Percent)):
-        return True
-    if isinstance(expr, ast.Scale):
-        return _is_constant(expr.operand)
-    if isinstance(expr, ast.Ratio):
-        return _is_constant(expr.numerator) and _is_constant(expr.denominator)
-    return False
-
-
-def _constant_value(expr: Any) -> Fraction:
-    if isinstance(expr, (ast.Number, ast.Percent)):
-        return expr.value
-    if isinstance(expr, ast.Scale):
-        return expr.value * _constant_value(expr.operand)
-    return _constant_value(expr.numerator) / _constant_value(expr.denominator)
-
-
-def _thresholds(fact: str, nodes: list[ast.Node]) -> set[Fraction]:
-    """The constants a numeric fact is compared with directly (`intended_dose < 0.3 mSv`)."""
-    thresholds: set[Fraction] = set()
-    for node in nodes:
-        if not isinstance(node, ast.Compare):
-            continue
-        if any(isinstance(op, ast.Ref) and op.name == fact for op in node.operands):
-            thresholds |= {_constant_value(op) for op in node.operands if _is_constant(op)}
-    return thresholds
-
-
-def _regions(thresholds: list[Fraction], floor: Fraction, integer: bool) -> list[Interval]:
-    """The pieces the thresholds cut the fact's range into: each threshold, and the open stretches between.
-
-    Together they cover every value the fact can take, so a case split over them
-    is exhaustive; inside each piece every comparison with a threshold has one
-    answer, and the other uses of the fact (a ratio, a multiple) are evaluated
-    over the piece's interval.
-    """
-    edges = [floor] + thresholds
-    pieces = [Interval(edge, edge) for edge in edges]
-    for a, b in zip(edges, edges[1:] + [INF]):
-        if integer:
-            low, high = math.floor(a) + 1, (math.ceil(b) - 1 if b != INF else INF)
-            if high == INF or low <= high:
-                pieces.append(Interval(Fraction(low), Fraction(high) if high != INF else INF))
-        else:
-            pieces.append(Interval(a, b, lo_open=True, hi_open=b != INF))
-    return pieces
-
-
-YES_NO: dict[B3, str] = {True: "yes", False: "no", None: "unknown"}
 
 # Node type -> rule, for conditions and for numbers: tables, not if-chains.
 BOOL_RULES: dict[type, Callable[..., tuple[B3, Missing]]] = {
@@ -509,10 +304,8 @@ class Evaluator:
         self.criteria = checked.criteria
         self.engine = Engine(checked)
         self.source = source
-        self.exclusions: dict[str, list[ast.Exclusion]] = {}
-        for exclusion in self.criteria.exclusions:
-            for code in exclusion.codes:
-                self.exclusions.setdefault(code, []).append(exclusion)
+        self.plan = Plan(checked)
+        self.exclusions = self.plan.exclusions
         self.authorities = {a.jurisdiction: a for a in self.criteria.authorities}
         # What an explanation says about each criterion that does not depend on the
         # incident: worked out once here, not for every incident.
@@ -593,25 +386,14 @@ class Evaluator:
                                                  excluded_missing if excluded is None else NONE]),
                        reasons=trace or [], excluded_by=excluded_by if met is False else None)
 
-    def row_roots(self, rows: Iterable[ast.Row]) -> list[Any]:
-        roots: list[Any] = []
-        for row in rows:
-            roots += [row.band, row.when, row.unless]
-            roots += [e.when for e in self.exclusions.get(row.code, ())]
-        return roots
-
-    def comp_roots(self, item: ast.Complementary) -> list[Any]:
-        return [item.when] + [e.when for e in self.exclusions.get(item.code, ())]
-
     # ------------------------------------------------------------- incidents
     def evaluate(self, incident: IncidentFacts) -> Result:
         env = Env(dict(incident.values))
         rows = self.criteria.rows
         verdicts = [self.row_verdict(row, env, []) for row in rows]
-        for row, verdict in zip(rows, verdicts):
+        for index, (row, verdict) in enumerate(zip(rows, verdicts)):
             if verdict.met is None:
-                refined = self.engine.refine(lambda e, r=row: self.row_verdict(r, e).met, env,
-                                             self.row_roots([row]))
+                refined = self.engine.refine(lambda e, r=row: self.row_verdict(r, e).met, env, self.plan.row(index))
                 if refined is not None:
                     verdict.met = refined
                     verdict.reasons.append(f"decided whatever the unknown facts ({', '.join(sorted(verdict.missing))})"
@@ -630,7 +412,7 @@ class Evaluator:
                 same = [r for r in rows if r.code == code]
                 if len(same) > 1:
                     refined = self.engine.refine(lambda e, s=same: or3(self.row_verdict(r, e).met for r in s), env,
-                                                 self.row_roots(same))
+                                                 self.plan.code(code))
                     if refined is not None:
                         code_met[code] = refined
                         # Each row alone is still undetermined; say why the code is decided.
@@ -649,8 +431,7 @@ class Evaluator:
             def decide(e: Env) -> B3:
                 return or3([self.row_verdict(r, e).met for r in rows] +
                            [self.comp_verdict(i, e).met for i in statutory])
-            notifiable = self.engine.refine(decide, env, self.row_roots(rows) + [
-                root for item in statutory for root in self.comp_roots(item)])
+            notifiable = self.engine.refine(decide, env, self.plan.notifiable())
 
         notes = list(incident.notes)
         codes = [code for code, met in code_met.items() if met is True]
