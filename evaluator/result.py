@@ -14,7 +14,9 @@ Outcome = Literal["met", "not met", "undetermined", "out of scope"]
 
 
 class AuthorityInfo(BaseModel):
-    """The enforcing authority to notify."""
+    """The enforcing authority to notify (a value: results share one per jurisdiction)."""
+
+    model_config = ConfigDict(frozen=True)
 
     jurisdiction: str
     name: str
@@ -22,7 +24,9 @@ class AuthorityInfo(BaseModel):
 
 
 class AdviceInfo(BaseModel):
-    """Advice the guidance gives for incidents like this one."""
+    """Advice the guidance gives for incidents like this one (a value: results share it)."""
+
+    model_config = ConfigDict(frozen=True)
 
     name: str
     text: str

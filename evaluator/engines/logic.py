@@ -17,7 +17,6 @@ False
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Iterable
 
@@ -52,19 +51,20 @@ def or3(values: Iterable[B3]) -> B3:
     return result
 
 
-@dataclass(frozen=True)
 class Interval:
     """The values a number may have: exactly one when known, a range when not.
 
     An end is open when the value cannot equal it: (0.3 mSv, 2.5 mSv) is every
     dose strictly between. Marking an end closed when it is really open is
     always safe (it only makes fewer comparisons decidable); the reverse is not.
+    Immutable by convention; a plain class with slots, because engines make
+    millions of them.
     """
 
-    lo: Fraction
-    hi: Fraction | float  # INF when unbounded
-    lo_open: bool = False
-    hi_open: bool = False
+    __slots__ = ("lo", "hi", "lo_open", "hi_open")
+
+    def __init__(self, lo: Fraction, hi: Fraction | float, lo_open: bool = False, hi_open: bool = False):
+        self.lo, self.hi, self.lo_open, self.hi_open = lo, hi, lo_open, hi_open  # hi is INF when unbounded
 
     @property
     def known(self) -> bool:
@@ -74,6 +74,19 @@ class Interval:
         if factor == 0:
             return Interval(Fraction(0), Fraction(0))
         return Interval(self.lo * factor, self.hi * factor if self.hi != INF else INF, self.lo_open, self.hi_open)
+
+    def _key(self) -> tuple:
+        return self.lo, self.hi, self.lo_open, self.hi_open
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Interval) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"Interval({self.lo!r}, {self.hi!r}" + (f", lo_open={self.lo_open}" if self.lo_open else "") +
+                (f", hi_open={self.hi_open}" if self.hi_open else "") + ")")
 
 
 def point(value) -> Interval:
@@ -87,11 +100,11 @@ def divide(a: Interval, b: Interval) -> Interval:
     elif b.hi == 0:
         lo, lo_open = (INF, False) if a.lo > 0 else (Fraction(0), False)
     else:
-        lo, lo_open = a.lo / b.hi, a.lo_open or b.hi_open
+        lo, lo_open = Fraction(a.lo) / b.hi, a.lo_open or b.hi_open  # exact, if the ends are ints too
     if b.lo == 0 or a.hi == INF:
         hi, hi_open = INF, False
     else:
-        hi, hi_open = a.hi / b.lo, a.hi_open or b.lo_open
+        hi, hi_open = Fraction(a.hi) / b.lo, a.hi_open or b.lo_open
     if lo == INF:
         return Interval(INF, INF)  # type: ignore[arg-type]
     return Interval(lo, hi, lo_open, hi_open)

@@ -28,3 +28,6 @@ SYMBOL: dict[str, str] = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "="
 
 # Canonical operator -> the same test with its operands swapped.
 FLIPPED: dict[str, str] = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "=": "=", "!=": "!="}
+
+# Canonical operator -> how generated Python code writes it (the compiled engine).
+PYTHON: dict[str, str] = {">=": ">=", "<=": "<=", ">": ">", "<": "<", "=": "==", "!=": "!="}
