@@ -33,7 +33,7 @@ from .language.parse import parse_text
 from .resources import criteria_dir
 from .result import ErrorInfo, Result
 from .language.transform import to_ast
-from .language.values import FactInfo
+from .language.values import FactInfo, ValueProblem, read_date, show_text
 
 VOCABULARY_FILE = "incident-vocabulary.irmer"
 
@@ -209,15 +209,25 @@ class Guidance:
         return read_incident(incident, self.vocabulary.facts)
 
     def evaluate(self, incident: Mapping[str, Any] | Any) -> Result:
-        """Evaluate one incident. An incident that cannot be read gives a result with `error` set."""
+        """Evaluate one incident. It never raises: an incident that cannot be read gives a result
+        with `error` set, and so, as a last resort, does a fault of ours ("internal error").
+
+        >>> load_criteria("2024").evaluate({"total_dose": "3,5 mSv"}).error.message
+        'total_dose: "3,5 mSv" has a decimal comma; numbers take a decimal point'
+        """
         try:
-            read = self.read(incident)
-        except IncidentError as error:
-            ident = incident.get("id") if isinstance(incident, Mapping) else getattr(incident, "id", None)
-            infos = [ErrorInfo(field=p.field, message=p.message, hint=p.hint) for p in error.problems]
-            return Result(id=None if ident is None else str(ident), criteria=self.version, error=infos[0],
-                          errors=infos)
-        return self.evaluator.evaluate(read)
+            try:
+                read = self.read(incident)
+            except IncidentError as error:
+                infos = [ErrorInfo(field=p.field, message=p.message, hint=p.hint) for p in error.problems]
+                return Result(id=_incident_id(incident), criteria=self.version, error=infos[0], errors=infos)
+            return self.evaluator.evaluate(read)
+        except Exception as error:  # noqa: BLE001 - the promise is a Result, whatever goes wrong
+            info = ErrorInfo(field="incident",
+                             message=f"internal error: {type(error).__name__}: {show_text(str(error), 200)}",
+                             hint="this is a fault in the evaluator, not in the incident; please report it "
+                                  "with the incident")
+            return Result(id=_incident_id(incident), criteria=self.version, error=info, errors=[info])
 
     def evaluate_many(self, incidents: Iterable[Mapping[str, Any]]) -> list[Result]:
         return [self.evaluate(incident) for incident in incidents]
@@ -261,6 +271,17 @@ class Guidance:
     def to_json(self) -> str:
         """The checked AST as JSON."""
         return self.ast.model_dump_json(indent=2)
+
+
+def _incident_id(incident: Any) -> str | None:
+    """The incident's id as text for its result, if it has a usable one."""
+    try:
+        ident = incident.get("id") if isinstance(incident, Mapping) else getattr(incident, "id", None)
+    except Exception:  # noqa: BLE001 - an odd mapping must not stop the result
+        return None
+    if ident is None or isinstance(ident, bool) or not isinstance(ident, (str, int)):
+        return None
+    return ident if isinstance(ident, str) else str(ident) if abs(ident) < 10 ** 30 else None
 
 
 # ---------------------------------------------------------------- catalogue
@@ -332,8 +353,8 @@ def criteria_for(incident: Mapping[str, Any]) -> tuple[Guidance, list[str]]:
     discovered = incident.get("discovered_on") if isinstance(incident, Mapping) else None
     if discovered:
         try:
-            day = dt.date.fromisoformat(str(discovered))
-        except ValueError:
+            day = read_date("discovered_on", discovered)  # a datetime gives its date
+        except ValueProblem:
             return load_criteria(), []  # reading the incident reports the bad date
         info = in_force_on(day)
         if info is None:

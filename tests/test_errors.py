@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, check_golden
+from evaluator.language.diagnostics import SHOWN
 
 CRITERIA = "irmer-2024-08-28.irmer"
 VOCABULARY = "incident-vocabulary.irmer"
@@ -147,6 +148,31 @@ EDITS = [
          "    when     planning_scans >= 3",
          "    when     planning_scans >= 3\n    when     planning_scans >= 4",
          "semantic", within="when     planning_scans >= 4", line_offset=1),
+    # ------------------------------------------- bounds (docs/language.md, "Limits")
+    Edit("threshold-exponent-too-large",  # was: `irmer check` busy past 120 s expanding the exponent
+         "    when     total_dose >= 25 mSv",
+         "    when     total_dose >= 1e99999999 mSv",
+         "semantic", underlined="1e99999999"),
+    Edit("threshold-too-many-digits",  # was: an internal error (int() refuses 4,300 digits), exit 2
+         "    when     total_dose >= 25 mSv",
+         "    when     total_dose >= " + "1" * 4301 + " mSv",
+         "semantic", within="1111"),
+    Edit("deadline-too-long",  # was: passed check, then every evaluation raised OverflowError
+         "deadline notify_by: 2 weeks after discovered_on",
+         "deadline notify_by: 99999999999 weeks after discovered_on",
+         "semantic", underlined="99999999999 weeks"),
+    Edit("divide-by-zero",  # was: passed without a word
+         "    when     multiplication_factor >= 10",
+         "    when     multiplication_factor >= 10 / 0",
+         "semantic", underlined="0"),
+    Edit("nested-too-deeply",  # was: RecursionError
+         "    when     planning_scans >= 3",
+         "    when     " + "not " * 1000 + "planning_scans >= 3",
+         "syntax", underlined="n"),
+    Edit("line-too-long",
+         "    when     planning_scans >= 3",
+         "    when     planning_scans >= 3  # " + "x" * 10_000,
+         "syntax", underlined="x"),
 ]
 
 # Where the message does not point at the edit: each is reported as a problem.
@@ -227,7 +253,10 @@ def test_check_error_golden(cli, tmp_path, edit):
     assert head["file"] == f"<tmp>/{CRITERIA}"
     line = int(head["line"])
     assert int(source["number"]) == line
-    assert source["text"] == broken.lines[line - 1].expandtabs(1)
+    full = broken.lines[line - 1].expandtabs(1)
+    # A long line is shown cut around the caret, marked with `…` where it is cut.
+    assert source["text"] == full or (len(full) > SHOWN and source["text"].strip("…") in full
+                                      and len(source["text"]) <= SHOWN + 2)
     if edit.kind == "semantic":  # the file parses: the checker, not the parser, found the problem
         assert not head["message"].startswith("unexpected"), head["message"]
     # every message in the output has the same form
@@ -291,6 +320,13 @@ INCIDENT_ERRORS = [
     ("negative-dose", {"total_dose": "-3 mSv"}, "total_dose"),
     ("fractional-count", {"planning_scans": 2.5}, "planning_scans"),
     ("date-of-birth-alone", {"date_of_birth": "2000-01-01"}, "date_of_birth"),
+    ("dose-exponent-too-large", {"total_dose": "1e99999999 mSv"}, "total_dose"),
+    ("dose-decimal-comma", {"total_dose": "3,5 mSv"}, "total_dose"),
+    ("dose-arabic-digit", {"total_dose": "\u0668 mSv"}, "total_dose"),
+    ("dose-centisievert", {"total_dose": "3 cSv"}, "total_dose"),
+    ("date-does-not-exist", {"discovered_on": "2024-02-30"}, "discovered_on"),
+    ("date-out-of-range", {"discovered_on": "9999-12-31"}, "discovered_on"),
+    ("date-as-number", {"discovered_on": 20241007}, "discovered_on"),
 ]
 
 

@@ -239,8 +239,9 @@ REFUSED = [
                  id="unknown-unit-mSV"),
     pytest.param({"total_dose": "3 msv"}, "total_dose", ["unknown unit", "`msv`"], "did you mean mSv?",
                  id="unknown-unit-msv"),
-    pytest.param({"total_dose": "3 MSv"}, "total_dose", ["unknown unit", "`MSv`"], "did you mean mSv?",
-                 id="megasievert-is-a-typo-not-a-unit"),
+    # MSv is not accepted (megasievert is a typo), but no hint names mSv: the prefix is a factor of 10^9.
+    pytest.param({"total_dose": "3 MSv"}, "total_dose", ["unknown unit", "`MSv`"], "use Sv, mSv, uSv, µSv",
+                 id="megasievert-is-refused-without-a-guess"),
     pytest.param({"foetal_dose": "10 mgy", "foetal_exposure_unintended": True}, "foetal_dose", ["unknown unit"],
                  "did you mean mGy?", id="unknown-unit-mgy"),
     pytest.param({"total_dose": "-3 mSv"}, "total_dose", ["cannot be negative"], None, id="negative-dose"),
@@ -263,7 +264,12 @@ REFUSED = [
     pytest.param({"totl_dose": "3 mSv"}, "totl_dose", ["unknown field", "did you mean total_dose?"], None,
                  id="unknown-field-with-suggestion"),
     pytest.param({"patient_weight": "70 kg"}, "patient_weight", ["unknown field"], None, id="unknown-field"),
-    pytest.param({"discovered_on": "2024-02-30"}, "discovered_on", ["YYYY-MM-DD"], None, id="impossible-date"),
+    pytest.param({"discovered_on": "2024-02-30"}, "discovered_on", ["2024-02-30 does not exist",
+                                                                    "February 2024 has 29 days"], None,
+                 id="impossible-date"),
+    pytest.param({"discovered_on": "2023-13-01"}, "discovered_on", ["does not exist", "no month 13"], None,
+                 id="impossible-month"),
+    pytest.param({"discovered_on": "2024-1-7"}, "discovered_on", ["YYYY-MM-DD"], None, id="date-not-YYYY-MM-DD"),
 ]
 
 

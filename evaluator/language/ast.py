@@ -270,7 +270,8 @@ class Literal_(Node):
         if self.form == "number" and self.unit:
             return f"{self.text} {self.unit}"
         if self.form == "number":
-            return int(self.text) if self.text.isdigit() else self.text
+            # A long digit string stays text: int() refuses 4,300 digits, and the reader bounds it anyway.
+            return int(self.text) if self.text.isdigit() and len(self.text) <= 30 else self.text
         if self.form == "name" and self.text in ("yes", "no"):
             return self.text == "yes"
         return self.text

@@ -22,7 +22,8 @@ from . import ast
 from .diagnostics import Diagnostic, Span
 from .incident import ENVELOPE
 from .units import BOOL, DIMENSIONLESS, ENUM, KINDS, NUMBER, SET, VALUE_KINDS, UnitError, describe_kind, resolve_unit
-from .values import FactInfo, ValueProblem, read_value
+from .limits import LIMITS, MAX_DEADLINE_DAYS
+from .values import FactInfo, NumberLimitError, ValueProblem, parse_decimal, read_value
 
 ERROR = "error"  # the type of an expression that already has an error: no further errors about it
 
@@ -41,6 +42,13 @@ DEADLINES: dict[str, str] = {
     "notify_by": "the date by which to notify the enforcing authority",
     "report_by": "the date by which to send the investigation report",
 }
+
+# What to do about a number beyond the bounds of limits.py.
+NUMBER_HINT = "write the number with at most 30 significant digits, between 1e-30 and 1e30"
+
+
+def _number_hint(error: ValueError) -> str | None:
+    return NUMBER_HINT if isinstance(error, NumberLimitError) else None
 
 # Header fields every criteria file must have.
 REQUIRED_HEADER = ("title", "publisher", "published", "in_force", "source", "vocabulary")
@@ -104,7 +112,11 @@ def fact_infos(vocabulary: ast.Vocabulary, file: str) -> tuple[dict[str, FactInf
 
 
 def _literal_value(number: ast.Number, kind: str, diagnostics: list[Diagnostic]) -> Fraction | None:
-    value = Fraction(number.text)
+    try:
+        value = parse_decimal(number.text)
+    except ValueError as error:
+        diagnostics.append(Diagnostic(message=str(error), span=number.span, hint=_number_hint(error)))
+        return None
     if number.unit is None:
         return value
     try:
@@ -405,6 +417,10 @@ class Checker:
             exact_days = amount.value * 1461 / 4  # base unit is the year of 365.25 days
             if exact_days.denominator != 1:
                 self.error("a deadline must be a whole number of days", deadline.amount.span, "give it in days or weeks")
+            elif exact_days > MAX_DEADLINE_DAYS:
+                # A date that far ahead may not exist (year 10000), and no guidance gives one.
+                self.error(f"a deadline of {exact_days} days is too long: {LIMITS['deadline']}",
+                           deadline.amount.span)
             else:
                 days = int(exact_days)
         return deadline.model_copy(update={"amount": amount, "days": days})
@@ -464,8 +480,18 @@ class Checker:
         return node, self.error(f"unknown name `{node.name}`", node.span,
                                 _did_you_mean(node.name, names) or "declare it in the vocabulary or define it")
 
+    def decimal(self, text: str, span: Span | None) -> Fraction | None:
+        """A number written in the file, exactly; None (and an error) beyond the bounds on numbers."""
+        try:
+            return parse_decimal(text)
+        except ValueError as error:
+            self.error(str(error), self.narrow(span, text), _number_hint(error))
+            return None
+
     def rule_number(self, node: ast.Number) -> tuple[Any, str]:
-        value = Fraction(node.text)
+        value = self.decimal(node.text, node.span)
+        if value is None:
+            return node, ERROR
         if node.unit is None:
             return node.model_copy(update={"kind": NUMBER, "value": value}), NUMBER
         try:
@@ -477,11 +503,17 @@ class Checker:
         return node.model_copy(update={"kind": kind, "value": value * factor}), kind
 
     def rule_percent(self, node: ast.Percent) -> tuple[Any, str]:
-        return node.model_copy(update={"value": Fraction(node.text) / 100}), NUMBER
+        value = self.decimal(node.text, node.span)
+        if value is None:
+            return node, ERROR
+        return node.model_copy(update={"value": value / 100}), NUMBER
 
     def rule_scale(self, node: ast.Scale) -> tuple[Any, str]:
         operand, kind = self.expr(node.operand)
-        factor = Fraction(node.factor) / (100 if node.percent else 1)
+        factor = self.decimal(node.factor, node.span)
+        if factor is None:
+            return node, ERROR
+        factor /= 100 if node.percent else 1
         if kind != ERROR and not self.numeric(kind):
             kind = self.error(f"`{_scale_text(node)}` needs a number or a quantity, not {self.describe(kind)}",
                               node.operand.span)
@@ -497,6 +529,9 @@ class Checker:
             if not self.compatible(a, b):
                 return node, self.error(f"cannot divide {self.describe(a)} by {self.describe(b)}", node.span,
                                         "a multiplication factor divides two values of the same kind")
+            if isinstance(denominator, (ast.Number, ast.Percent)) and denominator.value == 0:
+                return node, self.error("division by zero: the number below `/` is 0", denominator.span,
+                                        "a ratio divides by a value that is never 0")
         return node.model_copy(update={"numerator": numerator, "denominator": denominator, "kind": NUMBER}), NUMBER
 
     def rule_compare(self, node: ast.Compare) -> tuple[Any, str]:
@@ -575,7 +610,10 @@ class Checker:
                 self.error("`outside` and `within` compare numbers or quantities", node.span)
             elif not self.compatible(a, b):
                 self.compare_error(node.value, a, node.reference, b)
-        fraction = Fraction(node.percent) / 100
+        fraction = self.decimal(node.percent, node.span)
+        if fraction is None:
+            return node, BOOL
+        fraction /= 100
         kind = a if a not in DIMENSIONLESS else NUMBER
         return node.model_copy(update={"value": value, "reference": reference, "fraction": fraction,
                                        "kind": kind}), BOOL

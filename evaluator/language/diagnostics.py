@@ -84,8 +84,23 @@ def render(diagnostic: Diagnostic, source: str | None = None) -> str:
             gutter = f"{span.line:>5} | "
             width = (span.end_column - span.column) if span.end_line == span.line else len(text) - span.column + 1
             width = max(1, min(width, len(text) - span.column + 2))
+            text, column, width = _window(text, span.column, width)
             lines.append(gutter + text)
-            lines.append(" " * (len(gutter) - 2) + "| " + " " * (span.column - 1) + "^" * width)
+            lines.append(" " * (len(gutter) - 2) + "| " + " " * (column - 1) + "^" * width)
     if diagnostic.hint:
         lines.append(f"  hint: {diagnostic.hint}")
     return "\n".join(lines)
+
+
+SHOWN = 120  # the most of a source line a message shows: a 10,000-character line is cut around the caret
+
+
+def _window(text: str, column: int, width: int) -> tuple[str, int, int]:
+    """The part of a long line around the caret, with `…` where it is cut; the caret's new column and width."""
+    if len(text) <= SHOWN:
+        return text, column, width
+    start = max(0, min(column - 1 - SHOWN // 3, len(text) - SHOWN))
+    end = start + SHOWN
+    shown = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+    column = column - start + (1 if start else 0)
+    return shown, column, max(1, min(width, SHOWN - (column - 1) + (1 if start else 0)))

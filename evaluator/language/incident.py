@@ -21,7 +21,6 @@ evaluator.language.incident.IncidentError: totl_dose: unknown field; did you mea
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -29,9 +28,10 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic_core import PydanticCustomError
+from rapidfuzz.distance import OSA
 
 from .units import BOOL, ENUM, KINDS, SET
-from .values import FactInfo, Measure, ValueProblem, read_value
+from .values import FactInfo, Measure, ValueProblem, read_date, read_value, show_text
 
 # Fields an incident may carry besides the facts of the vocabulary.
 ENVELOPE: dict[str, str] = {
@@ -112,15 +112,19 @@ def read_incident(data: Mapping[str, Any], facts: Mapping[str, FactInfo]) -> Inc
     values: dict[str, Any] = {}
     given: set[str] = set()
     for key, raw in data.items():
+        if not isinstance(key, str):
+            problems.append(Problem(show_text(repr(key)), f"a field name is text, not {type(key).__name__}"))
+            continue
         if raw is None or key in ENVELOPE:
             continue
         info = facts.get(key)
         if info is None:
-            names = list(facts) + list(ENVELOPE)
-            close = difflib.get_close_matches(key, names, n=1, cutoff=0.75) or \
-                difflib.get_close_matches(key, names, n=3, cutoff=0.5)
-            suggestion = f"; did you mean {' or '.join(close)}?" if close else ""
-            problems.append(Problem(key, "unknown field" + suggestion))
+            close = field_typo(key, list(facts) + list(ENVELOPE))
+            if close:
+                problems.append(Problem(show_text(key), f"unknown field; did you mean {close}?"))
+            else:
+                problems.append(Problem(show_text(key), "unknown field",
+                                        "the fields of an incident are listed by `irmer schema`"))
             continue
         try:
             values[key] = read_value(info, raw)
@@ -130,6 +134,8 @@ def read_incident(data: Mapping[str, Any], facts: Mapping[str, FactInfo]) -> Inc
     ident = data.get("id")
     if ident is not None and (isinstance(ident, bool) or not isinstance(ident, (str, int))):
         problems.append(Problem("id", "must be text or a whole number"))
+    elif isinstance(ident, int) and abs(ident) >= 10 ** 30:
+        problems.append(Problem("id", "is a whole number of more than 30 digits", "give a long id as text"))
     description = data.get("description")
     if description is not None and not isinstance(description, str):
         problems.append(Problem("description", "must be text"))
@@ -154,9 +160,9 @@ def _age_from_dates(data: Mapping[str, Any], facts: Mapping[str, FactInfo], valu
         if raw is None:
             continue
         try:
-            dates[name] = dt.date.fromisoformat(str(raw))
-        except ValueError:
-            problems.append(Problem(name, f"must be a date written YYYY-MM-DD, not {raw!r}"))
+            dates[name] = read_date(name, raw)
+        except ValueProblem as problem:
+            problems.append(Problem(name, problem.message, problem.hint))
     if born is None or "age" not in facts:
         return
     if exposed is None:
@@ -169,7 +175,9 @@ def _age_from_dates(data: Mapping[str, Any], facts: Mapping[str, FactInfo], valu
         problems.append(Problem("exposure_date", "is before date_of_birth"))
         return
     age = age_on(dates["date_of_birth"], dates["exposure_date"])
-    text = f"{float(age):.2f} years (from date_of_birth and exposure_date)"
+    # Exact words, never a rounded number: "16.00 years < 16 years: yes" the day before a
+    # 16th birthday would contradict itself.
+    text = f"{age_words(dates['date_of_birth'], dates['exposure_date'])} (from date_of_birth and exposure_date)"
     derived = Measure(value=age, kind="duration", text=text, unit="years")
     if "age" in values:
         stated = values["age"].value
@@ -196,6 +204,46 @@ def age_on(born: dt.date, on: dt.date) -> Fraction:
     last = _anniversary(born, born.year + years)
     following = _anniversary(born, born.year + years + 1)
     return years + Fraction((on - last).days, (following - last).days)
+
+
+def age_words(born: dt.date, on: dt.date) -> str:
+    """The age in completed years and days since the last birthday, exactly.
+
+    >>> age_words(dt.date(2008, 10, 8), dt.date(2024, 10, 7))
+    '15 years 365 days'
+    >>> age_words(dt.date(2008, 10, 8), dt.date(2024, 10, 8))
+    '16 years'
+    >>> age_words(dt.date(2024, 1, 1), dt.date(2024, 1, 2))
+    '0 years 1 day'
+    """
+    years = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    days = (on - _anniversary(born, born.year + years)).days
+    text = f"{years} year{'' if years == 1 else 's'}"
+    return f"{text} {days} day{'' if days == 1 else 's'}" if days else text
+
+
+def field_typo(name: str, candidates: list[str]) -> str | None:
+    """The field a mistyped name near certainly meant, or None.
+
+    Capitals, spaces and hyphens do not count (`Total Dose` is `total_dose`);
+    beyond that, one slip of a key in a short name or two in a long one, and
+    only when one field is that close: `totl_dose` is `total_dose`, but
+    `patient_name` is no field's typo.
+
+    >>> field_typo("totl_dose", ["total_dose", "age"]), field_typo("patient_name", ["fraction_images"])
+    ('total_dose', None)
+    """
+    wanted = _fold_name(name)
+    allowed = 1 if len(wanted) <= 6 else 2
+    scored = [(OSA.distance(wanted, _fold_name(c), score_cutoff=allowed + 1), c) for c in candidates]
+    close = [c for d, c in scored if d <= allowed]
+    best = min((d for d, _ in scored), default=None)
+    nearest = [c for d, c in scored if d == best]
+    return nearest[0] if close and len(nearest) == 1 else None
+
+
+def _fold_name(name: str) -> str:
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
 
 
 def _anniversary(born: dt.date, year: int) -> dt.date:

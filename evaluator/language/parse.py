@@ -18,6 +18,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from .diagnostics import CriteriaError, Diagnostic, Span
+from .limits import LIMITS, MAX_FILE_SIZE, MAX_LINE_LENGTH, MAX_NESTING
 from ..resources import grammar_path
 
 # What each terminal is called when we tell a person what we expected.
@@ -58,13 +59,62 @@ def parser() -> Lark:
 
 
 def parse_text(text: str, file: str = "<string>") -> Tree:
-    """Parse criteria or vocabulary text; raise CriteriaError with a located diagnostic."""
+    """Parse criteria or vocabulary text; raise CriteriaError with a located diagnostic.
+
+    The text is measured first (its size, its lines) and the tree after (its
+    depth), against the bounds of :mod:`evaluator.language.limits`: a file beyond them is
+    refused here, before any later stage walks it recursively.
+    """
     if not text.endswith("\n"):
         text += "\n"
+    problem = _size_problem(text, file)
+    if problem is not None:
+        raise CriteriaError([problem], {file: text})
     try:
-        return parser().parse(text)
+        tree = parser().parse(text)
     except UnexpectedInput as error:
         raise CriteriaError([syntax_diagnostic(error, text, file)], {file: text}) from None
+    problem = _depth_problem(tree, file)
+    if problem is not None:
+        raise CriteriaError([problem], {file: text})
+    return tree
+
+
+def _size_problem(text: str, file: str) -> Diagnostic | None:
+    """The first place where the text is longer than a file or a line may be."""
+    if len(text) > MAX_FILE_SIZE:
+        line = text.count("\n", 0, MAX_FILE_SIZE) + 1
+        column = MAX_FILE_SIZE - (text.rfind("\n", 0, MAX_FILE_SIZE) + 1) + 1
+        return Diagnostic(message=f"the file is too long ({len(text):,} characters): {LIMITS['file size']}",
+                          span=Span(file=file, line=line, column=column, end_line=line, end_column=column + 1),
+                          hint="the file is cut off here; split it, or check that it is the file you meant")
+    for number, line in enumerate(text.split("\n"), 1):
+        if len(line) > MAX_LINE_LENGTH:
+            return Diagnostic(message=f"this line is too long ({len(line):,} characters): {LIMITS['line length']}",
+                              span=Span(file=file, line=number, column=MAX_LINE_LENGTH + 1, end_line=number,
+                                        end_column=MAX_LINE_LENGTH + 2),
+                              hint="split a long text into several lines of its clause (says, note)")
+    return None
+
+
+def _depth_problem(tree: Tree, file: str) -> Diagnostic | None:
+    """Where the tree is nested deeper than the bound, found without recursion.
+
+    Every later stage (transform, check, the engines, the printer) walks
+    expressions recursively; a `not` nested a thousand deep would exhaust
+    Python's stack in any of them.
+    """
+    stack: list[tuple[Tree, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            meta = node.meta
+            line, column = (meta.line, meta.column) if not getattr(meta, "empty", True) else (1, 1)
+            return Diagnostic(message=f"this expression is nested too deeply: {LIMITS['nesting']}",
+                              span=Span(file=file, line=line, column=column, end_line=line, end_column=column + 1),
+                              hint="give a part of it a name with `define`, and use the name")
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+    return None
 
 
 def describe_expected(names: set[str]) -> str:

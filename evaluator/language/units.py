@@ -15,12 +15,13 @@ False
 
 from __future__ import annotations
 
-import difflib
+import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
 import pint
+from rapidfuzz.distance import OSA
 
 from ..resources import units_path
 
@@ -134,14 +135,55 @@ def known_units() -> list[str]:
     return [u for kind in KINDS.values() for u in kind.units]
 
 
-def suggest_unit(unit: str) -> str | None:
-    """The known unit closest to a mistyped one: `mSV` -> `mSv`, `MSv` -> `mSv`."""
-    candidates = known_units()
-    lowered = {c.lower(): c for c in reversed(candidates)}  # the first spelling wins: MSv -> mSv, not MSv
-    if unit.strip().lower() in lowered:
-        return lowered[unit.strip().lower()]
-    close = difflib.get_close_matches(unit, candidates, n=1, cutoff=0.6)
-    return close[0] if close else None
+def suggest_unit(unit: str, kind: str | None = None) -> str | None:
+    """The unit a mistyped one near certainly meant, or None: a hint must never change a value.
+
+    A suggestion is the same value under another spelling: the same unit in
+    other letters (`ｍSv` in full-width letters, `mSV`), or one slip of a key
+    (`mSvv`, `Gyy`, `yaers`) that keeps the unit's prefix. A different prefix
+    is a different value (`cSv`, `nSv` and `kSv` are not `Sv`; `MSv` is not
+    `mSv`), and another kind is another quantity (`mrem` is not `mm`): no
+    suggestion. With `kind`, only units of that kind are suggested. When two
+    units are equally close, neither is.
+
+    >>> suggest_unit("mSV"), suggest_unit("ｍSv"), suggest_unit("mSvv"), suggest_unit("yaers")
+    ('mSv', 'mSv', 'mSv', 'years')
+    >>> [suggest_unit(u) for u in ("cSv", "nSv", "kSv", "MSv", "mrem")]
+    [None, None, None, None, None]
+    """
+    text = unicodedata.normalize("NFKC", unit.strip())
+    accepted = {spelling: spelling_kind for spelling, spelling_kind in ACCEPTED.items()
+                if kind is None or spelling_kind == kind}
+    if text in accepted:
+        return text
+    close: set[str] = set()
+    for candidate in accepted:
+        if not _keeps_prefix(text, candidate):
+            continue
+        if text.casefold() == candidate.casefold() or OSA.distance(text.casefold(), candidate.casefold()) == 1:
+            close.add(_normalise(candidate).replace("µ", "u"))  # µSv and uSv are one unit
+    if len(close) != 1:
+        return None
+    (found,) = close
+    return next(c for c in accepted if _normalise(c).replace("µ", "u") == found)
+
+
+def _keeps_prefix(text: str, candidate: str) -> bool:
+    """A typo keeps the unit's scale: the first letter of a prefixed unit must be written as it is.
+
+    `mSV` keeps the prefix of `mSv`; `MSv` and `cSv` do not. A unit without a
+    prefix (`Sv`, `Gy`, `days`) keeps its first letter in either case (`sv`).
+    """
+    if not text:
+        return False
+    if _has_prefix(candidate):
+        return text[0] == candidate[0] or (candidate[0] == "µ" and text[0] in "uμ")
+    return text[0].casefold() == candidate[0].casefold()
+
+
+def _has_prefix(spelling: str) -> bool:
+    """`mSv`, `kBq`, `cm`: a unit whose rest is itself a unit (`Sv`, `Bq`, `m`)."""
+    return len(spelling) > 1 and spelling[1:] in ACCEPTED
 
 
 def to_unit(value: Fraction, kind: str, unit: str) -> Fraction:

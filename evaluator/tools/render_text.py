@@ -14,6 +14,8 @@ VERDICT = {True: "[bold red]NOTIFIABLE[/]", False: "[bold green]not notifiable[/
            None: "[bold yellow]UNDETERMINED[/]"}
 MARK = {"met": "[red]✓[/]", "not met": "[green]✗[/]", "undetermined": "[yellow]?[/]", "out of scope": "[dim]·[/]"}
 LABEL_WIDTH = 11
+# The header's codes when there are none: notifiable with no code yet means the code turns on facts not given.
+NO_CODES = {True: "code not yet known", False: "no codes", None: "no codes"}
 
 
 def _line(label: str, value: str) -> str:
@@ -35,11 +37,16 @@ def result_text(result: Result, explain: bool = False) -> str:
             text = error.message if error.message.startswith(error.field) else f"{error.field}: {error.message}"
             lines.append(_line("error", f"{escape(text)}{hint}"))
         return "\n".join(lines)
-    codes = ", ".join(result.codes) if result.codes else "no codes"
+    codes = ", ".join(result.codes) if result.codes else NO_CODES[result.notifiable]
     lines.append(f"[bold]{name}[/]  {VERDICT[result.notifiable]}  [bold]{escape(codes)}[/]  "
                  f"[dim]criteria {escape(result.criteria or '')}[/]")
     if result.notifiable is None and result.missing:
         lines.append(_line("missing", escape(", ".join(result.missing)) + "  [dim](give these to decide)[/]"))
+    elif result.notifiable and not result.codes:
+        # Notifiable whatever the unknown facts are, but under a code that turns on them.
+        deciding = sorted({fact for c in result.explanation if c.outcome == "undetermined" for fact in c.missing})
+        if deciding:
+            lines.append(_line("missing", escape(", ".join(deciding)) + "  [dim](give these to decide the code)[/]"))
     if result.authority:
         contact = f" — {escape(result.authority.contact)}" if result.authority.contact else ""
         lines.append(_line("authority", escape(result.authority.name) + contact))
@@ -61,8 +68,18 @@ def result_text(result: Result, explain: bool = False) -> str:
         for criterion in shown:
             lines.extend(_criterion(criterion, explain))
     elif result.notifiable is False:
-        lines.append(_line("why", "no criterion is met " + hint))
+        lines.append(_line("why", escape(_none_met(result)) + " " + hint))
     return "\n".join(lines)
+
+
+def _none_met(result: Result) -> str:
+    """Why a result is not notifiable, true also when a voluntary code is shown with it."""
+    if not result.codes:
+        return "no criterion is met"
+    voluntary = ", ".join(result.codes)
+    return (f"no statutory criterion is met; voluntary notification {voluntary} may be made"
+            if len(result.codes) == 1 else
+            f"no statutory criterion is met; voluntary notifications {voluntary} may be made")
 
 
 def _criterion(criterion: CriterionResult, explain: bool) -> list[str]:
