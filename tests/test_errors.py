@@ -348,3 +348,34 @@ def test_incident_error_golden(cli, name, fields, field):
     assert text.exit_code == 1
     assert f"BAD-{name}  INVALID" in text.stdout
     check_golden(f"errors/incident-{name}.txt", text.stdout)
+
+
+# ------------------------------------------------ result headers that say what is true
+
+HEADERS = [
+    # Notifiable whatever the exposure, but under 1 (accidental) or 2.2 (unintended): the code is not yet known.
+    ("notifiable-code-not-yet-known",
+     {"jurisdiction": "Scotland", "modality": "diagnostic", "total_dose": "30 mSv", "intended_dose": "1 mSv"},
+     ["NOTIFIABLE  code not yet known", "missing    exposure  (give these to decide the code)"], ["no codes"]),
+    # Only a voluntary code: not notifiable, and the why says a voluntary notification may be made.
+    ("voluntary-only",
+     {"jurisdiction": "England", "exposure": "unintended", "modality": "diagnostic", "intended_dose": "0.1 mSv",
+      "total_dose": "0.1 mSv", "age": 40, "voluntary": True},
+     ["not notifiable  V2.1", "no statutory criterion is met; voluntary notification V2.1 may be made"],
+     ["why        no criterion is met"]),
+    ("not-notifiable",
+     {"jurisdiction": "England", "exposure": "unintended", "modality": "diagnostic", "intended_dose": "0.1 mSv",
+      "total_dose": "0.1 mSv", "age": 40},
+     ["not notifiable  no codes", "why        no criterion is met"], ["voluntary"]),
+]
+
+
+@pytest.mark.parametrize("name, fields, present, absent", HEADERS, ids=[case[0] for case in HEADERS])
+def test_result_header_is_true(cli, name, fields, present, absent):
+    text = cli("evaluate", "--format", "text", "--criteria", "2024", "-",
+               input=json.dumps({"id": f"H-{name}", **fields})).stdout
+    for words in present:
+        assert words in text, text
+    for words in absent:
+        assert words not in text, text
+    check_golden(f"errors/result-{name}.txt", text)

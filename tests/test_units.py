@@ -407,3 +407,86 @@ def test_consistent_age_and_dates_accepted(guidance):
     result = evaluated(guidance, incident(exposure="accidental", total_dose="2 mSv", age=17,
                                           date_of_birth="2006-05-01", exposure_date="2024-04-30"))
     assert (result.notifiable, result.codes) == (True, ["1"])
+
+
+# ------------------------------------------------ hints that never change a value
+
+from evaluator.language.incident import field_typo  # noqa: E402
+from evaluator.language.units import suggest_unit  # noqa: E402
+
+UNIT_HINTS = [
+    # (typed, the kind the fact wants or None, the suggestion or None)
+    ("mSV", None, "mSv"), ("msv", None, "mSv"), ("MSV", None, None), ("SV", None, "Sv"), ("sv", None, "Sv"),
+    ("\uff4dSv", None, "mSv"),             # full-width m: the same unit in other letters
+    ("mSvv", None, "mSv"), ("Gyy", None, "Gy"), ("yaers", None, "years"), ("dyas", None, "days"),
+    ("mgy", "absorbed dose", "mGy"), ("GBQ", None, "GBq"), ("kbq", None, "kBq"),
+    # A different prefix is a different value: never suggested.
+    ("cSv", None, None), ("nSv", None, None), ("kSv", None, None), ("MSv", None, None),
+    ("mBq", None, None), ("Mm", None, None), ("CM", None, None), ("pGy", None, None),
+    # Another kind, or no near unit.
+    ("mrem", None, None), ("rem", None, None), ("mGy", "effective dose", None), ("mGY", "effective dose", None),
+    ("kg", None, None), (",5 mSv", None, None),
+    # Two units equally near: neither.
+    ("mG", None, None),
+]
+
+
+@pytest.mark.parametrize("typed, kind, suggestion", UNIT_HINTS, ids=[f"{t}->{s}" for t, _, s in UNIT_HINTS])
+def test_unit_hints_only_for_near_certain_typos(typed, kind, suggestion):
+    assert suggest_unit(typed, kind) == suggestion
+
+
+@pytest.mark.parametrize("dose, hint", [
+    ("3 cSv", "use Sv, mSv, uSv, µSv"), ("3 kSv", "use Sv, mSv, uSv, µSv"), ("3 nSv", "use Sv, mSv, uSv, µSv"),
+    ("3 \uff4dSv", "did you mean mSv?"), ("3 mGY", "use Sv, mSv, uSv, µSv"),
+])
+def test_unit_hint_in_a_result(g2024, dose, hint):
+    result = g2024.evaluate(incident(total_dose=dose))
+    assert result.error.hint == hint
+
+
+def test_length_unit_hint_is_not_a_dose_unit(g2024):
+    result = g2024.evaluate(incident(modality="radiotherapy", miss_displacement="3 mrem"))
+    assert (result.error.field, result.error.hint) == ("miss_displacement", "use mm, cm, m")
+
+
+@pytest.mark.parametrize("dose, words, hint", [
+    ("3,5 mSv", "has a decimal comma", 'write "3.5 mSv"'),
+    ("0,25mSv", "has a decimal comma", 'write "0.25mSv"'),
+    ("3,500 mSv", "has a comma in its number",
+     'write "3.500 mSv" if the comma is a decimal comma, or "3500 mSv" if it separates thousands'),
+])
+def test_a_decimal_comma_is_named(g2024, dose, words, hint):
+    result = g2024.evaluate(incident(total_dose=dose))
+    assert words in result.error.message and "unknown unit" not in result.error.message
+    assert result.error.hint == hint
+
+
+FIELD_HINTS = [
+    ("totl_dose", "total_dose"), ("Total Dose", "total_dose"), ("total-dose", "total_dose"),
+    ("totaldose", "total_dose"), ("discoverd_on", "discovered_on"), ("modalty", "modality"),
+    ("ptv_deliverd_dose", "ptv_delivered_dose"),
+    ("patient_name", None), ("dose", None), ("weight", None), ("ptv_dose", None), ("name", None),
+]
+
+
+@pytest.mark.parametrize("typed, meant", FIELD_HINTS, ids=[t for t, _ in FIELD_HINTS])
+def test_field_hints_only_for_near_certain_typos(g2024, typed, meant):
+    names = list(g2024.vocabulary.facts) + ["id", "description", "date_of_birth", "exposure_date"]
+    assert field_typo(typed, names) == meant
+    result = g2024.evaluate(incident(**{typed: "1"}))
+    message = result.errors[-1].message if result.errors[-1].field == typed else result.error.message
+    assert ("did you mean" in message) == (meant is not None), message
+
+
+@pytest.mark.parametrize("born, exposed, words", [
+    ("2008-10-08", "2024-10-07", "age 15 years 365 days (from date_of_birth and exposure_date) < 16 years: yes"),
+    ("2008-10-08", "2024-10-08", "age 16 years (from date_of_birth and exposure_date) < 16 years: no"),
+    ("2008-10-08", "2024-10-09", "age 16 years 1 day (from date_of_birth and exposure_date) < 16 years: no"),
+])
+def test_an_age_from_dates_is_shown_exactly(g2024, born, exposed, words):
+    """Not `age 16.00 years < 16 years: yes` the day before the 16th birthday."""
+    result = evaluated(g2024, incident("Scotland", date_of_birth=born, exposure_date=exposed,
+                                       intended_dose="0.1 mSv", total_dose="2 mSv"))
+    reasons = [reason for criterion in result.explanation for reason in criterion.reasons]
+    assert words in reasons, [r for r in reasons if r.startswith("age")]

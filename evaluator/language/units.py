@@ -156,16 +156,16 @@ def suggest_unit(unit: str, kind: str | None = None) -> str | None:
                 if kind is None or spelling_kind == kind}
     if text in accepted:
         return text
-    close: set[str] = set()
-    for candidate in accepted:
-        if not _keeps_prefix(text, candidate):
-            continue
-        if text.casefold() == candidate.casefold() or OSA.distance(text.casefold(), candidate.casefold()) == 1:
-            close.add(_normalise(candidate).replace("µ", "u"))  # µSv and uSv are one unit
-    if len(close) != 1:
-        return None
-    (found,) = close
-    return next(c for c in accepted if _normalise(c).replace("µ", "u") == found)
+    # A unit in other capitals (`MSV`, `CM`) is that unit or nothing: another unit one key
+    # away (`Ci` for `CM`) is not what was meant.
+    same_letters = [c for c in accepted if c.casefold() == text.casefold()]
+    if same_letters:
+        candidates = [c for c in same_letters if _keeps_prefix(text, c)]
+    else:
+        candidates = [c for c in accepted
+                      if _keeps_prefix(text, c) and OSA.distance(text.casefold(), c.casefold()) == 1]
+    close = {_normalise(c).replace("µ", "u") for c in candidates}  # µSv and uSv are one unit
+    return candidates[0] if len(close) == 1 else None
 
 
 def _keeps_prefix(text: str, candidate: str) -> bool:
