@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic_core import PydanticCustomError
 from rapidfuzz.distance import OSA
 
+from .limits import LIMITS, MAX_FIELDS
 from .units import BOOL, ENUM, KINDS, SET
 from .values import FactInfo, Measure, ValueProblem, read_date, read_value, show_text
 
@@ -108,6 +109,8 @@ def read_incident(data: Mapping[str, Any], facts: Mapping[str, FactInfo]) -> Inc
     """Read an incident; raise IncidentError naming each bad field."""
     if not isinstance(data, Mapping):
         raise IncidentError([Problem("incident", f"an incident is a JSON object, not {type(data).__name__}")])
+    if len(data) > MAX_FIELDS:
+        raise IncidentError([Problem("incident", f"has {len(data):,} fields: {LIMITS['fields']}")])
     problems: list[Problem] = []
     values: dict[str, Any] = {}
     given: set[str] = set()

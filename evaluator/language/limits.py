@@ -44,6 +44,9 @@ _TABLE = [
     # Dates in incidents: a deadline counted from any of them is a real date.
     Limit("earliest date", dt.date(1900, 1, 1), "a date is no earlier than 1900-01-01"),
     Limit("latest date", dt.date(2199, 12, 31), "a date is no later than 2199-12-31"),
+    # Incidents: the vocabulary has some 40 fields; a field beyond them is an error anyway, and a
+    # million of them would each be looked up for a typo.
+    Limit("fields", 100, "an incident has at most 100 fields"),
     # Criteria files.
     Limit("deadline", 3653, "a deadline is at most 3653 days (10 years)"),
     Limit("nesting", 64, "an expression is nested at most 64 levels deep"),
@@ -58,6 +61,7 @@ MAX_EXPONENT: int = LIMITS["exponent"].value
 MAX_NUMBER_LENGTH: int = LIMITS["number length"].value
 EARLIEST_DATE: dt.date = LIMITS["earliest date"].value
 LATEST_DATE: dt.date = LIMITS["latest date"].value
+MAX_FIELDS: int = LIMITS["fields"].value
 MAX_DEADLINE_DAYS: int = LIMITS["deadline"].value
 MAX_NESTING: int = LIMITS["nesting"].value
 MAX_FILE_SIZE: int = LIMITS["file size"].value
