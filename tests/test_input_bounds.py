@@ -261,6 +261,8 @@ def criteria_error(text: str) -> CriteriaError:
                  ["nested too deeply"], id="and-100-deep"),
     pytest.param("    when     planning_scans >= 3", "    when     planning_scans >= \u0663",
                  ["unexpected character"], id="arabic-digit-threshold"),
+    pytest.param("  suffix   1 to 10", "  suffix   1 to " + "9" * 5000, ["5,000 significant digits"],
+                 id="suffix-5000-digits"),  # was: an internal error (int() refuses 4,300 digits)
 ])
 def test_criteria_beyond_the_bounds_are_located_errors(old, new, words):
     assert SOURCE.count(old) == 1

@@ -21,6 +21,7 @@ from lark import Token, Transformer, Tree, v_args
 from . import ast
 from .diagnostics import CriteriaError, Diagnostic, Span
 from .operators import COMPARATORS
+from .values import parse_decimal
 
 
 @dataclass
@@ -236,7 +237,15 @@ class ToAst(Transformer):
                                  span=self.span(meta), **fields)
 
     def suffix(self, meta, children):
-        return Clause("suffix", (int(children[0]), int(children[1])), self.span(meta))
+        return Clause("suffix", (self.whole(children[0]), self.whole(children[1])), self.span(meta))
+
+    def whole(self, token: Token) -> int:
+        """A whole number written in the file, within the bounds on numbers (int() refuses 4,300 digits)."""
+        try:
+            return int(parse_decimal(str(token)))
+        except ValueError as error:
+            self.diagnostics.append(Diagnostic(message=str(error), span=self.tspan(token)))
+            return 0
 
     def role(self, meta, children):
         return Clause("role", str(children[0]), self.span(meta))
