@@ -362,3 +362,16 @@ def test_the_limits_are_documented():
     for limit in LIMITS.values():
         assert str(limit.value if not isinstance(limit.value, int) else f"{limit.value:,}") in docs or \
             str(limit.value) in docs, limit.name
+
+
+@pytest.mark.parametrize("fields", [
+    {"total_dose": "3 mSv\ud800"}, {"jurisdiction": "\ud800"}, {"\ud800dose": 1}, {"total_dose": "3 m\x00Sv"},
+    {"discovered_on": "2024\u2028-10-07"},
+], ids=["surrogate-in-unit", "surrogate-enum", "surrogate-key", "nul-in-unit", "line-separator-in-date"])
+def test_a_message_quoting_the_input_can_always_be_written(g2024, fields):
+    """A lone surrogate or a control character in a value is quoted as its escape, never as itself."""
+    result = g2024.evaluate({**BASE, **fields})
+    assert result.error is not None
+    result.model_dump_json().encode("utf-8")  # raised UnicodeEncodeError before
+    for error in result.errors:
+        assert not any(0xD800 <= ord(c) <= 0xDFFF or ord(c) < 32 for c in error.field + error.message)

@@ -185,10 +185,20 @@ def _int_digits(number: int) -> str:
 
 
 def show_text(text: str, width: int = 40) -> str:
-    """A value as it is quoted in a message, cut short when it is long."""
-    if len(text) <= width:
-        return text
-    return f"{text[:width // 2]}…{text[-8:]} ({len(text):,} characters)"
+    """A value as it is quoted in a message: cut short when it is long, and printable.
+
+    A control character or a lone surrogate is written as its escape, so that a
+    message can always be printed and written as UTF-8 JSON.
+
+    >>> show_text("3 mSv\\ud800\\x00")
+    '3 mSv\\\\ud800\\\\x00'
+    """
+    if len(text) > width:
+        text = f"{text[:width // 2]}…{text[-8:]} ({len(text):,} characters)"
+    return _UNPRINTABLE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
 
 
 def read_value(info: FactInfo, raw: Any) -> Any:
