@@ -1,0 +1,1309 @@
+"""Stage 4, the SQL backend: checked criteria compiled to one SQL query, printed by sqlglot.
+
+The query reads a table of incidents (one column per fact of the vocabulary,
+any other column passed through) and adds the result's columns: notifiable,
+codes, complementary, missing, authority, notify_by, report_by, criteria,
+error. It is built as sqlglot expressions, by tables of generators keyed by
+node type (``BOOL_RULES``, ``NUMBER_RULES``, like the interpreter's), and
+sqlglot's dialects print it: DuckDB and Spark run it; Postgres and BigQuery
+print it for a warehouse (``irmer sql``).
+
+The answers are the interpreter's, row for row, including for unknown facts:
+
+- numbers are exact: ``DECIMAL(30, 12)`` in each kind's base unit (Sv, Gy, Bq,
+  m, year), parsed from the incident's strings in SQL (``"3000 uSv"``), never
+  a float; comparisons with a multiple or a ratio are multiplied out with
+  integer coefficients, so no division is ever rounded;
+- logic is three-valued, NULL is unknown (SQL's AND, OR and NOT are Kleene's);
+- an unknown number is an interval, its ends SQL expressions (an end may be
+  infinite, or open), so ``additional_images >= 50% of intended_images`` is
+  false for 0 additional images whatever the intended ones;
+- where Kleene logic leaves a criterion unknown, the query enumerates the
+  same case split as the interpreter (same facts, same regions, same budget of
+  1024 cases), inside a lambda over the cases, and decides when every case
+  agrees;
+- a value the SQL does not read exactly (an exponent, a unit in days, a
+  spelling it does not know, a bad value) sets the row's ``_irmer_fallback``
+  column: the engine evaluates that row in Python instead, so a row is never
+  answered differently, and a bad value gets the Python reader's message.
+
+>>> from evaluator import load_criteria
+>>> query = compile_query(load_criteria("2024").checked, "incidents")
+>>> "_irmer_fallback" in query.sql("duckdb")
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from functools import lru_cache, reduce
+from typing import Any, Callable, Iterable, Mapping
+
+import sqlglot
+from sqlglot import exp
+
+from ..language import ast
+from ..language.check import Checked
+from ..language.units import ACCEPTED, BOOL, ENUM, KINDS, SET, resolve_unit
+from ..language.values import FactInfo
+from .logic import INF, Interval
+from .plan import SPLIT_BUDGET, Choice, Plan, Split
+
+SCALE = 12  # digits after the point, in the kind's base unit: 1 pSv, 1 pGy, 1 pm, ...
+PRECISION = 30  # total digits: values below 10^18 base units
+NUMERIC = f"DECIMAL({PRECISION}, {SCALE})"
+DIALECTS = ("duckdb", "spark", "postgres", "bigquery")
+
+# The result columns the query adds, in order.
+RESULT_COLUMNS = ("notifiable", "codes", "complementary", "missing", "authority", "notify_by", "report_by",
+                  "criteria", "error")
+FALLBACK = "_irmer_fallback"  # true where the row must be evaluated in Python
+ENVELOPE_COLUMNS = ("id", "description", "date_of_birth", "exposure_date")
+
+# How a column holds its values, from the table's schema (columnar.py reads it):
+# text is read as the incident JSON would be ("3000 uSv", "England", "yes");
+# a number is a bare number (in the unit declared for the column, or the fact's own unit).
+COLUMN_TYPES = ("text", "integer", "decimal", "float", "boolean", "date", "list", "other")
+
+
+class SQLUnsupported(Exception):
+    """Criteria the SQL backend does not compile (the rows are then evaluated in Python)."""
+
+
+# ------------------------------------------------------------- SQL helpers
+# A condition is an sqlglot expression, or a Python constant folded away
+# (True, False, or None for the unknown constant).
+
+B = Any  # exp.Expression | bool | None
+
+
+def to_sql(value: B) -> exp.Expression:
+    if value is True:
+        return exp.true()
+    if value is False:
+        return exp.false()
+    if value is None:
+        return cast(exp.null(), "BOOLEAN")
+    return value
+
+
+def AND(*values: B) -> B:
+    """Kleene's and, with constants folded."""
+    parts: list[B] = []
+    for value in values:
+        if value is False:
+            return False
+        if value is True:
+            continue
+        parts.append(value)
+    if not parts:
+        return True
+    if all(p is None for p in parts):
+        return None
+    return reduce(lambda a, b: exp.and_(a, b, copy=False), [exp.paren(to_sql(p), copy=False) for p in parts])
+
+
+def OR(*values: B) -> B:
+    """Kleene's or, with constants folded."""
+    parts: list[B] = []
+    for value in values:
+        if value is True:
+            return True
+        if value is False:
+            continue
+        parts.append(value)
+    if not parts:
+        return False
+    if all(p is None for p in parts):
+        return None
+    return reduce(lambda a, b: exp.or_(a, b, copy=False), [exp.paren(to_sql(p), copy=False) for p in parts])
+
+
+def NOT(value: B) -> B:
+    if value is None or isinstance(value, bool):
+        return None if value is None else not value
+    return exp.not_(exp.paren(value, copy=False), copy=False)
+
+
+def IS_NULL(value: B) -> B:
+    """Two-valued: is a condition unknown?"""
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return False
+    return exp.Is(this=exp.paren(value, copy=False), expression=exp.null())
+
+
+def TRI(true: B, false: B) -> B:
+    """True where `true` holds, false where `false` holds, else unknown."""
+    if true is True:
+        return True
+    if true is False and false is True:
+        return False
+    if true is False and false is False:
+        return None
+    case = exp.Case()
+    if true is not False:
+        case = case.when(to_sql(true), exp.true(), copy=False)
+    if false is not False:
+        case = case.when(to_sql(false), exp.false(), copy=False)
+    return cast(case, "BOOLEAN") if false is not True else case.else_(exp.false(), copy=False)
+
+
+def CASE(pairs: list[tuple[B, Any]], default: Any = None) -> Any:
+    """CASE WHEN ... with constant conditions folded; values are expressions."""
+    case = exp.Case()
+    for condition, value in pairs:
+        if condition is False or condition is None:
+            continue
+        if condition is True:
+            if not case.args.get("ifs"):
+                return value
+            return case.else_(_value(value), copy=False)
+        case = case.when(to_sql(condition), _value(value), copy=False)
+    if not case.args.get("ifs"):
+        return default
+    if default is not None:
+        case = case.else_(_value(default), copy=False)
+    return case
+
+
+def _value(value: Any) -> exp.Expression:
+    return to_sql(value) if value is None or isinstance(value, bool) else value
+
+
+@lru_cache(maxsize=None)
+def _type(name: str) -> exp.DataType:
+    return exp.DataType.build(name)
+
+
+def cast(value: exp.Expression, to: str) -> exp.Cast:
+    """CAST without copying the operand (sqlglot's builder copies by default)."""
+    return exp.Cast(this=value, to=_type(to).copy())
+
+
+def _copy(value: B) -> B:
+    return value.copy() if isinstance(value, exp.Expression) else value
+
+
+def column(name: str) -> exp.Column:
+    return exp.column(name, quoted=True)
+
+
+def string(text: str) -> exp.Literal:
+    return exp.Literal.string(text)
+
+
+def integer(value: int) -> exp.Expression:
+    return exp.Literal.number(value)
+
+
+def decimal(value: Fraction) -> exp.Expression:
+    """An exact DECIMAL literal; refused when the value has no exact decimal at SCALE."""
+    scaled = value * 10 ** SCALE
+    if scaled.denominator != 1:
+        raise SQLUnsupported(f"{value} has no exact decimal with {SCALE} digits")
+    return cast(string(_decimal_text(value)), NUMERIC)
+
+
+def _decimal_text(value: Fraction) -> str:
+    scaled = int(value * 10 ** SCALE)
+    sign = "-" if scaled < 0 else ""
+    digits = str(abs(scaled)).rjust(SCALE + 1, "0")
+    whole, frac = digits[:-SCALE], digits[-SCALE:].rstrip("0")
+    return f"{sign}{whole}.{frac}" if frac else f"{sign}{whole}"
+
+
+def whole(value: int) -> exp.Expression:
+    """An integer coefficient, as a DECIMAL with no fraction digits."""
+    return cast(exp.Literal.number(value), f"DECIMAL({max(len(str(abs(value))), 1)}, 0)")
+
+
+@lru_cache(maxsize=None)
+def _template(text: str, dialect: str = "duckdb") -> exp.Expression:
+    return sqlglot.parse_one(text, read=dialect)
+
+
+def template(text: str, dialect: str = "duckdb", **values: exp.Expression) -> exp.Expression:
+    """An expression from a small SQL template with :name placeholders (parsed once)."""
+    return exp.replace_placeholders(_template(text, dialect).copy(), **values)
+
+
+# ------------------------------------------------------------- intervals
+
+@dataclass(frozen=True)
+class End:
+    """One end of an interval: k * e / d (e, d SQL numbers, None for 1; d > 0), or +∞ where `inf`.
+
+    Invariant: e and d are not NULL wherever inf is false.
+    """
+
+    k: Fraction
+    e: exp.Expression | None = None
+    d: exp.Expression | None = None
+    inf: B = False
+
+    def scale(self, factor: Fraction) -> "End":
+        return replace(self, k=self.k * factor)
+
+
+@dataclass(frozen=True)
+class Num:
+    """The values a number may take (the interpreter's Interval), as SQL expressions."""
+
+    lo: End
+    hi: End
+    lo_open: B = False
+    hi_open: B = False
+
+
+ZERO = End(Fraction(0))
+INFINITE = End(Fraction(0), inf=True)
+
+
+def constant(value: Fraction) -> Num:
+    return Num(End(value), End(value))
+
+
+def _finite(x: End, op: str, y: End) -> B:
+    """x op y for finite ends: kx*ex*dy op ky*ey*dx, multiplied out with integer coefficients."""
+    left = [f for f in (x.e, y.d) if f is not None]
+    right = [f for f in (y.e, x.d) if f is not None]
+    if len(left) > 1 or len(right) > 1:
+        raise SQLUnsupported("a comparison that multiplies two facts together")
+    if not left and not right:
+        return {">=": x.k >= y.k, ">": x.k > y.k, "=": x.k == y.k}[op]
+    common = math.lcm(x.k.denominator, y.k.denominator)
+    a, b = int(x.k * common), int(y.k * common)
+    lhs, rhs = _times(a, left[0] if left else None), _times(b, right[0] if right else None)
+    return {">=": exp.GTE, ">": exp.GT, "=": exp.EQ}[op](this=lhs, expression=rhs)
+
+
+def _times(n: int, factor: exp.Expression | None) -> exp.Expression:
+    if factor is None or n == 0:
+        return whole(n)
+    if n == 1:
+        return factor.copy()
+    return exp.Mul(this=whole(n), expression=factor.copy())
+
+
+def end_ge(x: End, y: End) -> B:
+    return OR(x.inf, AND(NOT(y.inf), _finite(x, ">=", y)))
+
+
+def end_gt(x: End, y: End) -> B:
+    return OR(AND(x.inf, NOT(y.inf)), AND(NOT(x.inf), NOT(y.inf), _finite(x, ">", y)))
+
+
+def end_eq(x: End, y: End) -> B:
+    return OR(AND(x.inf, y.inf), AND(NOT(x.inf), NOT(y.inf), _finite(x, "=", y)))
+
+
+def is_zero(x: End) -> B:
+    if x.k == 0:
+        return NOT(x.inf)
+    return AND(NOT(x.inf), exp.EQ(this=x.e.copy(), expression=whole(0)) if x.e is not None else False)
+
+
+def is_positive(x: End) -> B:
+    if x.k == 0:
+        return x.inf
+    return OR(x.inf, exp.GT(this=x.e.copy(), expression=whole(0)) if x.e is not None else True)
+
+
+def i_ge(a: Num, b: Num) -> B:
+    return TRI(end_ge(a.lo, b.hi), OR(end_gt(b.lo, a.hi), AND(end_eq(a.hi, b.lo), OR(a.hi_open, b.lo_open))))
+
+
+def _gt_true(a: Num, b: Num) -> B:
+    return OR(end_gt(a.lo, b.hi), AND(end_eq(a.lo, b.hi), OR(a.lo_open, b.hi_open)))
+
+
+def i_gt(a: Num, b: Num) -> B:
+    return TRI(_gt_true(a, b), end_ge(b.lo, a.hi))
+
+
+def _known(a: Num) -> B:
+    return AND(end_eq(a.lo, a.hi), NOT(a.lo_open), NOT(a.hi_open))
+
+
+def i_eq(a: Num, b: Num) -> B:
+    both = AND(_known(a), _known(b))
+    apart = OR(_gt_true(a, b), _gt_true(b, a))
+    if both is True:
+        return end_eq(a.lo, b.lo)
+    if both is False:
+        return TRI(False, apart)
+    equal = end_eq(a.lo, b.lo)
+    return cast(CASE([(both, to_sql(equal)), (apart, exp.false())]), "BOOLEAN")
+
+
+# Canonical operator -> how two intervals compare (the interpreter's INTERVAL_COMPARE).
+INTERVAL_COMPARE: dict[str, Callable[[Num, Num], B]] = {
+    ">=": i_ge, ">": i_gt, "<=": lambda a, b: i_ge(b, a), "<": lambda a, b: i_gt(b, a),
+    "=": i_eq, "!=": lambda a, b: NOT(i_eq(a, b)),
+}
+
+
+def scale(value: Num, factor: Fraction) -> Num:
+    if factor == 0:
+        return constant(Fraction(0))
+    return Num(value.lo.scale(factor), replace(value.hi, k=value.hi.k * factor), value.lo_open, value.hi_open)
+
+
+def _product(a: exp.Expression | None, b: exp.Expression | None) -> exp.Expression | None:
+    if a is None or b is None:
+        return a if b is None else b
+    raise SQLUnsupported("a ratio that multiplies two facts together")
+
+
+def divide(a: Num, b: Num) -> Num:
+    """a / b for non-negative intervals, as the interpreter's _divide: x/0 is ∞, 0/0 is [0, ∞)."""
+    if a.lo.inf is not False:
+        raise SQLUnsupported("a ratio of a ratio")
+    # The low end: 0 when b may be infinite, ∞ when b is 0 and a is not, else a.lo / b.hi.
+    b_zero = AND(NOT(b.hi.inf), is_zero(b.hi))
+    lo_inf = AND(b_zero, is_positive(a.lo))
+    lo_zero = OR(b.hi.inf, AND(b_zero, NOT(is_positive(a.lo))))
+    if lo_zero is True:
+        lo = ZERO
+    elif lo_inf is True:
+        return Num(INFINITE, INFINITE)
+    else:
+        k = a.lo.k / b.hi.k
+        e, d = _product(a.lo.e, b.hi.d), _product(a.lo.d, b.hi.e)
+        if lo_zero is not False:
+            e = CASE([(lo_zero, whole(0))], e if e is not None else whole(1))
+            d = CASE([(lo_zero, whole(1))], d if d is not None else whole(1))
+        lo = End(k, e, d, lo_inf)
+    lo_open = AND(NOT(lo_zero), NOT(lo_inf), OR(a.lo_open, b.hi_open))
+    # The high end: ∞ when b may be 0 or a may be infinite, else a.hi / b.lo.
+    hi_inf = OR(is_zero(b.lo), a.hi.inf)
+    if hi_inf is True:
+        hi = INFINITE
+    else:
+        if a.hi.k == 0 or b.lo.k == 0:
+            raise SQLUnsupported("a ratio with a constant zero")
+        hi = End(a.hi.k / b.lo.k, _product(a.hi.e, b.lo.d), _product(a.hi.d, b.lo.e), hi_inf)
+    hi_open = AND(NOT(hi_inf), OR(a.hi_open, b.lo_open))
+    return Num(lo, hi, lo_open, hi_open)
+
+
+def hull(values: list[Num]) -> Num:
+    """The smallest interval holding constant intervals (closed ends, as the interpreter's _hull)."""
+    los = [v.lo.k for v in values]
+    his = [v.hi for v in values]
+    if any(v.lo.e is not None or v.lo.d is not None or v.hi.e is not None or v.hi.d is not None for v in values):
+        raise SQLUnsupported("a case whose branches are not constants")
+    hi = INFINITE if any(h.inf is True for h in his) else End(max(h.k for h in his))
+    return Num(End(min(los)), hi)
+
+
+# ------------------------------------------------------------- environments
+
+Missing = dict[str, B]  # fact -> when it is among the facts that would decide (two-valued)
+
+
+def union(*parts: Missing) -> Missing:
+    out: Missing = {}
+    for part in parts:
+        for fact, when in part.items():
+            out[fact] = OR(out.get(fact, False), when)
+    return {f: w for f, w in out.items() if w is not False}
+
+
+def only_if(condition: B, missing: Missing) -> Missing:
+    """The interpreter's _missing_if: the facts count only while the result is unknown."""
+    if condition is False or not missing:
+        return {}
+    return {f: w for f, w in ((f, AND(condition, w)) for f, w in missing.items()) if w is not False}
+
+
+def value_name(fact: str, value: str) -> str:
+    return f"_v_{fact}__{value}"
+
+
+class Env:
+    """The facts of a row, as SQL: the columns the reading layer made."""
+
+    def __init__(self, facts: Mapping[str, FactInfo]):
+        self.facts = facts
+
+    def raw(self, fact: str) -> exp.Expression:
+        return column(f"_v_{fact}")
+
+    def unknown(self, fact: str) -> B:
+        info = self.facts[fact]
+        if info.has_default:
+            return False
+        if info.kind == SET:
+            return exp.Is(this=column(value_name(fact, info.values[0])), expression=exp.null())
+        return exp.Is(this=self.raw(fact), expression=exp.null())
+
+    def number(self, fact: str) -> Num:
+        info = self.facts[fact]
+        floor = info.minimum or Fraction(0)
+        value = self.raw(fact)
+        if info.has_default:
+            return Num(End(Fraction(1), value), End(Fraction(1), value))
+        low = exp.Coalesce(this=value, expressions=[decimal(floor)])
+        return Num(End(Fraction(1), low), End(Fraction(1), value.copy(), inf=self.unknown(fact)))
+
+    def named(self, fact: str) -> B:
+        return self.raw(fact)
+
+    def truth(self, fact: str) -> B:
+        return self.raw(fact)
+
+    def has(self, fact: str, value: str) -> B:
+        return column(value_name(fact, value))
+
+
+class CaseEnv(Env):
+    """The facts of a row in one case of a split: an unknown fact the split keeps takes the case's value.
+
+    Which unknown facts are kept (the interpreter's budget of cases) depends on
+    the row, so it is worked out in SQL, as is each fact's index in the case
+    number `i` (a mixed-radix digit). Each case is a struct with the value of
+    every fact of the split (`fields`, built once per case), and the
+    expressions read its fields, so a fact used many times costs a field read.
+    """
+
+    CASE = "_irmer_c"  # the lambda's name for one case
+    PLAN = "_irmer_p"  # the lambda's name for the row's plan of cases
+
+    def __init__(self, base: Env, choices: Iterable[Choice], i: exp.Expression):
+        super().__init__(base.facts)
+        self.base = base
+        choices = list(choices)
+        self.splits = {c.fact: c for c in choices}
+        self.slot = {c.fact: n for n, c in enumerate(choices)}
+        # Per row, once: which facts the budget keeps, each one's radix, and the number of cases
+        # (the struct `plan`, bound to PLAN by a lambda); per case, each fact's digit of i.
+        self.plan: list[tuple[str, exp.Expression]] = []
+        kept: dict[str, B] = {}
+        index: dict[str, exp.Expression] = {}
+        product: exp.Expression = integer(1)  # the cases so far, capped above the budget
+        cap = integer(2 * SPLIT_BUDGET)
+        for n, choice in enumerate(choices):
+            size = len(choice.values)
+            unknown = base.unknown(choice.fact)
+            product = exp.func("LEAST", exp.Mul(this=product, expression=exp.paren(
+                CASE([(unknown, integer(size))], integer(1)))), cap)
+            self.plan.append((f"k{n}", to_sql(AND(unknown, exp.LTE(this=product.copy(),
+                                                                    expression=integer(SPLIT_BUDGET))))))
+            kept[choice.fact] = exp.column(f"k{n}", table=self.PLAN)
+        radix: exp.Expression = integer(1)
+        for n, choice in enumerate(choices):
+            size = len(choice.values)
+            self.plan.append((f"r{n}", radix.copy()))
+            index[choice.fact] = exp.Mod(this=exp.paren(exp.IntDiv(
+                this=i.copy(), expression=exp.column(f"r{n}", table=self.PLAN))), expression=integer(size))
+            radix = exp.Mul(this=radix, expression=exp.paren(CASE([(_copy(dict(self.plan)[f"k{n}"]), integer(size))],
+                                                                  integer(1))))
+        self.plan.append(("n", radix))
+        self.cases = exp.column("n", table=self.PLAN)  # the number of cases: the product of the kept facts' sizes
+        # Sizes come in increasing order, so some fact is kept exactly when a fact that fits the
+        # budget on its own is unknown (the first unknown one is then kept).
+        self.any_kept = OR(*(base.unknown(c.fact) for c in choices if len(c.values) <= SPLIT_BUDGET))
+        self.fields: list[tuple[str, exp.Expression]] = []
+        for choice in choices:
+            self.fields += FIELD_RULES[self._form(choice.fact)](self, choice, kept[choice.fact], index[choice.fact])
+
+    def _form(self, fact: str) -> str:
+        kind = self.facts[fact].kind
+        return kind if kind in (ENUM, SET, BOOL) else "number"
+
+    def _pick(self, choice: Choice, kept: B, index: exp.Expression, known: Any, choose: Callable[[Any], Any],
+              otherwise: Any) -> exp.Expression:
+        options = [(exp.EQ(this=index.copy(), expression=integer(n)), choose(v)) for n, v in enumerate(choice.values)]
+        picked = CASE(options[:-1], options[-1][1]) if len(options) > 1 else options[0][1]
+        return _value(CASE([(NOT(self.base.unknown(choice.fact)), known), (kept, picked)], otherwise))
+
+    def _field(self, fact: str, part: str) -> exp.Expression:
+        return exp.column(f"_{self.slot[fact]}{part}", table=self.CASE)
+
+    def fields_number(self, choice: Choice, kept: B, index: exp.Expression) -> list[tuple[str, exp.Expression]]:
+        floor = self.facts[choice.fact].minimum or Fraction(0)
+        value = self.base.raw(choice.fact)
+        n = self.slot[choice.fact]
+        flag = lambda f: exp.true() if f else exp.false()
+        return [
+            (f"_{n}lo", self._pick(choice, kept, index, value, lambda r: decimal(r.lo), decimal(floor))),
+            (f"_{n}hi", self._pick(choice, kept, index.copy(), value.copy(),
+                                   lambda r: decimal(r.hi) if r.hi != INF else decimal(Fraction(0)),
+                                   decimal(Fraction(0)))),
+            (f"_{n}inf", self._pick(choice, kept, index.copy(), exp.false(), lambda r: flag(r.hi == INF), exp.true())),
+            (f"_{n}lop", self._pick(choice, kept, index.copy(), exp.false(), lambda r: flag(r.lo_open), exp.false())),
+            (f"_{n}hop", self._pick(choice, kept, index.copy(), exp.false(), lambda r: flag(r.hi_open), exp.false())),
+        ]
+
+    def fields_enum(self, choice: Choice, kept: B, index: exp.Expression) -> list[tuple[str, exp.Expression]]:
+        return [(f"_{self.slot[choice.fact]}v", self._pick(choice, kept, index, self.base.raw(choice.fact), string,
+                                                           cast(exp.null(), "VARCHAR")))]
+
+    def fields_bool(self, choice: Choice, kept: B, index: exp.Expression) -> list[tuple[str, exp.Expression]]:
+        return [(f"_{self.slot[choice.fact]}v", self._pick(choice, kept, index, self.base.raw(choice.fact),
+                                                           lambda v: exp.true() if v else exp.false(),
+                                                           cast(exp.null(), "BOOLEAN")))]
+
+    def fields_set(self, choice: Choice, kept: B, index: exp.Expression) -> list[tuple[str, exp.Expression]]:
+        info = self.facts[choice.fact]
+        return [(f"_{self.slot[choice.fact]}h{j}",
+                 self._pick(choice, kept, index.copy(), self.base.has(choice.fact, value),
+                            lambda v, value=value: exp.true() if value in v else exp.false(),
+                            cast(exp.null(), "BOOLEAN")))
+                for j, value in enumerate(info.values)]
+
+    def number(self, fact: str) -> Num:
+        if fact not in self.splits:
+            return self.base.number(fact)
+        return Num(End(Fraction(1), self._field(fact, "lo")),
+                   End(Fraction(1), self._field(fact, "hi"), inf=self._field(fact, "inf")),
+                   self._field(fact, "lop") if any(r.lo_open for r in self.splits[fact].values) else False,
+                   self._field(fact, "hop") if any(r.hi_open for r in self.splits[fact].values) else False)
+
+    def named(self, fact: str) -> B:
+        return self._field(fact, "v") if fact in self.splits else self.base.named(fact)
+
+    def truth(self, fact: str) -> B:
+        return self._field(fact, "v") if fact in self.splits else self.base.truth(fact)
+
+    def has(self, fact: str, value: str) -> B:
+        if fact not in self.splits:
+            return self.base.has(fact, value)
+        return self._field(fact, f"h{self.facts[fact].values.index(value)}")
+
+    def unknown(self, fact: str) -> B:
+        if fact not in self.splits:
+            return self.base.unknown(fact)
+        if self._form(fact) == "number":
+            return self._field(fact, "inf")
+        if self._form(fact) == SET:
+            return IS_NULL(self._field(fact, "h0"))
+        return IS_NULL(self._field(fact, "v"))
+
+
+FIELD_RULES: dict[str, Callable[..., list[tuple[str, exp.Expression]]]] = {
+    "number": CaseEnv.fields_number, ENUM: CaseEnv.fields_enum, BOOL: CaseEnv.fields_bool, SET: CaseEnv.fields_set,
+}
+
+
+# ------------------------------------------------------------- expressions
+
+class Compiler:
+    """Conditions and numbers of one checked file, as SQL over an environment."""
+
+    def __init__(self, checked: Checked, env: Env, track_missing: bool = True):
+        self.checked = checked
+        self.env = env
+        self.track = track_missing
+        self.rows_by_code: dict[str, list[ast.Row]] = {}
+        for row in checked.rows:
+            self.rows_by_code.setdefault(row.code, []).append(row)
+        self.memo: dict[str, tuple[Any, Missing]] = {}
+
+    def truth(self, node: Any) -> tuple[B, Missing]:
+        return BOOL_RULES[type(node)](self, node)
+
+    def number(self, node: Any) -> tuple[Num, Missing]:
+        return NUMBER_RULES[type(node)](self, node)
+
+    def _missing(self, result: B, parts: Iterable[Missing]) -> Missing:
+        if not self.track:
+            return {}
+        return only_if(IS_NULL(result), union(*parts))
+
+    def b_compare(self, node: ast.Compare) -> tuple[B, Missing]:
+        values = [self.number(op) for op in node.operands]
+        result = AND(*(INTERVAL_COMPARE[op](values[i][0], values[i + 1][0]) for i, op in enumerate(node.ops)))
+        return result, self._missing(result, (m for _, m in values))
+
+    def b_is(self, node: ast.IsValue) -> tuple[B, Missing]:
+        value = self.env.named(node.fact)
+        if value is None:
+            return None, {node.fact: True} if self.track else {}
+        test: B = exp.In(this=exp.paren(value, copy=False), expressions=[string(v) for v in node.values])
+        if node.negated:
+            test = NOT(test)
+        return test, self._missing(test, [{node.fact: True}])
+
+    def b_includes(self, node: ast.Includes) -> tuple[B, Missing]:
+        result = OR(*(self.env.has(node.fact, v) for v in node.values))
+        return result, self._missing(result, [{node.fact: True}])
+
+    def b_tolerance(self, node: ast.Tolerance) -> tuple[B, Missing]:
+        value, m1 = self.number(node.value)
+        reference, m2 = self.number(node.reference)
+        low, high = scale(reference, 1 - node.fraction), scale(reference, 1 + node.fraction)
+        outside = OR(i_gt(low, value), i_gt(value, high))
+        result = outside if node.outside else NOT(outside)
+        return result, self._missing(result, (m1, m2))
+
+    def b_criteria_of(self, node: ast.CriteriaOf) -> tuple[B, Missing]:
+        results = [self.truth(row.when) for row in self.rows_by_code.get(node.code, ()) if row.when]
+        result = OR(*(r for r, _ in results))
+        return result, self._missing(result, (m for _, m in results))
+
+    def b_constant(self, node: ast.Constant) -> tuple[B, Missing]:
+        return node.value, {}
+
+    def b_not(self, node: ast.Not) -> tuple[B, Missing]:
+        value, missing = self.truth(node.operand)
+        return NOT(value), missing
+
+    def b_and(self, node: ast.And) -> tuple[B, Missing]:
+        results = [self.truth(op) for op in node.operands]
+        result = AND(*(r for r, _ in results))
+        return result, self._missing(result, (m for _, m in results))
+
+    def b_or(self, node: ast.Or) -> tuple[B, Missing]:
+        results = [self.truth(op) for op in node.operands]
+        result = OR(*(r for r, _ in results))
+        return result, self._missing(result, (m for _, m in results))
+
+    def b_ref(self, node: ast.Ref) -> tuple[B, Missing]:
+        if node.target == "definition":
+            key = f"bool:{node.name}"
+            if key not in self.memo:
+                self.memo[key] = self.truth(self.checked.definitions[node.name].body)
+            return _copy_pair(self.memo[key])
+        value = self.env.truth(node.name)
+        return value, self._missing(value, [{node.name: True}])
+
+    def b_case(self, node: ast.Case) -> tuple[B, Missing]:
+        return self._case(node, self.truth, _join_truth)
+
+    def _case(self, node: ast.Case, evaluate: Callable, join: Callable) -> tuple[Any, Missing]:
+        # Every way the branch conditions can come out (true, false or unknown, in order) is a
+        # path; on each path the interpreter joins the values of the branches that could apply.
+        conditions = [self.truth(branch.condition) for branch in node.branches]
+        values = [evaluate(branch.value) for branch in node.branches] + [evaluate(node.otherwise)]
+        paths: list[tuple[B, list[int], list[int]]] = []  # (when, candidates, unknown guards)
+
+        def walk(i: int, when: B, candidates: list[int], guards: list[int]) -> None:
+            if when is False:
+                return
+            if i == len(conditions):
+                paths.append((when, candidates + [len(conditions)], guards))
+                return
+            condition = conditions[i][0]
+            paths_true = AND(when, _is(condition, True))
+            if paths_true is not False:
+                paths.append((paths_true, candidates + [i], guards))
+            walk(i + 1, AND(when, _is(condition, False)), candidates, guards)
+            walk(i + 1, AND(when, IS_NULL(condition)), candidates + [i], guards + [i])
+
+        walk(0, True, [], [])
+        outcomes = []
+        for when, candidates, guards in paths:
+            value = join([values[c][0] for c in candidates])
+            missing = union(*(values[c][1] for c in candidates),
+                            *((conditions[g][1] for g in guards) if len(candidates) > 1 else ()))
+            outcomes.append((when, value, missing))
+        return join_paths(outcomes, self)
+
+    def n_ref(self, node: ast.Ref) -> tuple[Num, Missing]:
+        if node.target == "definition":
+            key = f"number:{node.name}"
+            if key not in self.memo:
+                self.memo[key] = self.number(self.checked.definitions[node.name].body)
+            return _copy_pair(self.memo[key])
+        unknown = self.env.unknown(node.name)
+        return self.env.number(node.name), ({node.name: unknown} if self.track and unknown is not False else {})
+
+    def n_number(self, node: ast.Number | ast.Percent) -> tuple[Num, Missing]:
+        return constant(node.value), {}
+
+    def n_scale(self, node: ast.Scale) -> tuple[Num, Missing]:
+        value, missing = self.number(node.operand)
+        return scale(value, node.value), missing
+
+    def n_ratio(self, node: ast.Ratio) -> tuple[Num, Missing]:
+        a, m1 = self.number(node.numerator)
+        b, m2 = self.number(node.denominator)
+        return divide(a, b), union(m1, m2)
+
+    def n_case(self, node: ast.Case) -> tuple[Num, Missing]:
+        return self._case(node, self.number, hull)
+
+
+def _copy_pair(pair: tuple[Any, Missing]) -> tuple[Any, Missing]:
+    value, missing = pair
+    if isinstance(value, Num):
+        value = Num(_copy_end(value.lo), _copy_end(value.hi), _copy(value.lo_open), _copy(value.hi_open))
+    else:
+        value = _copy(value)
+    return value, {f: _copy(w) for f, w in missing.items()}
+
+
+def _copy_end(end: End) -> End:
+    return End(end.k, _copy(end.e), _copy(end.d), _copy(end.inf))
+
+
+def _is(condition: B, wanted: bool) -> B:
+    """Two-valued: the condition is known and equals `wanted`."""
+    if condition is None or isinstance(condition, bool):
+        return condition is wanted
+    return exp.Is(this=exp.paren(condition, copy=False), expression=exp.true() if wanted else exp.false())
+
+
+def _join_truth(values: list[B]) -> B:
+    first = values[0]
+    if len(values) == 1:
+        return first
+    if all(isinstance(v, bool) or v is None for v in values):
+        return first if len(set(values)) == 1 else None
+    same = AND(*(exp.NullSafeEQ(this=to_sql(first), expression=to_sql(v)) for v in values[1:]))
+    return cast(CASE([(same, to_sql(first))]), "BOOLEAN") if same is not True else first
+
+
+def join_paths(outcomes: list[tuple[B, Any, Missing]], compiler: Compiler) -> tuple[Any, Missing]:
+    """One value and one missing set from the paths of a case."""
+    if not outcomes:
+        raise SQLUnsupported("a case with no possible branch")
+    if isinstance(outcomes[0][1], Num):
+        if len(outcomes) == 1:
+            value = outcomes[0][1]
+        else:
+            value = _select_num([(w, v) for w, v, _ in outcomes])
+        decided = OR(*(AND(w, _known(v)) for w, v, _ in outcomes))
+    else:
+        value = outcomes[0][1] if len(outcomes) == 1 else cast(
+            CASE([(w, to_sql(v)) for w, v, _ in outcomes]), "BOOLEAN")
+        decided = NOT(IS_NULL(value))
+    if not compiler.track:
+        return value, {}
+    missing = union(*(only_if(w, m) for w, _, m in outcomes))
+    return value, only_if(NOT(decided), missing)
+
+
+def _select_num(pairs: list[tuple[B, Num]]) -> Num:
+    def pick(get: Callable[[Num], Any]) -> Any:
+        return CASE([(w, _value(get(v))) for w, v in pairs])
+
+    for _, v in pairs:
+        if v.lo.e is not None or v.hi.e is not None or v.lo.d is not None or v.hi.d is not None:
+            raise SQLUnsupported("a case whose branches are not constants")
+    lo = pick(lambda v: decimal(v.lo.k))
+    hi = pick(lambda v: decimal(v.hi.k) if v.hi.inf is False else decimal(Fraction(0)))
+    inf = pick(lambda v: exp.true() if v.hi.inf is True else exp.false())
+    return Num(End(Fraction(1), lo), End(Fraction(1), hi, inf=inf))
+
+
+# Node type -> rule, for conditions and for numbers: tables, not if-chains.
+BOOL_RULES: dict[type, Callable[..., tuple[B, Missing]]] = {
+    ast.Compare: Compiler.b_compare, ast.IsValue: Compiler.b_is, ast.Includes: Compiler.b_includes,
+    ast.Tolerance: Compiler.b_tolerance, ast.CriteriaOf: Compiler.b_criteria_of,
+    ast.Constant: Compiler.b_constant, ast.Not: Compiler.b_not, ast.And: Compiler.b_and, ast.Or: Compiler.b_or,
+    ast.Ref: Compiler.b_ref, ast.Case: Compiler.b_case,
+}
+NUMBER_RULES: dict[type, Callable[..., tuple[Num, Missing]]] = {
+    ast.Ref: Compiler.n_ref, ast.Number: Compiler.n_number, ast.Percent: Compiler.n_number,
+    ast.Scale: Compiler.n_scale, ast.Ratio: Compiler.n_ratio, ast.Case: Compiler.n_case,
+}
+
+
+# ------------------------------------------------------------- reading a table
+
+def _fold(text: str) -> str:
+    """The interpreter's spelling-insensitive form of a named value (values.py _fold), for what SQL folds."""
+    return text.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def _unit_factor(factor: Fraction) -> tuple[int, int] | None:
+    """A unit's factor as (m, e) with factor = m * 10^e, or None (4/1461 year for a day)."""
+    e = 0
+    while factor.denominator != 1:
+        factor *= 10
+        e -= 1
+        if e < -SCALE:
+            return None
+    m = factor.numerator
+    while e < 0 and m % 10 == 0:
+        m //= 10
+        e += 1
+    return m, e
+
+
+_NUMBER = r"([0-9]+(\.[0-9]*)?|\.[0-9]+)"
+
+
+class Reader:
+    """Each fact's column read in SQL exactly as values.py reads it, or marked for Python.
+
+    `types` names how each present column holds its values (COLUMN_TYPES); a
+    fact without a column is unknown. `units` declares the unit of bare numbers
+    in a column (`total_dose` -> `mSv`).
+    """
+
+    def __init__(self, facts: Mapping[str, FactInfo], types: Mapping[str, str], units: Mapping[str, str]):
+        self.facts = facts
+        self.types = types
+        self.units = units
+
+    def text(self, name: str) -> exp.Expression:
+        kind = self.types[name]
+        if kind == "text":
+            return column(name)
+        if kind == "float":  # the shortest decimal that reads back as the same float, as Python's repr
+            return cast(cast(column(name), "DOUBLE"), "VARCHAR")
+        return cast(column(name), "VARCHAR")
+
+    def columns(self) -> tuple[list[tuple[str, exp.Expression]], B]:
+        """The reading layer: (column name, expression) pairs, and where the row needs Python."""
+        out: list[tuple[str, exp.Expression]] = []
+        bad: list[B] = []
+        for name, info in self.facts.items():
+            if name not in self.types:
+                out += self.absent(name, info)
+                continue
+            values, unread = READ_RULES.get(info.kind, Reader.unsupported)(self, name, info)
+            out += values
+            bad.append(unread)
+        for name in ("date_of_birth", "exposure_date"):
+            if name in self.types:  # an age worked out from dates: Python does it
+                bad.append(NOT(IS_NULL(column(name))))
+        if "id" in self.types and self.types["id"] not in ("text", "integer"):
+            bad.append(NOT(IS_NULL(column("id"))))
+        if "description" in self.types and self.types["description"] != "text":
+            bad.append(NOT(IS_NULL(column("description"))))
+        return out, OR(*bad)
+
+    def absent(self, name: str, info: FactInfo) -> list[tuple[str, exp.Expression]]:
+        if info.kind == SET:
+            default = info.default if info.has_default else None
+            return [(value_name(name, v), to_sql(None if default is None else v in default)) for v in info.values]
+        return [(f"_v_{name}", self.default(info) if info.has_default else cast(exp.null(), self.sql_type(info)))]
+
+    @staticmethod
+    def sql_type(info: FactInfo) -> str:
+        if info.kind == BOOL:
+            return "BOOLEAN"
+        if info.kind == "date":
+            return "DATE"
+        if info.kind in KINDS and KINDS[info.kind].numeric:
+            return NUMERIC
+        return "VARCHAR"
+
+    @staticmethod
+    def default(info: FactInfo) -> exp.Expression:
+        value = info.default
+        if isinstance(value, bool):
+            return to_sql(value)
+        if hasattr(value, "value"):  # a Measure
+            return decimal(value.value)
+        if info.kind == "date":
+            return cast(string(value.isoformat()), "DATE")
+        return string(str(value))
+
+    def _with_default(self, info: FactInfo, value: exp.Expression) -> exp.Expression:
+        if not info.has_default:
+            return value
+        return exp.Coalesce(this=value, expressions=[self.default(info)])
+
+    @staticmethod
+    def _unread(name: str, value: exp.Expression) -> B:
+        return AND(NOT(IS_NULL(column(name))), IS_NULL(value))
+
+    def unsupported(self, name: str, info: FactInfo) -> tuple[list, B]:
+        # A kind the SQL does not read (text, ratio): any value goes to Python.
+        return self.absent(name, info), NOT(IS_NULL(column(name)))
+
+    # ------------------------------------------------------------- by kind
+    def named_value(self, info: FactInfo, text: exp.Expression) -> exp.Expression:
+        """A named value, exact or in another spelling the reader accepts; NULL when SQL cannot tell."""
+        exact = [(exp.EQ(this=text.copy(), expression=string(v)), string(v)) for v in info.values]
+        folded = exp.func("REPLACE", exp.func("REPLACE", exp.Lower(this=exp.Trim(this=text.copy())),
+                                              string(" "), string("_")), string("-"), string("_"))
+        loose = [(exp.EQ(this=folded.copy(), expression=string(_fold(v))), string(v)) for v in info.values]
+        return CASE(exact + loose)
+
+    def read_enum(self, name: str, info: FactInfo) -> tuple[list, B]:
+        if self.types[name] != "text":
+            return self.unsupported(name, info)
+        value = self.named_value(info, column(name))
+        return [(f"_v_{name}", self._with_default(info, value))], self._unread(name, value)
+
+    def read_set(self, name: str, info: FactInfo) -> tuple[list, B]:
+        kind = self.types[name]
+        if kind not in ("text", "list"):
+            return self.unsupported(name, info)
+        mapped_item = self.named_value(info, exp.column(exp.to_identifier("_irmer_item")))
+        single: B = None
+        if kind == "list":
+            items: Any = column(name)
+        else:
+            # One value, or several separated by `;` (as a CSV cell gives them).
+            several = exp.GT(this=exp.func("STRPOS", column(name), string(";")), expression=integer(0))
+            single = CASE([(NOT(several), self.named_value(info, column(name)))])
+            items = CASE([(several, template(
+                "LIST_FILTER(LIST_TRANSFORM(STRING_SPLIT(:s, ';'), LAMBDA _irmer_item: TRIM(_irmer_item)),"
+                " LAMBDA _irmer_item: _irmer_item <> '')", s=column(name)))])
+        mapped = template("LIST_TRANSFORM(:items, LAMBDA _irmer_item: :m)", items=items, m=mapped_item)
+        nulls = template("LIST_FILTER(:l, LAMBDA _irmer_item: _irmer_item IS NULL)", l=mapped.copy())
+        listed = AND(exp.GT(this=exp.ArraySize(this=mapped.copy()), expression=integer(0)),
+                     exp.EQ(this=exp.ArraySize(this=nulls), expression=integer(0)))
+        read = OR(NOT(IS_NULL(single)), exp.Coalesce(this=to_sql(listed), expressions=[exp.false()]))
+        out = []
+        for value in info.values:
+            has = CASE([(NOT(IS_NULL(single)), exp.EQ(this=_copy(single), expression=string(value))),
+                        (listed, exp.ArrayContains(this=mapped.copy(), expression=string(value)))])
+            if info.has_default:
+                has = exp.Coalesce(this=has, expressions=[to_sql(value in info.default)])
+            out.append((value_name(name, value), has))
+        return out, AND(NOT(IS_NULL(column(name))), NOT(read))
+
+    def read_bool(self, name: str, info: FactInfo) -> tuple[list, B]:
+        kind = self.types[name]
+        if kind == "boolean":
+            value: exp.Expression = column(name)
+        elif kind == "text":
+            folded = exp.Lower(this=exp.Trim(this=column(name)))
+            value = CASE([(exp.In(this=folded, expressions=[string(w) for w in ("yes", "true", "y")]), exp.true()),
+                          (exp.In(this=folded.copy(), expressions=[string(w) for w in ("no", "false", "n")]),
+                           exp.false())])
+            value = cast(value, "BOOLEAN")
+        else:
+            return self.unsupported(name, info)
+        return [(f"_v_{name}", self._with_default(info, value))], self._unread(name, value)
+
+    def read_date(self, name: str, info: FactInfo) -> tuple[list, B]:
+        kind = self.types[name]
+        if kind == "date":
+            value: exp.Expression = column(name)
+        elif kind == "text":
+            pattern = exp.RegexpLike(this=column(name), expression=string(r"^ *[1-9][0-9]{3}-[0-9]{2}-[0-9]{2} *$"))
+            value = CASE([(pattern, exp.TryCast(this=exp.Trim(this=column(name)), to=exp.DataType.build("DATE")))])
+        else:
+            return self.unsupported(name, info)
+        return [(f"_v_{name}", self._with_default(info, value))], self._unread(name, value)
+
+    def read_count(self, name: str, info: FactInfo) -> tuple[list, B]:
+        kind = self.types[name]
+        if kind == "integer":
+            value = CASE([(AND(exp.GTE(this=column(name), expression=integer(0)),
+                               exp.LT(this=column(name), expression=integer(10 ** 17))),
+                           cast(column(name), NUMERIC))])
+        elif kind in ("text", "decimal", "float"):
+            text = self.text(name)
+            digits = exp.RegexpExtract(this=text, expression=string(r"^ *([0-9]{1,17}) *$"), group=integer(1))
+            value = CASE([(exp.NEQ(this=digits, expression=string("")), cast(digits.copy(), NUMERIC))])
+        else:
+            return self.unsupported(name, info)
+        value = self._at_least(info, value)
+        return [(f"_v_{name}", self._with_default(info, value))], self._unread(name, value)
+
+    def _at_least(self, info: FactInfo, value: exp.Expression) -> exp.Expression:
+        if not info.minimum:
+            return value
+        return CASE([(exp.GTE(this=value, expression=decimal(info.minimum)), value.copy())])
+
+    def read_quantity(self, name: str, info: FactInfo) -> tuple[list, B]:
+        kind = self.types[name]
+        if kind not in ("text", "integer", "decimal", "float"):
+            return self.unsupported(name, info)
+        default_unit = self.units.get(name) or info.unit
+        if kind != "text" and default_unit is None:
+            return self.unsupported(name, info)  # a bare number with no unit: Python says so
+        spellings = {u: _unit_factor(resolve_unit(u)[1]) for u, k in ACCEPTED.items() if k == info.kind}
+        spellings = {u: f for u, f in spellings.items() if f is not None}
+        if default_unit is not None and default_unit not in spellings:
+            return self.unsupported(name, info)
+        alternatives = "|".join(sorted(spellings, key=lambda u: (-len(u), u)))
+        optional = "?" if default_unit else ""
+        pattern = f"^ *{_NUMBER} *({alternatives}){optional} *$"
+        text = self.text(name)
+        number = exp.RegexpExtract(this=text, expression=string(pattern), group=integer(1))
+        unit = exp.RegexpExtract(this=text.copy(), expression=string(pattern), group=integer(3))
+        dot = exp.StrPosition(this=number.copy(), substr=string("."))
+        length = exp.Length(this=number.copy())
+        int_digits = CASE([(exp.GT(this=dot, expression=integer(0)), exp.Sub(this=dot.copy(), expression=integer(1)))],
+                          length)
+        frac_digits = CASE([(exp.GT(this=dot.copy(), expression=integer(0)),
+                             exp.Sub(this=length.copy(), expression=dot.copy()))], integer(0))
+        cases = []
+        for spelling, (m, e) in sorted(spellings.items()):
+            units = [spelling] + ([""] if spelling == default_unit else [])
+            if e >= 0:
+                factor = m * 10 ** e
+                width = PRECISION - len(str(factor))
+                max_int = min(width - SCALE, 17 - len(str(factor)) + 1)
+                max_frac = SCALE
+                scaled = exp.Mul(this=cast(number.copy(), f"DECIMAL({width}, {SCALE})"), expression=whole(factor))
+            else:
+                max_int, max_frac = PRECISION - SCALE, SCALE + e
+                scaled = exp.Mul(this=cast(number.copy(), NUMERIC),
+                                 expression=cast(string(_decimal_text(Fraction(m, 10 ** -e))),
+                                                     f"DECIMAL({len(str(m)) - e}, {-e})"))
+            fits = AND(exp.LTE(this=int_digits.copy(), expression=integer(max_int)),
+                       exp.LTE(this=frac_digits.copy(), expression=integer(max_frac)))
+            cases.append((AND(exp.In(this=unit.copy(), expressions=[string(u) for u in units]), fits),
+                          cast(scaled, NUMERIC)))
+        value = CASE([(exp.NEQ(this=number.copy(), expression=string("")), CASE(cases))])
+        value = self._at_least(info, value)
+        return [(f"_v_{name}", self._with_default(info, value))], self._unread(name, value)
+
+
+READ_RULES: dict[str, Callable[..., tuple[list, B]]] = {
+    ENUM: Reader.read_enum, SET: Reader.read_set, BOOL: Reader.read_bool, "date": Reader.read_date,
+    "count": Reader.read_count,
+    **{name: Reader.read_quantity for name, kind in KINDS.items() if kind.dimension},
+}
+
+
+# ------------------------------------------------------------- the query
+
+def _layer(previous: exp.Expression, name: str, columns: list[tuple[str, exp.Expression]]) -> exp.Select:
+    """SELECT *, <columns> FROM (previous): each layer may use the columns of the ones before."""
+    source = exp.Subquery(this=previous, alias=exp.TableAlias(this=exp.to_identifier(name)))
+    return exp.select(exp.Star(), *(exp.alias_(_value(e), n, quoted=True, copy=False) for n, e in columns),
+                      copy=False).from_(source, copy=False)
+
+
+def _text_list(items: list[tuple[B, str]]) -> exp.Expression:
+    """The texts whose condition holds, in order, as a list."""
+    kept = [(c, t) for c, t in items if c is not False and c is not None]
+    if not kept:
+        return cast(exp.Array(expressions=[]), "VARCHAR[]")
+    array = exp.Array(expressions=[string(t) if c is True else CASE([(c, string(t))]) for c, t in kept])
+    if all(c is True for c, _ in kept):
+        return array
+    return template("LIST_FILTER(:a, LAMBDA _irmer_item: _irmer_item IS NOT NULL)", a=array)
+
+
+class QueryBuilder:
+    """The whole query for one checked file: read, rows, refinement, codes, outputs."""
+
+    def __init__(self, checked: Checked, source: exp.Expression, types: Mapping[str, str],
+                 units: Mapping[str, str], keep: Iterable[str]):
+        self.checked = checked
+        self.criteria = checked.criteria
+        self.rows = self.criteria.rows
+        self.source = source
+        self.types = types
+        self.units = units
+        self.keep = list(keep)
+        self.plan = Plan(checked)  # the case splits the interpreter makes, shared
+        self.env = Env(checked.facts)
+        self.exclusions = self.plan.exclusions
+
+    # ------------------------------------------------------------- verdicts
+    def scope(self, row: ast.Row, compiler: Compiler) -> tuple[B, Missing]:
+        env = compiler.env
+        parts = []
+        for fact, allowed, test in (("exposure", row.exposure, "in"), ("modality", row.modalities, "any"),
+                                    ("jurisdiction", row.jurisdictions, "in")):
+            if not allowed:
+                continue
+            if test == "any":
+                result = OR(*(env.has(fact, v) for v in allowed))
+            else:
+                value = env.named(fact)
+                result = None if value is None else exp.In(this=value, expressions=[string(v) for v in allowed])
+            parts.append((result, {fact: IS_NULL(result)} if compiler.track else {}))
+        result = AND(*(r for r, _ in parts))
+        return result, compiler._missing(result, (m for _, m in parts))
+
+    def excluded(self, code: str, compiler: Compiler) -> tuple[B, Missing]:
+        results = [compiler.truth(e.when) for e in self.exclusions.get(code, ())]
+        value = OR(*(v for v, _ in results))
+        return value, compiler._missing(value, (m for _, m in results))
+
+    def row_verdict(self, row: ast.Row, compiler: Compiler) -> dict[str, Any]:
+        scope, m_scope = self.scope(row, compiler)
+        band, m_band = compiler.truth(row.band) if row.band is not None else (True, {})
+        in_scope = AND(scope, band)
+        when, m_when = compiler.truth(row.when)
+        unless, m_unless = compiler.truth(row.unless) if row.unless is not None else (False, {})
+        excluded, m_excluded = self.excluded(row.code, compiler)
+        met = AND(in_scope, when, NOT(unless), NOT(excluded))
+        missing = compiler._missing(met, (m_scope, m_band, m_when, m_unless, m_excluded))
+        return {"in": in_scope, "band": band, "met": met, "missing": missing}
+
+    def comp_verdict(self, item: ast.Complementary, compiler: Compiler) -> dict[str, Any]:
+        when, m_when = compiler.truth(item.when)
+        excluded, m_excluded = self.excluded(item.code, compiler)
+        met = AND(when, NOT(excluded))
+        return {"met": met, "missing": compiler._missing(met, (m_when, m_excluded))}
+
+    def refine(self, split: Split, decide: Callable[[Compiler], B]) -> B:
+        """The interpreter's refine, in SQL: every case of the split in a lambda; the answer when all agree."""
+        i = exp.to_identifier("_irmer_case")
+        # Facts with a default are never unknown, so never split.
+        env = CaseEnv(self.env, [c for c in split.choices if not self.checked.facts[c.fact].has_default], i)
+        if env.any_kept is False:
+            return None
+        result = decide(Compiler(self.checked, env, track_missing=False))
+        if result is None or isinstance(result, bool):
+            return None if result is None else result
+        code = exp.Coalesce(this=cast(to_sql(result), "INTEGER"), expressions=[integer(2 * SPLIT_BUDGET)])
+        cases = env.cases
+        struct = exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(name), expression=value)
+                                         for name, value in env.fields])
+        every = template("LIST_TRANSFORM(RANGE(0, :n), LAMBDA _irmer_case: :s)", n=cases.copy(), s=struct)
+        each = template("LIST_TRANSFORM(:cases, LAMBDA _irmer_c: :body)", cases=every, body=code)
+        total = template("AGGREGATE(:l, 0, (_irmer_acc, _irmer_item) -> _irmer_acc + _irmer_item)", "spark", l=each)
+        decided = CASE([(exp.EQ(this=total, expression=integer(0)), exp.false()),
+                        (exp.EQ(this=total.copy(), expression=cases.copy()), exp.true())])
+        plan = exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(name), expression=value)
+                                       for name, value in env.plan])
+        # A lambda over a one-element list binds the plan once per row (SQL has no `let`).
+        bound = template("LIST_TRANSFORM([:plan], LAMBDA _irmer_p: :body)", plan=plan, body=decided)
+        first = exp.Bracket(this=bound, expressions=[integer(1)], offset=1)
+        return cast(CASE([(NOT(env.any_kept), cast(exp.null(), "BOOLEAN"))], first), "BOOLEAN")
+
+    # ------------------------------------------------------------- the query
+    def build(self) -> exp.Select:
+        reader = Reader(self.checked.facts, self.types, self.units)
+        read, unread = reader.columns()
+        query = _layer(self.source, "_irmer_read", read + [(FALLBACK, exp.Coalesce(
+            this=to_sql(unread), expressions=[exp.false()]) if not isinstance(unread, bool) else to_sql(unread))])
+
+        # Rows and complementary codes: three-valued, with the facts that would decide each.
+        compiler = Compiler(self.checked, self.env)
+        layer: list[tuple[str, exp.Expression]] = []
+        self.missing_columns: list[tuple[str, str, str]] = []  # (verdict met column, fact, column)
+        for n, row in enumerate(self.rows):
+            verdict = self.row_verdict(row, compiler)
+            layer += [(f"_in_{n}", verdict["in"]), (f"_band_{n}", verdict["band"]), (f"_met_{n}", verdict["met"])]
+            for fact, when in verdict["missing"].items():
+                layer.append((f"_mi_{n}_{fact}", when))
+                self.missing_columns.append((f"_rmet_{n}", fact, f"_mi_{n}_{fact}"))
+        for n, item in enumerate(self.criteria.complementary):
+            verdict = self.comp_verdict(item, compiler)
+            layer.append((f"_cmet_{n}", verdict["met"]))
+            for fact, when in verdict["missing"].items():
+                layer.append((f"_cmi_{n}_{fact}", when))
+                self.missing_columns.append((f"_cmet_{n}", fact, f"_cmi_{n}_{fact}"))
+        query = _layer(query, "_irmer_rows", layer)
+
+        # Rows left unknown: the case split, as the interpreter makes it.
+        layer = []
+        for n, row in enumerate(self.rows):
+            met = column(f"_met_{n}")
+            refined = self.refine(self.plan.row(n), lambda c, r=row: self.row_verdict(r, c)["met"])
+            layer.append((f"_rmet_{n}", cast(CASE([(IS_NULL(met), to_sql(refined))], met.copy()), "BOOLEAN")
+                          if refined is not None else met))
+        query = _layer(query, "_irmer_refined", layer)
+
+        # Codes shared by several rows; a row's scope, settled when it cannot fire.
+        codes = list(dict.fromkeys(row.code for row in self.rows))
+        layer = []
+        for n, row in enumerate(self.rows):
+            layer.append((f"_fin_{n}", cast(CASE([(AND(IS_NULL(column(f"_in_{n}")), _is(column(f"_rmet_{n}"), False)),
+                                                       exp.true())], column(f"_in_{n}")), "BOOLEAN")))
+        for j, code in enumerate(codes):
+            same = [(n, r) for n, r in enumerate(self.rows) if r.code == code]
+            met = OR(*(column(f"_rmet_{n}") for n, _ in same))
+            if len(same) > 1:
+                rows = [r for _, r in same]
+                refined = self.refine(self.plan.code(code),
+                                      lambda c, rs=rows: OR(*(self.row_verdict(r, c)["met"] for r in rs)))
+                if refined is not None:
+                    met = cast(CASE([(IS_NULL(met), to_sql(refined))], _copy(met)), "BOOLEAN")
+            layer.append((f"_code_{j}", met))
+        query = _layer(query, "_irmer_codes", layer)
+
+        # Notifiable: any code, or a statutory complementary code; else the case split over everything.
+        statutory = [(n, item) for n, item in enumerate(self.criteria.complementary) if item.role == "statutory"]
+        first = OR(*(column(f"_code_{j}") for j in range(len(codes))), *(column(f"_cmet_{n}") for n, _ in statutory))
+        refined = self.refine(self.plan.notifiable(), lambda c: OR(*(self.row_verdict(r, c)["met"] for r in self.rows),
+                                                  *(self.comp_verdict(item, c)["met"] for _, item in statutory)))
+        notifiable = first if refined is None else cast(CASE([(IS_NULL(first), to_sql(refined))], _copy(first)),
+                                                            "BOOLEAN")
+        query = _layer(query, "_irmer_notifiable", [("_notifiable", notifiable)])
+        query = _layer(query, "_irmer_out", self.outputs(codes))
+        final = [exp.column(name, quoted=True) for name in self.keep]
+        final += [exp.alias_(exp.column(f"_out_{name}", quoted=True), name, quoted=True, copy=False)
+                  for name in RESULT_COLUMNS]
+        final.append(exp.column(FALLBACK, quoted=True))
+        return exp.select(*final, copy=False).from_(exp.Subquery(this=query, alias=exp.TableAlias(
+            this=exp.to_identifier("_irmer_result"))), copy=False)
+
+    def outputs(self, codes: list[str]) -> list[tuple[str, exp.Expression]]:
+        notifiable = column("_notifiable")
+        met_codes = _text_list([(column(f"_code_{j}"), code) for j, code in enumerate(codes)])
+        any_code = OR(*(_is(column(f"_code_{j}"), True) for j in range(len(codes))))
+        letters: list[tuple[B, str]] = []
+        all_codes = [met_codes]
+        for n, item in enumerate(self.criteria.complementary):
+            emitted = AND(_is(column(f"_cmet_{n}"), True), {
+                "statutory": True, "tag": _is(notifiable, True), "voluntary": _is(notifiable, False)}[item.role])
+            letters.append((emitted, item.code))
+            prefixed = self.prefixed(item, met_codes, any_code)
+            all_codes.append(CASE([(emitted, prefixed)], cast(exp.Array(expressions=[]), "VARCHAR[]")))
+        codes_list = reduce(lambda a, b: exp.ArrayConcat(this=a, expressions=[b]), all_codes)
+        # The facts that would decide it, when it is undetermined.
+        facts = sorted({fact for _, fact, _ in self.missing_columns})
+        missing = []
+        for fact in facts:
+            wanted = OR(*(AND(IS_NULL(column(met)), column(flag))
+                          for met, f, flag in self.missing_columns if f == fact))
+            missing.append((AND(IS_NULL(notifiable), wanted), fact))
+        jurisdiction = self.env.named("jurisdiction")
+        authority = CASE([(exp.EQ(this=jurisdiction.copy(), expression=string(a.jurisdiction)), string(a.name or ""))
+                          for a in self.criteria.authorities], cast(exp.null(), "VARCHAR"))
+        out = [("_out_notifiable", notifiable), ("_out_codes", codes_list), ("_out_complementary", _text_list(letters)),
+               ("_out_missing", _text_list(missing)), ("_out_authority", authority)]
+        for name in ("notify_by", "report_by"):
+            deadline = next((d for d in self.criteria.deadlines if d.name == name and d.days is not None), None)
+            if deadline is None:
+                out.append((f"_out_{name}", cast(exp.null(), "DATE")))
+                continue
+            start = column(f"_v_{deadline.after}")
+            day = cast(exp.DateAdd(this=start, expression=integer(deadline.days), unit=exp.var("DAY")), "DATE")
+            out.append((f"_out_{name}", cast(CASE([(_is(notifiable.copy(), False), exp.null())], day), "DATE")))
+        out += [("_out_criteria", string(self.criteria.header.version)),
+                ("_out_error", cast(exp.null(), "VARCHAR"))]
+        return out
+
+    def prefixed(self, item: ast.Complementary, met_codes: exp.Expression, any_code: B) -> exp.Expression:
+        """A complementary code with the suffix of the most relevant code (the interpreter's `prefixed`)."""
+        with_codes = template("LIST_TRANSFORM(:l, LAMBDA _irmer_item: CONCAT(:k, _irmer_item))",
+                              l=met_codes.copy(), k=string(item.code))
+        order = list(dict.fromkeys(row.code for row in self.rows))
+        banded = [(OR(*(AND(_is(column(f"_fin_{n}"), True), _is(column(f"_band_{n}"), True))
+                        for n, r in enumerate(self.rows) if r.code == code and r.band is not None)), code)
+                  for code in order]
+        plain = [(OR(*(_is(column(f"_fin_{n}"), True) for n, r in enumerate(self.rows)
+                       if r.code == code and r.band is None)), code) for code in order]
+        n_banded = self._count(banded)
+        n_plain = self._count(plain)
+        bare = exp.Array(expressions=[string(item.code)])
+        one = lambda options: CASE([(c, exp.Array(expressions=[string(item.code + code)])) for c, code in options
+                                    if c is not False])
+        return CASE([(any_code, with_codes),
+                     (exp.EQ(this=n_banded, expression=integer(1)), one(banded)),
+                     (AND(exp.EQ(this=n_banded.copy(), expression=integer(0)),
+                          exp.EQ(this=n_plain, expression=integer(1))), one(plain))], bare)
+
+    @staticmethod
+    def _count(options: list[tuple[B, str]]) -> exp.Expression:
+        terms = [CASE([(c, integer(1))], integer(0)) for c, _ in options if c is not False]
+        return reduce(lambda a, b: exp.Add(this=a, expression=b), terms) if terms else integer(0)
+
+
+def compile_query(checked: Checked, table: str | exp.Expression, types: Mapping[str, str] | None = None,
+                  units: Mapping[str, str] | None = None, keep: Iterable[str] | None = None) -> exp.Select:
+    """The query over a table of incidents (by default: a text column for every fact and `id`).
+
+    Raises SQLUnsupported for criteria this backend does not compile.
+    """
+    if types is None:
+        types = {name: "text" for name in ["id", *checked.facts]}
+    source = exp.select(exp.Star()).from_(exp.to_table(table) if isinstance(table, str) else table)
+    keep = list(types) if keep is None else list(keep)
+    return QueryBuilder(checked, source, types, units or {}, keep).build()
+
+
+def create_view(checked: Checked, table: str, view: str, dialect: str, units: Mapping[str, str] | None = None,
+                columns: Iterable[str] | None = None) -> str:
+    """`CREATE VIEW view AS ...` over `table`, printed for a dialect (irmer sql)."""
+    names = list(columns) if columns else ["id", *checked.facts]
+    types = {name: "any" for name in names}
+    query = compile_query(checked, table, types, units, names)
+    statement = exp.Create(this=exp.to_table(view), kind="VIEW", expression=query, replace=True)
+    return statement.sql(dialect=dialect, pretty=True)
