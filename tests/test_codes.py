@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from conftest import explained
+
 BOTH = ("2023", "2024")
 V2023 = ("2023",)
 V2024 = ("2024",)
@@ -54,7 +56,7 @@ def outcomes_of(result, code: str, label: str | None = None) -> list[str]:
 
 
 def check(guidance, case: Case):
-    result = guidance.evaluate(case.facts)
+    result = explained(guidance, case.facts)
     assert result.error is None, result.error
     assert result.notifiable is case.notifiable, (result.notifiable, result.codes, result.missing)
     assert result.codes == case.codes
@@ -439,7 +441,7 @@ def test_codes_8_9(by_version, version, case):
 
 
 def test_8_2_exclusion_is_reported(g2024):
-    result = g2024.evaluate(rt(ptv_delivered_dose="54 Gy", geographical_miss="partial", miss_displacement="5 mm",
+    result = explained(g2024, rt(ptv_delivered_dose="54 Gy", geographical_miss="partial", miss_displacement="5 mm",
                                error_margin="4 mm"))
     [entry] = [e for e in result.explanation if e.code == "8.2"]
     assert entry.outcome == "not met"
@@ -545,7 +547,7 @@ SCOPE = [
 
 @pytest.mark.parametrize("facts, code, label, notifiable, codes", SCOPE)
 def test_out_of_scope(guidance, facts, code, label, notifiable, codes):
-    result = guidance.evaluate(facts)
+    result = explained(guidance, facts)
     assert result.error is None, result.error
     assert outcomes_of(result, code, label) == ["out of scope"]
     assert result.notifiable is notifiable
@@ -622,7 +624,7 @@ def test_complementary_codes(by_version, version, case):
 
 
 def test_repeat_exclusion_is_named(g2024):
-    result = g2024.evaluate(incident(error_involved=False, **DIAG_REPEAT))
+    result = explained(g2024, incident(error_involved=False, **DIAG_REPEAT))
     [entry] = [e for e in result.explanation if e.code == "2.2"]
     assert entry.excluded_by == "repeats_without_error"
 
@@ -639,14 +641,14 @@ def test_repeat_exclusion_is_named(g2024):
     pytest.param("2024", nmt("sirt", "1.5 GBq", "1.2 GBq", voluntary=True), ["V10.1"], "V10.1", id="2024-V10.1"),
 ])
 def test_suffix_outside_range_is_reported_with_a_note(by_version, version, facts, codes, flagged):
-    result = by_version[version].evaluate(facts)
+    result = explained(by_version[version], facts)
     assert result.codes == codes
     assert [n for n in result.notes if n.startswith(flagged + ":")], result.notes
     assert any("1 to 9" in n for n in result.notes)
 
 
 def test_M10_is_in_range_in_2024(g2024):
-    result = g2024.evaluate(nmt("other", "5.6 GBq", "6.2 GBq", individuals=2))
+    result = explained(g2024, nmt("other", "5.6 GBq", "6.2 GBq", individuals=2))
     assert result.notifiable is True
     assert result.codes == ["10.2", "M10.2"]
     assert result.complementary == ["M"]
@@ -654,7 +656,7 @@ def test_M10_is_in_range_in_2024(g2024):
 
 
 def test_E_with_suffix_in_range_has_no_note(guidance):
-    result = guidance.evaluate(incident(equipment_fault=True, **DIAG_MET))
+    result = explained(guidance, incident(equipment_fault=True, **DIAG_MET))
     assert result.codes == ["2.2", "E2.2"]
     assert result.complementary == ["E"]
     assert result.notes == []
@@ -672,7 +674,7 @@ AUTHORITIES = [
 
 @pytest.mark.parametrize("jurisdiction, name", AUTHORITIES)
 def test_authority_per_jurisdiction(guidance, jurisdiction, name):
-    result = guidance.evaluate(incident(jurisdiction, "accidental", age=40, total_dose="5 mSv"))
+    result = explained(guidance, incident(jurisdiction, "accidental", age=40, total_dose="5 mSv"))
     assert result.notifiable is True
     assert result.authority is not None
     assert result.authority.jurisdiction == jurisdiction
@@ -686,20 +688,20 @@ def test_authority_per_jurisdiction(guidance, jurisdiction, name):
     pytest.param("2023-06-01", dt.date(2023, 6, 15), dt.date(2023, 8, 24), id="2023-example"),
 ])
 def test_deadlines(guidance, discovered, notify_by, report_by):
-    result = guidance.evaluate(incident("Northern Ireland", "accidental", discovered_on=discovered))
+    result = explained(guidance, incident("Northern Ireland", "accidental", discovered_on=discovered))
     assert result.notifiable is True
     assert result.notify_by == notify_by == dt.date.fromisoformat(discovered) + dt.timedelta(days=14)
     assert result.report_by == report_by == dt.date.fromisoformat(discovered) + dt.timedelta(days=84)
 
 
 def test_no_deadlines_when_not_notifiable(guidance):
-    result = guidance.evaluate(incident(exposure="accidental", age=40, total_dose="1 mSv", discovered_on="2024-11-04"))
+    result = explained(guidance, incident(exposure="accidental", age=40, total_dose="1 mSv", discovered_on="2024-11-04"))
     assert result.notifiable is False
     assert (result.notify_by, result.report_by) == (None, None)
 
 
 def test_no_deadlines_without_discovery_date(guidance):
-    result = guidance.evaluate(incident("Wales", "accidental"))
+    result = explained(guidance, incident("Wales", "accidental"))
     assert result.notifiable is True
     assert (result.notify_by, result.report_by) == (None, None)
 
@@ -722,18 +724,18 @@ NIAIC = "Consider reporting the device-related incident to the Northern Ireland 
     pytest.param("2024", "Northern Ireland", NIAIC, id="2024-Northern-Ireland"),
 ])
 def test_equipment_fault_advice(by_version, version, jurisdiction, text):
-    result = by_version[version].evaluate(incident(jurisdiction, "accidental", age=40, total_dose="5 mSv",
+    result = explained(by_version[version], incident(jurisdiction, "accidental", age=40, total_dose="5 mSv",
                                                    equipment_fault=True))
     assert [(a.name, a.text) for a in result.advice] == [("device_incident", text)]
     assert result.codes == ["1", "E1"]
 
 
 def test_no_advice_without_equipment_fault(guidance):
-    result = guidance.evaluate(incident("Scotland", "accidental", age=40, total_dose="5 mSv"))
+    result = explained(guidance, incident("Scotland", "accidental", age=40, total_dose="5 mSv"))
     assert result.advice == []
 
 
 def test_duty_of_candour_advice(guidance):
-    result = guidance.evaluate(incident(clinically_significant=True, **DIAG_NOT_MET))
+    result = explained(guidance, incident(clinically_significant=True, **DIAG_NOT_MET))
     assert [a.name for a in result.advice] == ["duty_of_candour"]
     assert result.codes == ["C2.2"]

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from conftest import explained
+
 
 def incident(jurisdiction="England", exposure="unintended", modality="diagnostic", **facts) -> dict[str, Any]:
     out = {"jurisdiction": jurisdiction, "exposure": exposure, "modality": modality, **facts}
@@ -25,7 +27,7 @@ def outcomes(result, code: str) -> list[str]:
 
 
 def evaluated(guidance, facts):
-    result = guidance.evaluate(facts)
+    result = explained(guidance, facts)
     assert result.error is None, result.error
     return result
 

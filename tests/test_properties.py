@@ -14,6 +14,8 @@ unit conversion is exact and a boundary value stays on its boundary.
 from __future__ import annotations
 
 import datetime as dt
+
+from conftest import explained
 from decimal import Decimal
 from typing import Any
 
@@ -64,7 +66,7 @@ STRIP = lambda r: (r.notifiable, r.codes)  # noqa: E731
 
 
 def ok(guidance, facts: dict[str, Any]):
-    result = guidance.evaluate(facts)
+    result = explained(guidance, facts)
     assert result.error is None, (facts, result.error)
     return result
 
@@ -376,8 +378,8 @@ def test_notifiable_implies_codes_or_names_the_candidates(guidance, full, droppe
 @given(full=FULL, dropped=DROPS)
 def test_deterministic(g2023, g2024, full, dropped):
     facts = without(full, dropped)
-    first = [g.evaluate(dict(facts)) for g in (g2023, g2024)]
-    second = [g.evaluate(dict(facts)) for g in (g2024, g2023)][::-1]
+    first = [explained(g, dict(facts)) for g in (g2023, g2024)]
+    second = [explained(g, dict(facts)) for g in (g2024, g2023)][::-1]
     assert first == second
     assert [r.model_dump_json() for r in first] == [r.model_dump_json() for r in second]
 

@@ -17,6 +17,8 @@ from evaluator import load_criteria
 from evaluator.engines.smt import Encoded, Space, rational
 from evaluator.language.units import BOOL, ENUM, KINDS, SET
 
+from conftest import explained
+
 # Values around every threshold the shipped criteria use, in each kind's units.
 NEAR = {
     "effective dose": ["0.001 mSv", "0.2 mSv", "0.29 mSv", "0.3 mSv", "0.5 mSv", "0.99 mSv", "1 mSv", "2.5 mSv",
@@ -92,7 +94,7 @@ def test_encoding_agrees_with_the_evaluator(version):
         pairs = substitution(space, read)
         if not holds(domain, pairs):
             continue  # outside the diff's input space (an intended dose of 0)
-        result = guidance.evaluate(incident)
+        result = explained(guidance, incident)
         assert result.notifiable is not None, (incident, result.missing)
         assert holds(notifiable, pairs) == result.notifiable, incident
         outcomes = {e.code: e.outcome for e in result.explanation if e.role is not None}

@@ -28,7 +28,7 @@ def value_of(guidance, fact: str, raw: Any) -> Fraction:
 
 
 def evaluated(guidance, facts):
-    result = guidance.evaluate(facts)
+    result = explained(guidance, facts)
     assert result.error is None, result.error
     return result
 
@@ -275,7 +275,7 @@ REFUSED = [
 
 @pytest.mark.parametrize("facts, field, words, hint", REFUSED)
 def test_refused_input(guidance, facts, field, words, hint):
-    result = guidance.evaluate({**incident(exposure="accidental"), **facts, "id": "INC-7"})
+    result = explained(guidance, {**incident(exposure="accidental"), **facts, "id": "INC-7"})
     assert result.error is not None
     assert result.error.field == field
     for word in words:
@@ -288,18 +288,18 @@ def test_refused_input(guidance, facts, field, words, hint):
 
 
 def test_every_problem_is_reported(guidance):
-    result = guidance.evaluate(incident(total_dose="3 Gy", planning_scans=2.5, totl_dose="1 mSv"))
+    result = explained(guidance, incident(total_dose="3 Gy", planning_scans=2.5, totl_dose="1 mSv"))
     assert {e.field for e in result.errors} == {"total_dose", "planning_scans", "totl_dose"}
 
 
 def test_foetal_dose_message_names_absorbed_dose(g2024):
-    result = g2024.evaluate(incident(foetal_exposure_unintended=True, foetal_dose="12 mSv"))
+    result = explained(g2024, incident(foetal_exposure_unintended=True, foetal_dose="12 mSv"))
     assert result.error.field == "foetal_dose"
     assert result.error.message == 'foetal_dose is an absorbed dose in Gy, but "12 mSv" is an effective dose'
 
 
 def test_unknown_unit_message(g2024):
-    result = g2024.evaluate(incident(total_dose="3 mSV"))
+    result = explained(g2024, incident(total_dose="3 mSV"))
     assert result.error.message == "total_dose: unknown unit `mSV`"
     assert result.error.hint == "did you mean mSv?"
 
@@ -323,7 +323,7 @@ NON_FINITE = [
 
 @pytest.mark.parametrize("fact, raw, words", NON_FINITE)
 def test_non_finite_numbers_are_refused(guidance, fact, raw, words):
-    result = guidance.evaluate({**incident(exposure="accidental", total_dose="2 mSv"), fact: raw})
+    result = explained(guidance, {**incident(exposure="accidental", total_dose="2 mSv"), fact: raw})
     assert result.error is not None
     assert result.error.field == fact
     assert words in result.error.message, result.error.message
@@ -333,7 +333,7 @@ def test_non_finite_numbers_are_refused(guidance, fact, raw, words):
 def test_json_nan_age_is_refused(g2024):
     document = json.loads('{"jurisdiction": "England", "exposure": "accidental", "modality": "diagnostic", '
                           '"total_dose": "2 mSv", "age": NaN}')
-    result = g2024.evaluate(document)
+    result = explained(g2024, document)
     assert result.error is not None and result.error.field == "age"
     assert result.error.message == "age must be a finite number, not nan"
 
@@ -395,7 +395,7 @@ def test_child_from_dates(guidance, jurisdiction, born, exposed, child):
                  ["YYYY-MM-DD"], id="date-of-birth-wrong-format"),
 ])
 def test_inconsistent_or_incomplete_dates_refused(guidance, facts, field, words):
-    result = guidance.evaluate(incident(exposure="accidental", total_dose="2 mSv", **facts))
+    result = explained(guidance, incident(exposure="accidental", total_dose="2 mSv", **facts))
     assert result.error is not None
     assert result.error.field == field
     for word in words:
@@ -413,6 +413,8 @@ def test_consistent_age_and_dates_accepted(guidance):
 
 from evaluator.language.incident import field_typo  # noqa: E402
 from evaluator.language.units import suggest_unit  # noqa: E402
+
+from conftest import explained
 
 UNIT_HINTS = [
     # (typed, the kind the fact wants or None, the suggestion or None)
@@ -441,12 +443,12 @@ def test_unit_hints_only_for_near_certain_typos(typed, kind, suggestion):
     ("3 \uff4dSv", "did you mean mSv?"), ("3 mGY", "use Sv, mSv, uSv, µSv"),
 ])
 def test_unit_hint_in_a_result(g2024, dose, hint):
-    result = g2024.evaluate(incident(total_dose=dose))
+    result = explained(g2024, incident(total_dose=dose))
     assert result.error.hint == hint
 
 
 def test_length_unit_hint_is_not_a_dose_unit(g2024):
-    result = g2024.evaluate(incident(modality="radiotherapy", miss_displacement="3 mrem"))
+    result = explained(g2024, incident(modality="radiotherapy", miss_displacement="3 mrem"))
     assert (result.error.field, result.error.hint) == ("miss_displacement", "use mm, cm, m")
 
 
@@ -457,7 +459,7 @@ def test_length_unit_hint_is_not_a_dose_unit(g2024):
      'write "3.500 mSv" if the comma is a decimal comma, or "3500 mSv" if it separates thousands'),
 ])
 def test_a_decimal_comma_is_named(g2024, dose, words, hint):
-    result = g2024.evaluate(incident(total_dose=dose))
+    result = explained(g2024, incident(total_dose=dose))
     assert words in result.error.message and "unknown unit" not in result.error.message
     assert result.error.hint == hint
 
@@ -474,7 +476,7 @@ FIELD_HINTS = [
 def test_field_hints_only_for_near_certain_typos(g2024, typed, meant):
     names = list(g2024.vocabulary.facts) + ["id", "description", "date_of_birth", "exposure_date"]
     assert field_typo(typed, names) == meant
-    result = g2024.evaluate(incident(**{typed: "1"}))
+    result = explained(g2024, incident(**{typed: "1"}))
     message = result.errors[-1].message if result.errors[-1].field == typed else result.error.message
     assert ("did you mean" in message) == (meant is not None), message
 

@@ -74,7 +74,7 @@ CHECKS: dict[str, Callable[[ast.Expectation, Result], str | None]] = {
 
 def run_example(guidance: Guidance, example: ast.Example) -> ExampleOutcome:
     incident: dict[str, Any] = guidance.example_incident(example)
-    result = guidance.evaluate(incident)
+    result = guidance.evaluate(incident, explain=True)
     outcome = ExampleOutcome(example=example, result=result)
     if result.error:
         outcome.failures.append(f"the incident cannot be read: {result.error.field}: {result.error.message}")

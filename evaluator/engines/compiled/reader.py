@@ -1,0 +1,140 @@
+"""Reading incidents onto the compiled engine's scales, at the speed of a dict lookup per field."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from fractions import Fraction
+from typing import Any, Callable, Mapping
+
+from ...language.incident import read_incident
+from ...language.units import BOOL, ENUM, KINDS, SET, resolve_unit
+from ...language.values import FactInfo, Measure
+from .scales import scaled
+
+
+_QUANTITY = re.compile(r"([0-9]{1,15})(?:\.([0-9]{1,15}))? ?([A-Za-zµμ]{1,4})")
+_DATE = re.compile(r"(19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}")
+
+
+class Reader:
+    """Reads incidents onto the engine's scales.
+
+    The common forms (a named value, a quantity written "22.5 mSv", a whole
+    number, a date written 2024-09-02, yes/no) are read here directly. Anything
+    else, right or wrong, goes to the vocabulary's own reader
+    (language/incident.py), which decides what is valid and says what is wrong,
+    so both readers accept exactly the same incidents (tests/test_compiled.py).
+    """
+
+    def __init__(self, facts: Mapping[str, FactInfo], scales: Mapping[str, int]):
+        self.facts = facts
+        self.scales = scales
+        self.readers: dict[str, Callable[[Any], Any]] = {}
+        for name, info in facts.items():
+            reader = self._reader(info)
+            if reader is not None:
+                self.readers[name] = reader
+        self.defaults = {name: self.convert(info, info.default) for name, info in facts.items() if info.has_default}
+
+    def _reader(self, info: FactInfo) -> Callable[[Any], Any] | None:
+        kind = info.kind
+        if kind == ENUM:
+            allowed = frozenset(info.values)
+            return lambda raw: raw if type(raw) is str and raw in allowed else _SLOW
+        if kind == SET:
+            single = {value: frozenset({value}) for value in info.values}
+
+            def read_set(raw: Any) -> Any:
+                if type(raw) is str:
+                    return single.get(raw, _SLOW)
+                if type(raw) is list and raw and all(type(x) is str and x in single for x in raw):
+                    return frozenset(raw)
+                return _SLOW
+            return read_set
+        if kind == BOOL:
+            return lambda raw: raw if raw is True or raw is False else _SLOW
+        if kind == "count":
+            low = int(info.minimum or 0)
+            return lambda raw: raw if type(raw) is int and low <= raw < 10**9 else _SLOW
+        if kind == "date":
+            def read_date(raw: Any) -> Any:
+                if type(raw) is str and len(raw) == 10 and _DATE.fullmatch(raw):
+                    try:
+                        return dt.date.fromisoformat(raw)
+                    except ValueError:
+                        return _SLOW
+                return _SLOW
+            return read_date
+        if kind == "text":
+            return lambda raw: raw if type(raw) is str else _SLOW
+        if kind in KINDS and KINDS[kind].dimension:
+            return self._quantity_reader(info)
+        return None  # ratios and anything new: the vocabulary's reader
+
+    def _quantity_reader(self, info: FactInfo) -> Callable[[Any], Any]:
+        kind = KINDS[info.kind]
+        scale = self.scales[info.kind]
+        factors = {spelling: resolve_unit(spelling)[1] * scale for spelling in kind.units + kind.spellings}
+        factors = {u: (f.numerator if f.denominator == 1 else f) for u, f in factors.items()}
+        bare = factors.get(info.unit) if info.unit else None
+        floor = scaled(info.minimum, scale) if info.minimum is not None else 0
+        match = _QUANTITY.fullmatch
+
+        def read_quantity(raw: Any) -> Any:
+            if type(raw) is str:
+                found = match(raw)
+                if found is None:
+                    return _SLOW
+                whole, decimals, unit = found.groups()
+                factor = factors.get(unit)
+                if factor is None:
+                    return _SLOW
+                if decimals:
+                    value = int(whole + decimals) * factor
+                    divisor = 10 ** len(decimals)
+                    value = value // divisor if value % divisor == 0 else Fraction(value, divisor)
+                else:
+                    value = int(whole) * factor
+            elif type(raw) is int and bare is not None and 0 <= raw < 10**9:
+                value = raw * bare
+            else:
+                return _SLOW
+            return value if value >= floor else _SLOW
+        return read_quantity
+
+    def read(self, data: Any) -> tuple[dict[str, Any], Any, list[str]]:
+        """(values, id, notes) of an incident; raises IncidentError as the vocabulary's reader does."""
+        values: dict[str, Any] = {}
+        readers = self.readers
+        if type(data) is dict:
+            for key, raw in data.items():
+                if raw is None:
+                    continue
+                reader = readers.get(key)
+                if reader is None:
+                    if (key == "id" and (type(raw) is str or type(raw) is int)) or \
+                            (key == "description" and type(raw) is str):
+                        continue
+                    return self.slow(data)
+                value = reader(raw)
+                if value is _SLOW:
+                    return self.slow(data)
+                values[key] = value
+            ident = data.get("id")
+            return {**self.defaults, **values}, (None if ident is None else str(ident)), []
+        return self.slow(data)
+
+    def slow(self, data: Any) -> tuple[dict[str, Any], Any, list[str]]:
+        incident = read_incident(data, self.facts)
+        values = {name: self.convert(self.facts[name], value) for name, value in incident.values.items()}
+        return values, incident.id, list(incident.notes)
+
+    def convert(self, info: FactInfo, value: Any) -> Any:
+        """A value as the vocabulary's reader gives it -> the engine's representation."""
+        if isinstance(value, Measure):
+            return scaled(value.value, self.scales.get(info.kind, 1))
+        return value
+
+
+_SLOW = object()  # a reader's answer for "not a common form: ask the vocabulary's reader"
