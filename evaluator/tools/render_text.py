@@ -44,7 +44,8 @@ def result_text(result: Result, explain: bool = False) -> str:
         lines.append(_line("missing", escape(", ".join(result.missing)) + "  [dim](give these to decide)[/]"))
     elif result.notifiable and not result.codes:
         # Notifiable whatever the unknown facts are, but under a code that turns on them.
-        deciding = sorted({fact for c in result.explanation if c.outcome == "undetermined" for fact in c.missing})
+        deciding = result.missing or sorted(
+            {fact for c in result.explanation if c.outcome == "undetermined" for fact in c.missing})
         if deciding:
             lines.append(_line("missing", escape(", ".join(deciding)) + "  [dim](give these to decide the code)[/]"))
     if result.authority:
