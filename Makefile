@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test check clean bench
+.PHONY: run test check clean bench fuzz
 
 $(BIN)/irmer: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +17,22 @@ run: $(BIN)/irmer
 	$(BIN)/irmer check
 	$(BIN)/irmer evaluate --format text examples/incidents.json
 
+# pytest on every core (pytest-xdist); the tests that share a language server or an installed
+# wheel stay on one worker (tests/conftest.py). The fuzz suite runs briefly here.
+PYTEST_WORKERS ?= -n auto --dist loadgroup
+
 test: $(BIN)/irmer
 	$(BIN)/irmer check
 	$(BIN)/irmer test
 	$(BIN)/irmer lint
 	$(BIN)/irmer fmt --check criteria/*.irmer
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) --durations=15
+
+# The fuzz suite with the long hypothesis profile (FUZZ_PROFILE=dev for the brief one).
+FUZZ_PROFILE ?= fuzz
+
+fuzz: $(BIN)/irmer
+	HYPOTHESIS_PROFILE=$(FUZZ_PROFILE) $(BIN)/python -m pytest tests/fuzz $(PYTEST_WORKERS) --durations=15 --timeout=3600
 
 bench: $(BIN)/irmer
 	$(BIN)/python bench/bench_evaluate.py

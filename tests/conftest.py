@@ -1,7 +1,20 @@
-"""Shared fixtures: the two shipped guidance versions, a CLI runner, golden files.
+"""Shared fixtures: the two shipped guidance versions, a CLI runner, golden files,
+the z3 work that many tests read (lint findings and the 2023 -> 2024 diff of the
+shipped files), hypothesis profiles, and how tests are shared among workers.
 
 Golden files live in tests/golden/. To accept new output after a deliberate
 change, run `UPDATE_GOLDEN=1 python -m pytest` and review the diff in git.
+
+`make test` runs the suite on every core with pytest-xdist (`-n auto --dist
+loadgroup`). Each worker is a process of its own: a session fixture is computed
+once per worker, and a module that keeps an expensive module fixture (a
+language server, an installed wheel) is kept on one worker (`SHARED_FIXTURES`).
+Tests write only under their tmp_path; golden files are written only with
+UPDATE_GOLDEN=1.
+
+Hypothesis reads its profile from HYPOTHESIS_PROFILE: `dev` (the default) and
+`ci` (when CI is set: the same budget, derandomized, no example database) are
+brief; `fuzz` (`make fuzz`) is long.
 """
 
 from __future__ import annotations
@@ -11,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, settings
 
 from evaluator import load_criteria
 from evaluator.cli import main
@@ -20,6 +34,39 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 # The source texts of the guidance: ../shared/guidance beside the project (as in CI),
 # or wherever IRMER_GUIDANCE_DIR points.
 GUIDANCE = Path(os.environ.get("IRMER_GUIDANCE_DIR") or ROOT.parent / "shared" / "guidance")
+
+
+# ------------------------------------------------------------------ hypothesis profiles
+
+# No deadline anywhere: a test's examples run beside other workers on a busy machine, and a
+# per-example deadline would make the suite flaky. The fuzz tests bound time themselves, in a
+# child process they can stop (tests/fuzz/sandbox.py).
+_SLOW_IS_FINE = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile("dev", max_examples=100, deadline=None, suppress_health_check=_SLOW_IS_FINE)
+settings.register_profile("ci", max_examples=100, deadline=None, suppress_health_check=_SLOW_IS_FINE,
+                          derandomize=True, database=None, print_blob=True)
+settings.register_profile("fuzz", max_examples=4000, deadline=None, suppress_health_check=_SLOW_IS_FINE,
+                          print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+
+# ------------------------------------------------------------------ sharing among workers
+
+# Modules whose module-scoped fixture is expensive enough that every worker building its own
+# copy would cost more than running the module on one worker: pytest-xdist's loadgroup keeps
+# each group on one worker (the group is ignored without xdist).
+SHARED_FIXTURES = {
+    "test_lsp.py": "lsp-server",          # one language server process, its documents open
+    "test_packaging.py": "installed-wheel",  # a wheel built and installed in a fresh venv
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks to name the groups
+def pytest_collection_modifyitems(items):
+    for item in items:
+        group = SHARED_FIXTURES.get(item.path.name)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +83,20 @@ def g2024():
 def guidance(request):
     """Each shipped version in turn."""
     return load_criteria(request.param)
+
+
+@pytest.fixture(scope="session")
+def shipped_lint(g2023, g2024):
+    """lint's findings for each shipped file, by version: z3 work many tests read, done once per worker."""
+    from evaluator.tools.lint import lint
+    return {guidance.version: lint(guidance) for guidance in (g2023, g2024)}
+
+
+@pytest.fixture(scope="session")
+def diff_2023_2024(g2023, g2024):
+    """The diff report from the 2023 to the 2024 guidance, computed once per worker."""
+    from evaluator.tools.diff import diff
+    return diff(g2023, g2024)
 
 
 def evaluate(guidance, **facts):

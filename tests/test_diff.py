@@ -27,8 +27,8 @@ SOURCE_2024 = (CRITERIA / "irmer-2024-08-28.irmer").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
-def report_2023_2024() -> DiffReport:
-    return diff(load_criteria("2023"), load_criteria("2024"))
+def report_2023_2024(diff_2023_2024) -> DiffReport:
+    return diff_2023_2024  # computed once per worker (tests/conftest.py)
 
 
 def by_code(report: DiffReport) -> dict:

@@ -403,10 +403,9 @@ def test_redline_parts_are_all_shown(report):
     assert RedlinePart(op="same", text="alpha ") in line.parts
 
 
-def test_the_live_report_renders(g2023, g2024):
+def test_the_live_report_renders(diff_2023_2024):
     # Whatever witnesses z3 picks today, the three outputs render them.
-    from evaluator.tools.diff import diff
-    live = diff(g2023, g2024)
+    live = diff_2023_2024
     assert "4.2a  Radiotherapy treatment verification images  changed  broadened" in plain(text(live))
     assert "| 4.2a | Radiotherapy treatment verification images | changed | **broadened** |" in markdown(live)
     parsed = parse(html(live))
