@@ -99,9 +99,24 @@ def diff_2023_2024(g2023, g2024):
     return diff(g2023, g2024)
 
 
+def explained(guidance, incident):
+    """Evaluate an incident with both engines; return the explaining engine's result.
+
+    Tests read the explanation, which the interpreter gives (``explain=True``);
+    the compiled engine, which `Guidance.evaluate` uses by default, must give
+    the same result but for the explanation. So every table-driven test is also
+    a differential test of the two engines.
+    """
+    result = guidance.evaluate(incident, explain=True)
+    fast = guidance.evaluate(incident)
+    assert fast == result.model_copy(update={"explanation": []}), (
+        f"the engines disagree on {incident}:\ncompiled:    {fast}\ninterpreter: {result}")
+    return result
+
+
 def evaluate(guidance, **facts):
-    """Evaluate an incident given as keyword arguments."""
-    return guidance.evaluate(facts)
+    """Evaluate an incident given as keyword arguments, with both engines (see `explained`)."""
+    return explained(guidance, facts)
 
 
 @pytest.fixture
