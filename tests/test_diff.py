@@ -13,14 +13,20 @@ import os
 import shutil
 import subprocess
 import sys
+from fractions import Fraction
 
 import jsonschema
 import pytest
+import z3
+from hypothesis import given, strategies as st
 
 from evaluator import compile_text, load_criteria
-from evaluator.tools.diff import DiffReport, diff, redline
+from evaluator.engines.smt import rational
+from evaluator.language.units import resolve_unit
+from evaluator.tools.diff import (CodeChange, DiffReport, NoWitness, Semantics, Witness, diff, exact_decimal,
+                                  exact_quantity, redline, semantic, witness)
 
-from conftest import ROOT
+from conftest import ROOT, explained
 
 CRITERIA = ROOT / "criteria"
 SOURCE_2024 = (CRITERIA / "irmer-2024-08-28.irmer").read_text(encoding="utf-8")
@@ -46,7 +52,7 @@ def assert_witnesses_hold(report: DiffReport, old, new) -> None:
     """Every witness flips the code it belongs to, in its direction, under the evaluator."""
     for change in report.codes + [report.notifiable]:
         for witness in change.witnesses:
-            a, b = old.evaluate(witness.incident), new.evaluate(witness.incident)
+            a, b = explained(old, witness.incident), explained(new, witness.incident)
             assert a.error is None and b.error is None, witness.incident
             code = change.old_code or change.code
             if change.code == "notifiable":
@@ -208,6 +214,173 @@ def test_a_renamed_code(g2024):
     assert renamed["9.3"].status == "unchanged" and renamed["9.3"].old_code == "9.2"
 
 
+# ------------------------------------------------------- witnesses: exact, checked, on the boundary
+
+def edited_pair(*edits: tuple[str, str], name: str = "edited") -> object:
+    """The 2024 criteria with several edits (each of text found once), compiled."""
+    text = SOURCE_2024
+    for old, new in edits:
+        assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times"
+        text = text.replace(old, new)
+    text = text.replace('guidance "irmer-2024-08-28"', f'guidance "irmer-{name}"')
+    return compile_text(text, f"{name}.irmer", CRITERIA)
+
+
+ROW_1_ADULT = "    in       England\n    when     (adult and total_dose >= 3 mSv)"
+
+
+def assert_exact(report: DiffReport, old) -> None:
+    """Every number in every witness is written exactly: no '≈', and it reads back as itself."""
+    for change in report.codes + [report.notifiable]:
+        for witness in change.witnesses:
+            read = old.read(witness.incident)
+            for name, value in witness.incident.items():
+                assert "≈" not in str(value), witness.incident
+                if isinstance(value, str) and value[:1].isdigit():
+                    number, _, unit = value.partition(" ")
+                    assert read.values[name].value == Fraction(number) * (resolve_unit(unit)[1] if unit else 1)
+
+
+def test_thresholds_a_hair_apart_give_an_exact_witness():
+    """`> 3 mSv` against `> 3.0000001 mSv`: no step of the usual grid lies between; the witness is still exact."""
+    old = edited_pair((ROW_1_ADULT, ROW_1_ADULT.replace(">= 3 mSv", "> 3 mSv")), name="a")
+    new = edited_pair((ROW_1_ADULT, ROW_1_ADULT.replace(">= 3 mSv", "> 3.0000001 mSv")), name="b")
+    report = diff(old, new)
+    change = by_code(report)["1"]
+    assert change.verdict == "narrowed" and change.no_witness == []
+    (witness,) = change.witnesses
+    assert witness.incident["total_dose"] == "3.0000001 mSv"  # the new threshold itself: not above it
+    assert witness.boundary == ["total_dose 3.0000001 mSv is exactly the threshold of `total_dose > 3.0000001 mSv` "
+                                "in irmer-b"]
+    assert_witnesses_hold(report, old, new)
+    assert_exact(report, old)
+
+
+def test_a_tolerance_moved_by_a_hair(g2024):
+    """±20% -> ±20.00001%: each witness flips under the evaluator, with exact values."""
+    new = edited_pair(("outside ±20% of", "outside ±20.00001% of"))
+    report = diff(g2024, new)
+    for change in (by_code(report)["10.1"], report.notifiable):
+        assert change.verdict == "narrowed" and change.no_witness == []
+        (witness,) = change.witnesses
+        assert (witness.old.met, witness.new.met) == (True, False)
+        assert witness.incident["nm_therapy"] == "sirt"
+        delivered, prescribed = (g2024.read(witness.incident).values[k].value
+                                 for k in ("delivered_activity", "prescribed_activity"))
+        assert delivered / prescribed == Fraction(7999999, 10**7)  # exactly on the new lower edge
+        assert any("exactly the threshold" in note for note in witness.boundary)
+    assert_witnesses_hold(report, g2024, new)
+    assert_exact(report, g2024)
+
+
+# Relative thresholds: (old text, new text, code, verdict, the moved fact over its reference, where it sits).
+RELATIVE = [
+    pytest.param("    when     multiplication_factor >= 10\n", "    when     multiplication_factor >= 12\n", "2.2",
+                 "narrowed", ("total_dose", "intended_dose"), Fraction(10), "exactly", id="multiplication-factor"),
+    pytest.param("    when     multiplication_factor >= 10\n", "    when     multiplication_factor > 8\n", "2.2",
+                 "broadened", ("total_dose", "intended_dose"), None, "nearest", id="factor-lowered-open"),
+    pytest.param("and additional_images >= 50% of intended_images\n\n  row 4.2c",
+                 "and additional_images >= 60% of intended_images\n\n  row 4.2c", "4.2b", "narrowed",
+                 ("additional_images", "intended_images"), Fraction(1, 2), "exactly", id="percent-of"),
+    pytest.param("outside ±20% of", "outside ±25% of", "10.1", "narrowed",
+                 ("delivered_activity", "prescribed_activity"), {Fraction(3, 4), Fraction(5, 4)}, "exactly",
+                 id="tolerance-widened"),
+    pytest.param("outside ±20% of", "outside ±15% of", "10.1", "broadened",
+                 ("delivered_activity", "prescribed_activity"), {Fraction(4, 5), Fraction(6, 5)}, "exactly",
+                 id="tolerance-narrowed"),
+    pytest.param("ptv_delivered_dose <= 0.9 times ptv_intended_dose",
+                 "ptv_delivered_dose < 0.85 times ptv_intended_dose", "8.2", "narrowed",
+                 ("ptv_delivered_dose", "ptv_intended_dose"), Fraction(9, 10), "exactly", id="times"),
+]
+
+
+@pytest.mark.parametrize("old, new, code, verdict, facts, ratio, where", RELATIVE)
+def test_relative_thresholds_have_boundary_witnesses(g2024, old, new, code, verdict, facts, ratio, where):
+    edited_version = edited_pair((old, new))
+    report = diff(g2024, edited_version)
+    change = by_code(report)[code]
+    assert change.verdict == verdict
+    (witness,) = change.witnesses
+    values = g2024.read(witness.incident).values
+    moved, reference = (values[f].value for f in facts)
+    if isinstance(ratio, set):
+        assert moved / reference in ratio
+    elif ratio is not None:
+        assert moved / reference == ratio
+    (note,) = witness.boundary
+    assert note.startswith(f"{facts[0]} {witness.incident[facts[0]]}")
+    assert ("is exactly the threshold of" if where == "exactly" else "the nearest value to the changed threshold, "
+            "in steps of") in note
+    assert_witnesses_hold(report, g2024, edited_version)
+
+
+def test_a_relative_threshold_lowered_gives_the_nearest_step_past_the_new_one(g2024):
+    new = edited_pair(("    when     multiplication_factor >= 10\n", "    when     multiplication_factor > 8\n"))
+    (witness,) = by_code(diff(g2024, new))["2.2"].witnesses
+    values = g2024.read(witness.incident).values
+    step = Fraction(1, 10**6)  # the grid of effective doses: 0.001 mSv
+    assert values["total_dose"].value == 8 * values["intended_dose"].value + step
+    assert witness.boundary == [f"total_dose {witness.incident['total_dose']}: the nearest value to the changed "
+                                f"threshold, in steps of 0.001 mSv, that shows the difference"]
+
+
+def _threshold_moved(g2024):
+    new = edited("    when     total_dose >= 25 mSv", "    when     total_dose >= 30 mSv")
+    semantics = Semantics(g2024, new)
+    changes = by_code(diff(g2024, new))["2.3"].changes
+    return new, semantics, changes
+
+
+def test_raw_solver_values_without_a_finite_decimal_are_rounded_and_rechecked(g2024, monkeypatch):
+    """When the search falls back to z3's own values, they are written exactly or rounded and checked, never '≈'."""
+    new, semantics, changes = _threshold_moved(g2024)
+    monkeypatch.setattr(Semantics, "realistic", lambda *args, **kwargs: None)
+    dose = semantics.space.vars["total_dose"]
+    raw = semantics.solve(z3.And(semantics.difference("narrowed", "2.3", "2.3"), dose == rational(Fraction(1, 36))))
+    assert semantics.space.value_of(raw, "total_dose") == Fraction(1, 36)  # 27.777... mSv: no finite decimal
+    found = witness(semantics, "narrowed", "2.3", "2.3", raw, changes)
+    assert isinstance(found, Witness)
+    assert found.incident["total_dose"] == "27.778 mSv"  # the nearest decimal at 3 places, checked
+    assert (found.old.met, found.new.met) == (True, False)
+    result_old, result_new = g2024.evaluate(found.incident), new.evaluate(found.incident)
+    assert "2.3" in result_old.codes and "2.3" not in result_new.codes
+
+
+def test_a_witness_the_evaluator_does_not_confirm_is_not_shown(g2024, monkeypatch):
+    """A candidate that does not flip is never shown; the direction says why, and the proof still stands."""
+    new, semantics, changes = _threshold_moved(g2024)
+    monkeypatch.setattr(Semantics, "realistic", lambda *args, **kwargs: None)
+    dose = semantics.space.vars["total_dose"]
+    wrong = semantics.solve(dose == rational(Fraction(1, 1000)))  # 1 mSv: 2.3 is met under neither version
+    found = witness(semantics, "narrowed", "2.3", "2.3", wrong, changes)
+    assert isinstance(found, NoWitness) and found.direction == "narrowed"
+    assert "evaluator" in found.reason and "the verdict above stands on the proof alone" in found.reason
+    change = CodeChange(code="2.3", status="changed", title="")
+    monkeypatch.setattr(Semantics, "verdict", lambda self, a, b: ("narrowed", {"narrowed": wrong, "broadened": None}))
+    semantic(semantics, change, "2.3", "2.3", changes)
+    assert change.verdict == "narrowed" and change.proof.startswith("narrowed:")
+    assert change.witnesses == [] and [w.direction for w in change.no_witness] == ["narrowed"]
+
+
+@given(st.integers(-10**30, 10**30), st.integers(0, 40), st.integers(0, 40), st.sampled_from([1, 3, 7, 9, 11]))
+def test_exact_decimals_read_back_as_themselves(numerator, twos, fives, other):
+    value = Fraction(numerator, 2**twos * 5**fives * other)
+    text = exact_decimal(value)
+    if value.denominator % 3 == 0 or value.denominator % 7 == 0 or value.denominator % 11 == 0:
+        assert text is None
+    else:
+        assert text is not None and "e" not in text.lower() and Fraction(text) == value
+
+
+@given(st.sampled_from(["effective dose", "absorbed dose", "activity", "length", "duration"]),
+       st.integers(1, 10**9), st.integers(0, 12))
+def test_exact_quantities_read_back_as_themselves(kind, numerator, places):
+    value = Fraction(numerator, 10**places)
+    text = exact_quantity(value, kind)
+    number, unit = text.split(" ")
+    assert Fraction(number) * resolve_unit(unit)[1] == value
+
+
 def test_redline_marks_words():
     line = redline("3 mSv or above (adult)", "5 mSv or above (adult)")
     assert [(p.op, p.text) for p in line.parts if p.op != "same"] == [("removed", "3"), ("added", "5")]
@@ -254,6 +427,9 @@ def test_population_from_csv_accounts_for_every_row(tmp_path, cli):
                                                 'dose'}]
     modalities = {g["key"] for g in population["by_modality"]}
     assert {"interventional", "diagnostic"} <= modalities
+    # D has two modalities: counted in both groups, and said to be so.
+    assert population["in_several_modalities"] == 1
+    assert sum(g["count"] for g in population["by_modality"]) == population["evaluated"] + 1
 
 
 # ------------------------------------------------------------------------ git

@@ -17,8 +17,8 @@ import pytest
 from markdown_it import MarkdownIt
 from rich.console import Console
 
-from evaluator.tools.diff import Change, CodeChange, DiffReport, RedlinePart, SectionChange, redline
-from evaluator.tools.impact import Refused
+from evaluator.tools.diff import Change, CodeChange, DiffReport, NoWitness, RedlinePart, SectionChange, redline
+from evaluator.tools.impact import Group, Refused
 from evaluator.tools.render_diff import html, markdown, text
 
 from browser import page_colours, screenshot
@@ -420,3 +420,41 @@ def test_html_in_a_headless_browser(report, tmp_path):
     colours = page_colours(data, 1280, 2000)
     # The redline colours are there: removed text on pink (#ffebe9) near the top, in code 1.
     assert b"\xff\xeb\xe9" in colours
+
+
+# ------------------------------------------------- what a reader might misread
+
+def test_a_direction_without_a_witness_says_why(report):
+    """A direction proved but shown without a witness keeps its proof and says, in every output, why."""
+    out = report.model_copy(deep=True)
+    code = next(c for c in out.codes if c.code == "4.2a")
+    code.witnesses = []
+    reason = "z3 proves such incidents exist, but none it found could be written with exact values that the " \
+             "evaluator confirms; the verdict above stands on the proof alone"
+    code.no_witness = [NoWitness(direction="broadened", reason=reason)]
+    shown = plain(text(out))
+    block = shown[shown.index("4.2a  Radiotherapy"):shown.index("\n\n", shown.index("4.2a  Radiotherapy"))]
+    words = " ".join(block.split())
+    assert "proof broadened: some incidents" in words and "witness broadened none shown why z3 proves" in words
+    assert words.endswith("the verdict above stands on the proof alone")
+    assert f"**No witness shown, broadened:** {reason}." in markdown(out)
+    page = html(out)
+    assert parse(page).problems == []
+    assert "No witness shown: <span class=\"badge broadened\">broadened</span>" in page and reason in page
+
+
+def test_groups_say_an_incident_can_sit_in_several(report):
+    """The groups' counts add up to more than the incidents when one is in two groups: every output says so."""
+    out = report.model_copy(deep=True)
+    population = out.population
+    population.by_modality.append(Group(key="radiotherapy", count=1))  # one incident of two modalities
+    population.in_several_modalities = 1
+    total = sum(g.count for g in population.by_modality)
+    assert total == population.evaluated + 1
+    said = (f"an incident with several modalities is counted under each: 1 incident here, so the groups count "
+            f"{total} for {population.evaluated} incidents")
+    assert f"by modality  ({said})" in plain(text(out))
+    assert said[0].upper() + said[1:] + "." in markdown(out)
+    assert f"By modality: {said}." in html(out)
+    none = "an incident notifiable under several codes in the old version is counted under each; none is here"
+    assert none in plain(text(out)) and none[0].upper() + none[1:] in markdown(out) and none in html(out)

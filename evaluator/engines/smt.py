@@ -249,6 +249,42 @@ class Encoded:
     def codes(self) -> list[str]:
         return list(self.rows_by_code) + list(self.complementary)
 
+    # ------------------------------------------------------- boundaries
+    def subject(self, node: Any) -> str | None:
+        """The first numeric fact a number reads (through definitions): the one a witness moves."""
+        for sub in node.walk():
+            if isinstance(sub, ast.Ref) and sub.target == "definition":
+                found = self.subject(self.definitions[sub.name].body)
+                if found is not None:
+                    return found
+            elif isinstance(sub, ast.Ref) and self.space.facts[sub.name].numeric:
+                return sub.name
+        return None
+
+    def boundaries(self, node: Any) -> list[tuple[str, Any]]:
+        """Where a comparison or a tolerance turns: (the fact to move, a term that is zero exactly there).
+
+        The terms are the comparison multiplied out as `_compare` does (linear),
+        so they serve absolute thresholds (`total_dose >= 25 mSv`) and relative
+        ones (`multiplication_factor >= 10`, `50% of intended_images`,
+        `outside ±20% of prescribed_activity`) alike.
+        """
+        pairs: list[tuple[Any, Any, Num, Num]] = []
+        if isinstance(node, ast.Compare):
+            values = [self.num(op) for op in node.operands]
+            pairs = [(node.operands[i], node.operands[i + 1], values[i], values[i + 1])
+                     for i in range(len(node.ops))]
+        elif isinstance(node, ast.Tolerance):
+            value, reference = self.num(node.value), self.num(node.reference)
+            for factor in (1 - node.fraction, 1 + node.fraction):
+                pairs.append((node.value, node.reference, value, Num(_times(reference.num, factor), reference.den)))
+        out = []
+        for left_node, right_node, left, right in pairs:
+            fact = self.subject(left_node) or self.subject(right_node)
+            if fact is not None:
+                out.append((fact, _mul(left.num, right.den) - _mul(right.num, left.den)))
+        return out
+
     def notifiable(self) -> z3.BoolRef:
         statutory = [code for code, item in self.complementary.items() if item.role == "statutory"]
         return z3.Or(*[self.code_met(code) for code in list(self.rows_by_code) + statutory])

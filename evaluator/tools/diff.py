@@ -24,8 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from dataclasses import dataclass, field as dataclass_field
 from fractions import Fraction
-from typing import Any, Iterable, Literal
+from math import ceil, floor
+from typing import Any, Iterable, Iterator, Literal
 
 import z3
 from pydantic import BaseModel, Field
@@ -36,7 +38,8 @@ from .impact import Population
 from ..load import Guidance
 from ..language.printer import expression, value as quoted
 from ..engines.smt import Encoded, Space, rational
-from ..language.units import BOOL, ENUM, SET, to_unit
+from ..language.incident import IncidentError
+from ..language.units import BOOL, ENUM, KINDS, SET, to_unit
 from ..language.values import Measure
 
 Verdict = Literal["equivalent", "narrowed", "broadened", "both"]
@@ -107,6 +110,13 @@ class Witness(BaseModel):
     boundary: list[str] = Field(default_factory=list, description="values at or just past a threshold")
 
 
+class NoWitness(BaseModel):
+    """A direction the verdict proves, for which no incident is shown, and why."""
+
+    direction: Literal["narrowed", "broadened"]
+    reason: str
+
+
 class CodeChange(BaseModel):
     """How one notification or complementary code changed."""
 
@@ -122,6 +132,8 @@ class CodeChange(BaseModel):
     verdict: Verdict | None = None
     proof: str | None = None
     witnesses: list[Witness] = Field(default_factory=list)
+    no_witness: list[NoWitness] = Field(default_factory=list, description="directions proved but shown without a "
+                                        "witness: no incident the evaluator confirms could be written exactly")
 
 
 class SectionChange(BaseModel):
@@ -397,11 +409,36 @@ DISPLAY: dict[str, tuple[tuple[str, Fraction], ...]] = {
     "length": (("mm", Fraction(0)),),
     "duration": (("years", Fraction(0)),),
 }
+# When no incident on the grid shows a difference, the grid is divided by these in turn; None: no grid at all.
+REFINE: tuple[int | None, ...] = (1, 10**3, 10**6, 10**9, 10**12, None)
+# A value z3 gives with no finite decimal (1/3) is tried at these decimal places, rounded each way.
+PLACES = (3, 6, 9, 12, 18)
+ROUNDING = ("nearest", "down", "up")
 # Round steps a witness prefers for a value that is not at a threshold (in base units).
 ROUND: dict[str, tuple[Fraction, ...]] = {
     "effective dose": (Fraction(1, 1000), Fraction(1, 10**4)), "absorbed dose": (Fraction(1), Fraction(1, 10)),
     "activity": (Fraction(10**8),), "length": (Fraction(1, 1000),), "duration": (Fraction(5),),
 }
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A changed threshold a witness can sit on: the fact it moves, and a term that is zero exactly there."""
+
+    fact: str
+    zero: Any
+    text: str  # the comparison, as the file writes it
+    version: str
+    side: Literal["old", "new"]
+
+
+@dataclass
+class Found:
+    """An incident the witness search found, and how: each numeric fact's grid step, the facts moved to an edge."""
+
+    values: dict[str, Any]  # each fact's value: a named value, yes/no, a set, an exact fraction in base units
+    steps: dict[str, Fraction] = dataclass_field(default_factory=dict)
+    moved: set[str] = dataclass_field(default_factory=set)
 
 
 class Semantics:
@@ -419,9 +456,14 @@ class Semantics:
             return z3.BoolVal(False)
         return side.notifiable() if code == "*" else side.code_met(code)
 
-    def verdict(self, old_code: str | None, new_code: str | None) -> tuple[Verdict, dict[str, z3.ModelRef | None]]:
+    def difference(self, direction: str, old_code: str | None, new_code: str | None) -> z3.BoolRef:
+        """The incidents that show a direction: met under the old rule only (narrowed), or the new only."""
         a, b = self.formula(self.e_old, old_code), self.formula(self.e_new, new_code)
-        models = {"narrowed": self.solve(z3.And(a, z3.Not(b))), "broadened": self.solve(z3.And(z3.Not(a), b))}
+        return z3.And(a, z3.Not(b)) if direction == "narrowed" else z3.And(z3.Not(a), b)
+
+    def verdict(self, old_code: str | None, new_code: str | None) -> tuple[Verdict, dict[str, z3.ModelRef | None]]:
+        models = {direction: self.solve(self.difference(direction, old_code, new_code))
+                  for direction in ("narrowed", "broadened")}
         narrowed, broadened = models["narrowed"] is not None, models["broadened"] is not None
         verdict: Verdict = ("both" if narrowed and broadened else "narrowed" if narrowed
                             else "broadened" if broadened else "equivalent")
@@ -462,33 +504,52 @@ class Semantics:
         return names
 
     def realistic(self, direction: str, old_code: str | None, new_code: str | None,
-                  edges: dict[str, set[Fraction]]) -> z3.ModelRef | None:
+                  edges: Iterable[Edge] = ()) -> Found | None:
         """A witness a clinician would recognise.
 
         On a grid of realistic steps, within realistic ceilings, nothing zero
         unless that is the point; other codes unmet where possible (so the
         difference stands alone); one modality; values at a changed threshold as
         close to it as the difference allows (the boundary witness); every other
-        value typical and round.
+        value typical and round. When no incident on the grid shows the
+        difference (thresholds 0.0000001 mSv apart), the grid is refined a
+        thousandfold at a time, and at last dropped with the ceilings.
         """
-        a, b = self.formula(self.e_old, old_code), self.formula(self.e_new, new_code)
-        target = z3.And(a, z3.Not(b)) if direction == "narrowed" else z3.And(z3.Not(a), b)
+        # On a tie, the threshold of the rule that catches the witness: the old one's when narrowed
+        # (25 mSv when `>= 25 mSv` became `>= 30 mSv`), the new one's when broadened (20.001 mSv for `> 20 mSv`).
+        catches = "old" if direction == "narrowed" else "new"
+        edges = sorted(edges, key=lambda edge: edge.side != catches)
+        target = self.difference(direction, old_code, new_code)
+        for refine in REFINE:
+            found = self._realistic(target, {edge.fact for edge in edges}, refine)
+            if found is not None:
+                return self._at_edges(found, target, edges) if edges else found
+        return None
+
+    def _realistic(self, target: z3.BoolRef, at_edges: set[str], refine: int | None) -> Found | None:
         opt = z3.Optimize()
         opt.add(self.domain, target)
         steps: dict[str, Any] = {}
+        grid: dict[str, Fraction] = {}
         for name, info in self.space.facts.items():
             var = self.space.vars.get(name)
             if var is None or not info.numeric:
                 continue
+            if info.kind == "count":
+                grid[name] = Fraction(1)
+            if refine is None:  # the last resort: any value the rules allow
+                continue
             if info.kind in GRID:
+                grid[name] = GRID[info.kind] / refine
                 steps[name] = z3.Int(f"{name}#steps")
-                opt.add(var == steps[name] * rational(GRID[info.kind]))
+                opt.add(var == steps[name] * rational(grid[name]))
             if info.kind in CEILING:
                 opt.add(var <= rational(CEILING[info.kind]) if info.kind != "count" else var <= int(CEILING["count"]))
             if info.kind in ("effective dose", "absorbed dose", "activity", "length", "duration"):
                 opt.add(var >= rational(GRID[info.kind]))  # nothing zero unless that is the point
-        others = [c for c in self.e_old.codes() + self.e_new.codes() if c not in (old_code, new_code)]
-        for code in dict.fromkeys(others):
+        codes = (self.e_old.codes(), self.e_new.codes())
+        for code in dict.fromkeys(codes[0] + codes[1]):
+            # Other codes unmet where possible: the code in question is in the target, so this costs it nothing.
             opt.add_soft(z3.Not(self.e_old.code_met(code)), 10, "others")
             opt.add_soft(z3.Not(self.e_new.code_met(code)), 10, "others")
         if "modality" in self.space.vars:  # one modality, as most incidents have
@@ -501,90 +562,217 @@ class Semantics:
                 opt.add_soft(self.space.vars[name][info.values[0]], 1, "first")
         for name, info in self.space.facts.items():
             var = self.space.vars.get(name)
-            if var is None or name in edges or not info.numeric:
+            if var is None or name in at_edges or not info.numeric:
                 continue
             if info.kind in TYPICAL:
                 typical = TYPICAL[info.kind]
                 opt.add_soft(var == (int(typical) if info.kind == "count" else rational(typical)), 1, "typical")
             for weight, step in enumerate(ROUND.get(info.kind, ()), start=1):
                 if name in steps:
-                    per = step / GRID[info.kind]
+                    per = step / grid[name]
                     opt.add_soft(steps[name] % int(per) == 0, 3 - weight, "round")
         if opt.check() != z3.sat:
             return None
-        model = opt.model()
-        return self._at_edges(model, target, steps, edges) if edges else model
+        return Found(self.values(opt.model()), grid)
 
-    def _at_edges(self, model: z3.ModelRef, target: z3.BoolRef, steps: dict[str, Any],
-                  edges: dict[str, set[Fraction]]) -> z3.ModelRef:
+    def _at_edges(self, found: Found, target: z3.BoolRef, edges: list[Edge]) -> Found:
         """Move each value at a changed threshold as near it as the difference allows, the rest held.
 
-        One small problem per fact and threshold, each convex (minimise |value - t|,
-        an exact integer linear programme on the grid); the nearest wins. Mixed with
-        the preferences above, or with a disjunction over thresholds, z3's optimiser
-        may stop short of the optimum.
+        With the other facts held, a threshold is one value of the fact moved,
+        absolute (`25 mSv`) or relative (`10 times intended_dose`, `outside ±20%
+        of prescribed_activity`) alike: the threshold itself when it shows the
+        difference, else the nearest step of the grid on either side that does.
+        Each candidate is checked exactly (every fact substituted), so the
+        nearest is found without an optimiser, which can stall on a region of
+        two pieces.
         """
-        for name in sorted(edges):
-            best: tuple[Fraction, z3.ModelRef] | None = None
-            for threshold in sorted(edges[name]):
-                opt = z3.Optimize()
-                opt.add(self.domain, target)
-                for other, var in self.space.vars.items():
-                    if other == name:
-                        continue
-                    if isinstance(var, dict):
-                        opt.add(*[m == model.eval(m, model_completion=True) for m in var.values()])
-                    else:
-                        opt.add(var == model.eval(var, model_completion=True))
-                var = self.space.vars[name]
-                if name in steps:
-                    opt.add(var == steps[name] * rational(GRID[self.space.facts[name].kind]))
-                distance = z3.Real(f"{name}#distance")
-                opt.add(distance >= var - rational(threshold), distance >= rational(threshold) - var)
-                opt.minimize(distance)
-                if opt.check() != z3.sat:
-                    continue
-                found = opt.model()
-                value = found.eval(distance, model_completion=True)
-                reached = Fraction(value.numerator_as_long(), value.denominator_as_long())
-                if best is None or reached < best[0]:
-                    best = (reached, found)
+        values = dict(found.values)
+        formula = z3.And(self.domain, target)
+        moved: set[str] = set()
+        for name in sorted({edge.fact for edge in edges}):
+            var, kind = self.space.vars[name], self.space.facts[name].kind
+            step = found.steps.get(name)
+            held = self.pairs(values, skip=name)
+            best: tuple[Fraction, Fraction] | None = None
+            for edge in (e for e in edges if e.fact == name):
+                at0 = _evaluate(edge.zero, held + [(var, _numeral(var, Fraction(0)))])
+                at1 = _evaluate(edge.zero, held + [(var, _numeral(var, Fraction(1)))])
+                if at0 is None or at1 is None or at1 == at0:
+                    continue  # the fact does not move this threshold once the others are held
+                threshold = -at0 / (at1 - at0)
+                for value in _near(threshold, step, positive=kind != "count"):
+                    distance = abs(value - threshold)
+                    if best is not None and distance >= best[0]:
+                        break
+                    if _evaluate(formula, held + [(var, _numeral(var, value))]) is True:
+                        best = (distance, value)
+                        break
             if best is not None:
-                model = best[1]
-        return model
+                values[name] = best[1]
+                moved.add(name)
+        return Found(values, found.steps, moved)
 
-    def incident(self, model: z3.ModelRef) -> dict[str, Any]:
-        """A model as an incident in the public vocabulary, values in units a clinician reads."""
-        out: dict[str, Any] = {}
-        for name, info in self.space.facts.items():
-            if name not in self.space.vars:
+    def pairs(self, values: dict[str, Any], skip: str | None = None) -> list[tuple[Any, Any]]:
+        """Each fact's variable with its value, for z3.substitute."""
+        out: list[tuple[Any, Any]] = []
+        for name, value in values.items():
+            var, info = self.space.vars.get(name), self.space.facts[name]
+            if var is None or name == skip:
                 continue
-            value = self.space.value_of(model, name)
+            if info.kind == SET:
+                out += [(member, z3.BoolVal(key in value)) for key, member in var.items()]
+            elif info.kind == BOOL:
+                out.append((var, z3.BoolVal(bool(value))))
+            elif info.kind == ENUM:
+                out.append((var, z3.IntVal(info.values.index(value))))
+            else:
+                out.append((var, _numeral(var, value)))
+        return out
+
+    def values(self, model: z3.ModelRef) -> dict[str, Any]:
+        """Each fact's exact value in a model (numbers as fractions in base units)."""
+        return {name: self.space.value_of(model, name) for name in self.space.facts if name in self.space.vars}
+
+    def incidents(self, values: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Exact values (`values`) as incidents in the public vocabulary, values written exactly in units a clinician reads.
+
+        z3's numbers are exact rationals: each is written as the decimal it is.
+        When one has no finite decimal (1/3 mSv), nearby decimals follow, ever
+        finer, rounded to nearest, down and up: the caller keeps the first the
+        evaluator confirms.
+        """
+        exact = self._written(values, None)
+        if exact is not None:
+            yield exact
+            return
+        for places in PLACES:
+            for mode in ROUNDING:
+                yield self._written(values, (places, mode))
+
+    def _written(self, values: dict[str, Any], rounding: tuple[int, str] | None) -> dict[str, Any] | None:
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            info = self.space.facts[name]
             if info.kind == SET:
                 out[name] = sorted(value) if len(value) > 1 else next(iter(value))
             elif info.kind in (BOOL, ENUM):
                 out[name] = value
             elif info.kind == "count":
                 out[name] = int(value)
-            elif info.kind == "duration" and info.unit:
-                out[name] = int(value) if value.denominator == 1 else f"{show_number(value)} years"
+            elif info.kind == "duration" and info.unit and value.denominator == 1:
+                out[name] = int(value)  # a bare number is in the fact's unit (age: years)
             else:
-                out[name] = quantity_text(value, info.kind)
+                text = exact_quantity(value, info.kind)
+                if text is None:
+                    if rounding is None:
+                        return None
+                    text = rounded_quantity(value, info.kind, *rounding)
+                out[name] = text
         return out
 
 
+
+def _fraction(value: Any) -> Fraction:
+    """A z3 rational numeral as an exact fraction."""
+    if z3.is_int_value(value):
+        return Fraction(value.as_long())
+    return Fraction(value.numerator_as_long(), value.denominator_as_long())
+
+
+def _numeral(var: Any, value: Fraction) -> Any:
+    return z3.IntVal(int(value)) if z3.is_int(var) else rational(value)
+
+
+def _evaluate(term: Any, pairs: list[tuple[Any, Any]]) -> Any:
+    """A term with every variable given: a fraction, True or False; None when a variable is left."""
+    value = z3.simplify(z3.substitute(term, *pairs) if pairs else term)
+    if z3.is_true(value) or z3.is_false(value):
+        return z3.is_true(value)
+    if z3.is_rational_value(value) or z3.is_int_value(value):
+        return _fraction(value)
+    return None
+
+
+def _near(threshold: Fraction, step: Fraction | None, positive: bool) -> list[Fraction]:
+    """The values nearest a threshold, nearest first: itself, then a step either side; on a grid, its points."""
+    if step is None:
+        candidates = [threshold]
+    elif threshold % step == 0:
+        candidates = [threshold, threshold - step, threshold + step]
+    else:
+        low = floor(threshold / step) * step
+        candidates = sorted([low, low + step], key=lambda v: abs(v - threshold))
+    return [v for v in candidates if v > 0 or (not positive and v >= 0)]
+
+
+def exact_decimal(value: Fraction) -> str | None:
+    """A fraction as the decimal it is, every digit kept; None when it has no finite decimal (1/3).
+
+    >>> exact_decimal(Fraction(30000001, 10**10)), exact_decimal(Fraction(1, 3))
+    ('0.0030000001', None)
+    """
+    rest, places = value.denominator, 0
+    for prime in (2, 5):
+        count = 0
+        while rest % prime == 0:
+            rest //= prime
+            count += 1
+        places = max(places, count)
+    if rest != 1:
+        return None
+    digits = str(abs(value.numerator) * 10**places // value.denominator).rjust(places + 1, "0")
+    whole, decimals = digits[:len(digits) - places], digits[len(digits) - places:].rstrip("0")
+    return ("-" if value < 0 else "") + whole + (f".{decimals}" if decimals else "")
+
+
+def _units(kind: str, value: Fraction) -> list[str]:
+    """The units to write a value of a kind in, the one a clinician reads first, then the others of the kind."""
+    first = next((unit for unit, least in DISPLAY.get(kind, ()) if value >= least), None)
+    others = list(KINDS[kind].units) if kind in KINDS else []
+    return ([first] if first else []) + [unit for unit in others if unit != first]
+
+
+def exact_quantity(value: Fraction, kind: str) -> str | None:
+    """A value written exactly, in the first unit where it has a finite decimal: '25 mSv', '3.0000001 mSv'.
+
+    None when it has none in any unit of its kind; it then has no exact text.
+    """
+    units = _units(kind, value)
+    if not units:
+        return exact_decimal(value)
+    for unit in units:
+        text = exact_decimal(to_unit(value, kind, unit))
+        if text is not None:
+            return f"{text} {unit}"
+    return None
+
+
+def rounded_quantity(value: Fraction, kind: str, places: int, mode: str) -> str:
+    """A value rounded to `places` decimals of the unit a clinician reads (to nearest, down or up)."""
+    units = _units(kind, value)
+    shown = to_unit(value, kind, units[0]) if units else value
+    scaled = shown * 10**places
+    whole = {"nearest": round(scaled), "down": floor(scaled), "up": ceil(scaled)}[mode]
+    text = exact_decimal(Fraction(whole, 10**places))
+    return f"{text} {units[0]}" if units else text
+
+
 def quantity_text(value: Fraction, kind: str) -> str:
-    """An exact value in the unit a clinician reads it in: 0.025 Sv -> '25 mSv', 0.012 Gy -> '12 mGy'."""
-    for unit, least in DISPLAY.get(kind, ()):
-        if value >= least:
-            return f"{show_number(to_unit(value, kind, unit))} {unit}"
-    return show_number(value)
+    """A value in the unit a clinician reads it in: 0.025 Sv -> '25 mSv', 0.012 Gy -> '12 mGy'.
+
+    Exact when it can be; else (a value with no finite decimal) shown to 4 figures with '≈'.
+    """
+    exact = exact_quantity(value, kind)
+    if exact is not None:
+        return exact
+    units = _units(kind, value)
+    return f"{show_number(to_unit(value, kind, units[0]))} {units[0]}" if units else show_number(value)
 
 
 # ------------------------------------------------------------------ witnesses
 
 def _signature(guidance: Guidance, incident: dict, code: str | None) -> tuple:
-    result = guidance.evaluate(incident)
+    result = guidance.evaluate(incident, explain=True)
     met: bool | None = False  # a code a version does not have is never met
     if code == "*":
         met = result.notifiable
@@ -617,58 +805,93 @@ def _minimise(semantics: Semantics, incident: dict, old_code: str | None, new_co
     return current
 
 
-def _boundary(semantics: Semantics, incident: dict, edges: list[str]) -> list[str]:
+def _given(semantics: Semantics, incident: dict) -> dict[str, Fraction]:
+    """The exact numbers the evaluator reads in an incident (in base units), defaults included."""
+    try:
+        read = semantics.new.read(incident)
+    except IncidentError:
+        return {}
+    return {name: value.value for name, value in read.values.items() if isinstance(value, Measure)}
+
+
+def _boundary(semantics: Semantics, incident: dict, edges: list[Edge], found: Found) -> list[str]:
     """Say where each value at a changed threshold sits: exactly on it, or the nearest step past it."""
+    given = _given(semantics, incident)
+    pairs = [(semantics.space.vars[name], _numeral(semantics.space.vars[name], value))
+             for name, value in given.items() if name in semantics.space.vars]
     notes = []
-    for name in edges:
+    for name in dict.fromkeys(edge.fact for edge in edges):
         if name not in incident:
             continue
-        value = semantics.old.read({name: incident[name]}).values[name]
-        if not isinstance(value, Measure):
-            continue
-        for side in (semantics.e_old, semantics.e_new):
-            hits = [n for n in side.criteria.walk() if isinstance(n, ast.Compare)
-                    and any(isinstance(o, ast.Ref) and o.name == name for o in n.operands)
-                    and any(isinstance(o, ast.Number) and o.value == value.value for o in n.operands)]
-            if hits:
-                notes.append(f"{name} {incident[name]} is exactly the threshold of `{expression(hits[0])}` "
-                             f"in {side.criteria.header.version}")
-                break
-        else:
-            notes.append(f"{name} {incident[name]}: the nearest value to the changed threshold that shows the "
-                         f"difference")
+        on = next((edge for edge in edges if edge.fact == name and _evaluate(edge.zero, pairs) == 0), None)
+        if on is not None:
+            notes.append(f"{name} {incident[name]} is exactly the threshold of `{on.text}` in {on.version}")
+        elif name in found.moved:
+            kind = semantics.space.facts[name].kind
+            step = found.steps.get(name)
+            steps = f", in steps of {quantity_text(step, kind) if kind != 'count' else 1}," if step else ""
+            notes.append(f"{name} {incident[name]}: the nearest value to the changed threshold{steps} that shows "
+                         f"the difference")
     return notes
 
 
-def _edges(semantics: Semantics, changes: list[Change]) -> dict[str, set[Fraction]]:
-    """The numeric facts whose thresholds changed, and the old and new thresholds."""
-    edges: dict[str, set[Fraction]] = {}
+
+def _edges(semantics: Semantics, changes: list[Change]) -> list[Edge]:
+    """The changed thresholds, absolute or relative, in the old and the new version."""
+    edges: list[Edge] = []
     for change in changes:
         if change.what not in ("threshold", "edge"):
             continue
-        for text, guidance in ((change.old, semantics.old), (change.new, semantics.new)):
-            for node in guidance.ast.walk():
-                if isinstance(node, ast.Compare) and expression(node) == text:
-                    facts = [o.name for o in node.operands if isinstance(o, ast.Ref) and o.target == "fact"]
-                    values = [o.value for o in node.operands if isinstance(o, ast.Number)]
-                    for fact in facts:
-                        if semantics.space.facts[fact].numeric:
-                            edges.setdefault(fact, set()).update(values)
-    return {k: v for k, v in edges.items() if v}
+        for text, side, which in ((change.old, semantics.e_old, "old"), (change.new, semantics.e_new, "new")):
+            for node in side.criteria.walk():
+                if isinstance(node, (ast.Compare, ast.Tolerance)) and expression(node) == text:
+                    edges += [Edge(fact, zero, text, side.criteria.header.version, which)
+                              for fact, zero in side.boundaries(node)]
+    return edges
+
+
+EXPECTED = {"narrowed": (True, False), "broadened": (False, True)}
 
 
 def witness(semantics: Semantics, direction: str, old_code: str | None, new_code: str | None,
-            fallback: z3.ModelRef, changes: list[Change] | None = None) -> Witness:
+            fallback: z3.ModelRef, changes: list[Change] | None = None) -> Witness | NoWitness:
+    """An incident the evaluator confirms the two versions classify as the verdict says, or why there is none.
+
+    Each candidate is run through the evaluator under both versions; only one
+    that flips the code in the stated direction is shown, with the values it was
+    checked with, written exactly.
+    """
     edges = _edges(semantics, changes or [])
-    model = semantics.realistic(direction, old_code, new_code, edges) or fallback
-    full = semantics.incident(model)
-    incident = _minimise(semantics, full, old_code, new_code)
-    old_n, old_codes, old_met = _signature(semantics.old, incident, old_code)
-    new_n, new_codes, new_met = _signature(semantics.new, incident, new_code)
-    return Witness(direction=direction, incident=incident,
-                   old=Side(version=semantics.old.version, notifiable=old_n, codes=list(old_codes), met=old_met),
-                   new=Side(version=semantics.new.version, notifiable=new_n, codes=list(new_codes), met=new_met),
-                   boundary=_boundary(semantics, incident, list(edges)))
+    found = semantics.realistic(direction, old_code, new_code, edges)
+    attempts = ([found] if found is not None else []) + [Found(semantics.values(fallback))]
+    seen: tuple | None = None
+    for attempt in attempts:
+        for full in semantics.incidents(attempt.values):
+            old_side, new_side = _signature(semantics.old, full, old_code), _signature(semantics.new, full, new_code)
+            if (old_side[2], new_side[2]) != EXPECTED[direction]:
+                seen = seen or (old_side[2], new_side[2])
+                continue
+            incident = _minimise(semantics, full, old_code, new_code)
+            old_n, old_codes, old_met = _signature(semantics.old, incident, old_code)
+            new_n, new_codes, new_met = _signature(semantics.new, incident, new_code)
+            if (old_met, new_met) != EXPECTED[direction]:  # cannot happen: _minimise keeps both results
+                incident = full
+                old_n, old_codes, old_met = old_side
+                new_n, new_codes, new_met = new_side
+            return Witness(direction=direction, incident=incident,
+                           old=Side(version=semantics.old.version, notifiable=old_n, codes=list(old_codes),
+                                    met=old_met),
+                           new=Side(version=semantics.new.version, notifiable=new_n, codes=list(new_codes),
+                                    met=new_met),
+                           boundary=_boundary(semantics, incident, edges, attempt))
+    words = {True: "met", False: "not met", None: "undetermined"}
+    what = "the code" if old_code != "*" else "notifiable"
+    reason = ("z3 proves such incidents exist, but none it found could be written with exact values that the "
+              "evaluator confirms")
+    if seen is not None:
+        reason += (f" (the nearest tried is {what} {words[seen[0]]} under the old version and {words[seen[1]]} "
+                   f"under the new)")
+    return NoWitness(direction=direction, reason=reason + "; the verdict above stands on the proof alone")
 
 
 def _proof(verdict: Verdict, old_code: str | None, new_code: str | None) -> str:
@@ -680,15 +903,23 @@ def _proof(verdict: Verdict, old_code: str | None, new_code: str | None) -> str:
             "both": "both: some incidents meet only the old rule, others only the new (z3)"}[verdict]
 
 
-def semantic(semantics: Semantics, change: CodeChange, old_code: str | None, new_code: str | None) -> None:
+def semantic(semantics: Semantics, change: CodeChange, old_code: str | None, new_code: str | None,
+             changes: list[Change] | None = None) -> None:
+    """The verdict and its proof, and a witness (or why there is none) for each direction that exists.
+
+    `changes` are the structural changes whose thresholds a witness may sit on (the code's own by default).
+    """
     verdict, models = semantics.verdict(old_code, new_code)
     change.verdict = verdict
     change.proof = _proof(verdict, old_code, new_code)
     for direction in ("narrowed", "broadened"):
         if models[direction] is not None:
-            change.witnesses.append(witness(semantics, direction, old_code, new_code, models[direction],
-                                            change.changes))
-
+            found = witness(semantics, direction, old_code, new_code, models[direction],
+                            change.changes if changes is None else changes)
+            if isinstance(found, Witness):
+                change.witnesses.append(found)
+            else:
+                change.no_witness.append(found)
 
 # ----------------------------------------------------------------- sections
 
@@ -828,7 +1059,7 @@ def diff(old: Guidance, new: Guidance, renames: dict[str, str] | None = None) ->
             change.status = "unchanged"
         codes.append(change)
     overall = CodeChange(code="notifiable", status="changed", title="notifiable under any code")
-    semantic(semantics, overall, "*", "*")
+    semantic(semantics, overall, "*", "*", [item for code in codes for item in code.changes])
     sections = _section_changes(old, new)
     return DiffReport(
         old=VersionRef(version=old.version, published=old.header.published, file=old.name),

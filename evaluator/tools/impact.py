@@ -75,8 +75,12 @@ class Population(BaseModel):
     unchanged: int = 0
     notifiable: list[Transition] = Field(default_factory=list, description="old verdict -> new verdict")
     codes: list[Transition] = Field(default_factory=list, description="old codes -> new codes, where they differ")
-    by_modality: list[Group] = Field(default_factory=list)
-    by_old_code: list[Group] = Field(default_factory=list)
+    by_modality: list[Group] = Field(default_factory=list, description="an incident with several modalities is "
+                                      "counted in the group of each, so the counts can add up to more than evaluated")
+    by_old_code: list[Group] = Field(default_factory=list, description="an incident notifiable under several codes "
+                                      "in the old version is counted in the group of each")
+    in_several_modalities: int = Field(0, description="evaluated incidents counted in more than one modality group")
+    in_several_old_codes: int = Field(0, description="evaluated incidents counted in more than one old-code group")
 
 
 class IncidentFileError(ValueError):
@@ -181,10 +185,13 @@ def population(old: Guidance, new: Guidance, incidents: Iterable[Any], source: s
         if code[0] != code[1]:
             codes[code].append(name)
         modalities = item.get("modality") or "(not given)"
-        for modality in (modalities if isinstance(modalities, list) else [modalities]):
-            _group(by_modality[str(modality)], verdict, code, name)
+        keys = list(dict.fromkeys(str(m) for m in (modalities if isinstance(modalities, list) else [modalities])))
+        for modality in keys:
+            _group(by_modality[modality], verdict, code, name)
+        report.in_several_modalities += len(keys) > 1
         for old_code in (a.codes or ["(none)"]):
             _group(by_old_code[old_code], verdict, code, name)
+        report.in_several_old_codes += len(a.codes) > 1
     report.notifiable = _count(verdicts)
     report.codes = _count(codes)
     report.by_modality = _groups(by_modality)

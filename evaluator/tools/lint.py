@@ -116,18 +116,21 @@ class Search(Semantics):
                 keep: Iterable[str] = ()) -> dict[str, Any] | None:
         """A realistic incident meeting `target`, cut to the facts that matter, checked with the evaluator."""
         self.target = target
-        model = self.realistic("narrowed", self.TARGET, None, {}) or self.solve(target)
-        if model is None:
+        found = self.realistic("narrowed", self.TARGET, None)
+        model = self.solve(target) if found is None else None
+        if found is None and model is None:
             return None
-        incident = self.incident(model)
-        if not holds(self.old.evaluate(incident)):
+        values = found.values if found is not None else self.values(model)
+        # The first way of writing the values exactly that the evaluator confirms.
+        incident = next((i for i in self.incidents(values) if holds(self.old.evaluate(i, explain=True))), None)
+        if incident is None:
             return None
         keep = {"jurisdiction", "exposure", "modality", *keep}
         for name in sorted(incident, key=lambda k: (not self.space.facts[k].has_default, k)):
             if name in keep:
                 continue
             trial = {k: v for k, v in incident.items() if k != name}
-            if holds(self.old.evaluate(trial)):
+            if holds(self.old.evaluate(trial, explain=True)):
                 incident = trial
         return incident
 

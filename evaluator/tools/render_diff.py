@@ -27,8 +27,8 @@ from typing import Any, Iterable
 
 from rich.markup import escape
 
-from .diff import (Change, CodeChange, DiffReport, Redline, RedlinePart, SectionChange, Side, Text, VersionRef,
-                   Witness)
+from .diff import (Change, CodeChange, DiffReport, NoWitness, Redline, RedlinePart, SectionChange, Side, Text,
+                   VersionRef, Witness)
 from .diff import redline as _redline
 from .impact import Group, Population, Transition
 
@@ -197,6 +197,23 @@ def _outcomes(population: Population) -> list[tuple[str, int]]:
             ("unchanged", population.unchanged)]
 
 
+# Why the groups' counts can add up to more than the incidents: what puts an incident in several groups.
+SEVERAL = {"modality": ("in_several_modalities", "an incident with several modalities is counted under each"),
+           "old code": ("in_several_old_codes", "an incident notifiable under several codes in the old version is "
+                                                "counted under each")}
+
+
+def _several(population: Population, key: str, groups: list[Group]) -> str:
+    """Said beside every grouping: an incident can sit in several groups, and how many do here."""
+    field, rule = SEVERAL[key]
+    many = getattr(population, field)
+    total = sum(g.count for g in groups)
+    if many:
+        return (f"{rule}: {many} incident{'s' if many != 1 else ''} here, so the groups count {total} for "
+                f"{population.evaluated} incidents")
+    return f"{rule}; none is here"
+
+
 def _group_cells(group: Group, arrow: str) -> tuple[str, str]:
     def cell(transitions: list[Transition]) -> str:
         return "; ".join(f"{_transition(t, arrow)}: {t.count} ({_examples(t)})" if t.examples
@@ -347,6 +364,13 @@ def _witness_lines(witness: Witness, indent: int) -> list[str]:
     return lines
 
 
+def _no_witness_lines(missing: NoWitness, indent: int) -> list[str]:
+    """A direction proved without a witness shown, and why."""
+    head = _label("witness", f"{_verdict_markup(missing.direction)}  [dim]none shown[/]", indent)
+    body = _wrapped([("same", missing.reason)], indent + LABEL * 2, first=indent + LABEL * 2)
+    return [head, _label("why", body[0], indent + LABEL)] + body[1:]
+
+
 def _code_text(change: CodeChange) -> list[str]:
     status = f"[dim]{change.status}[/]" if change.status == "changed" else f"[bold]{change.status}[/]"
     title = f"  {escape(change.title)}" if change.title else ""
@@ -365,6 +389,8 @@ def _code_text(change: CodeChange) -> list[str]:
         lines += _proof_lines(change.proof, 2)
     for witness in change.witnesses:
         lines += _witness_lines(witness, 2)
+    for missing in change.no_witness:
+        lines += _no_witness_lines(missing, 2)
     return lines
 
 
@@ -407,10 +433,10 @@ def _transition_rows(transitions: list[Transition], indent: int) -> list[str]:
             for t in transitions]
 
 
-def _groups_text(title: str, groups: list[Group]) -> list[str]:
+def _groups_text(title: str, groups: list[Group], note: str) -> list[str]:
     if not groups:
         return []
-    lines = [f"  [bold]{title}[/]"]
+    lines = [f"  [bold]{title}[/]  [dim]({escape(note)})[/]"]
     quiet = [g for g in groups if not g.notifiable and not g.codes]
     for group in groups:
         if group in quiet:
@@ -436,8 +462,10 @@ def _population_text(population: Population) -> list[str]:
     if population.codes:
         lines.append("  [bold]code changes[/]  [dim](old -> new, incidents, examples)[/]")
         lines += _transition_rows(population.codes, 4)
-    lines += _groups_text("by modality", population.by_modality)
-    lines += _groups_text("by old code", population.by_old_code)
+    lines += _groups_text("by modality", population.by_modality,
+                          _several(population, "modality", population.by_modality))
+    lines += _groups_text("by old code", population.by_old_code,
+                          _several(population, "old code", population.by_old_code))
     for refused in population.refused:
         where = f"row {refused.row}" + (f" ({refused.id})" if refused.id else "")
         field = f"{refused.field}: " if refused.field and not refused.reason.startswith(refused.field) else ""
@@ -461,6 +489,8 @@ def text(report: DiffReport) -> str:
         lines += _proof_lines(overall.proof, 2)
     for witness in overall.witnesses:
         lines += _witness_lines(witness, 2)
+    for missing in overall.no_witness:
+        lines += _no_witness_lines(missing, 2)
     if report.sections:
         lines += ["", "[bold]Other sections[/]"]
         for section in report.sections:
@@ -531,6 +561,10 @@ def _md_witness(witness: Witness, code: str | None) -> list[str]:
     return lines + [""]
 
 
+def _md_no_witness(missing: NoWitness) -> list[str]:
+    return [f"**No witness shown, {missing.direction}:** {md(missing.reason)}.", ""]
+
+
 def _md_code_change(change: CodeChange, report: DiffReport) -> list[str]:
     title = f" — {md(change.title)}" if change.title else ""
     lines = [f"### {md(_code_name(change))}{title}", ""]
@@ -554,6 +588,8 @@ def _md_code_change(change: CodeChange, report: DiffReport) -> list[str]:
     code = change.code if change.status != "removed" else (change.old_code or change.code)
     for witness in change.witnesses:
         lines += _md_witness(witness, code)
+    for missing in change.no_witness:
+        lines += _md_no_witness(missing)
     return lines
 
 
@@ -573,15 +609,15 @@ def _md_transitions(header: list[str], transitions: list[Transition]) -> list[st
                      "|---|---|--:|---|")
 
 
-def _md_groups(title: str, key: str, groups: list[Group]) -> list[str]:
+def _md_groups(title: str, key: str, groups: list[Group], note: str) -> list[str]:
     if not groups:
         return []
     rows = []
     for group in groups:
         verdicts, codes = _group_cells(group, "→")
         rows.append([md(group.key), group.count, md(verdicts) or "—", md(codes) or "—"])
-    return [f"### {title}", ""] + md_table([key, "Incidents", "Verdict changes", "Code changes"], rows,
-                                             "|---|--:|---|---|") + [""]
+    return [f"### {title}", "", f"{md(note[0].upper() + note[1:])}.", ""] + md_table(
+        [key, "Incidents", "Verdict changes", "Code changes"], rows, "|---|--:|---|---|") + [""]
 
 
 def _md_population(population: Population) -> list[str]:
@@ -593,8 +629,10 @@ def _md_population(population: Population) -> list[str]:
         lines += ["### Verdict changes", ""] + _md_transitions(["Old", "New"], population.notifiable) + [""]
     if population.codes:
         lines += ["### Code changes", ""] + _md_transitions(["Old codes", "New codes"], population.codes) + [""]
-    lines += _md_groups("By modality", "Modality", population.by_modality)
-    lines += _md_groups("By old code", "Old code", population.by_old_code)
+    lines += _md_groups("By modality", "Modality", population.by_modality,
+                        _several(population, "modality", population.by_modality))
+    lines += _md_groups("By old code", "Old code", population.by_old_code,
+                        _several(population, "old code", population.by_old_code))
     if population.refused:
         lines += ["### Refused", ""] + md_table(
             ["Row", "Id", "Field", "Reason"],
@@ -631,6 +669,8 @@ def markdown(report: DiffReport) -> str:
         lines += [f"*Proof: {md(overall.proof)}*", ""]
     for witness in overall.witnesses:
         lines += _md_witness(witness, None)
+    for missing in overall.no_witness:
+        lines += _md_no_witness(missing)
     if report.sections:
         lines += ["## Other sections", ""]
         for section in report.sections:
@@ -784,6 +824,11 @@ def _html_witness(witness: Witness, code: str | None, number: int) -> str:
             f'</div>{boundary}</div>')
 
 
+def _html_no_witness(missing: NoWitness) -> str:
+    return (f'<div class="witness none"><h4>No witness shown: {_badge(missing.direction)}</h4>'
+            f'<p class="boundary">{h(missing.reason)}.</p></div>')
+
+
 def _html_code(change: CodeChange, report: DiffReport) -> str:
     anchor = _anchor("code", change.code)
     title = f' <span class="title">{h(change.title)}</span>' if change.title else ""
@@ -799,6 +844,7 @@ def _html_code(change: CodeChange, report: DiffReport) -> str:
     code = change.code if change.status != "removed" else (change.old_code or change.code)
     for number, witness in enumerate(change.witnesses, 1):
         parts.append(_html_witness(witness, code, number))
+    parts += [_html_no_witness(missing) for missing in change.no_witness]
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -832,6 +878,8 @@ def _html_population(population: Population) -> str:
     for caption, key, groups in (("By modality", "Modality", population.by_modality),
                                  ("By old code", "Old code", population.by_old_code)):
         if groups:
+            note = _several(population, key.lower(), groups)
+            parts.append(f'<p class="boundary">{h(caption)}: {h(note)}.</p>')
             rows = []
             for group in groups:
                 verdicts, codes = _group_cells(group, "→")
@@ -1008,6 +1056,7 @@ def html(report: DiffReport) -> str:
     if overall.proof:
         out.append(f'<p class="proof">{h(overall.proof)}</p>')
     out += [_html_witness(w, None, n) for n, w in enumerate(overall.witnesses, 1)]
+    out += [_html_no_witness(missing) for missing in overall.no_witness]
     out += ["</section>", "</section>"]
     if report.sections:
         out += ['<section id="sections" aria-labelledby="sections-h">', '<h2 id="sections-h">Other sections</h2>']
