@@ -33,6 +33,7 @@ short while after the last keystroke, so that typing stays responsive.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -40,8 +41,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from cattrs import transform_error
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest, JsonRpcParseError
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace import PositionCodec
 
@@ -586,6 +590,71 @@ def definition_targets(token: Token, context: list[Token], lines: list[str], is_
 
 # ---------------------------------------------------------------------------- the server
 
+class _Refused:
+    """A message that could not be read: answered already (a request) or dropped (a notification)."""
+
+
+REFUSED = _Refused()
+
+
+def _lsp_names(message: str) -> str:
+    """cattrs names fields as Python does (`$.params.text_document`); say them as the protocol does (`textDocument`)."""
+    where, at, path = message.rpartition(" @ ")
+    return f"{where}{at}{re.sub(r'_([a-z])', lambda m: m.group(1).upper(), path)}" if at else message
+
+
+def _request_id(data: Any) -> int | str | None:
+    """The id to answer a request with: its own when it is a valid JSON-RPC id, else null (as the spec says)."""
+    ident = data.get("id") if isinstance(data, dict) else None
+    return ident if isinstance(ident, (int, str)) and not isinstance(ident, bool) else None
+
+
+class IrmerProtocol(LanguageServerProtocol):
+    """pygls's protocol, with every request answered.
+
+    pygls drops a request whose params it cannot read (none, or of the wrong
+    shape), and one that is not JSON-RPC at all, without a word: the client
+    would wait for ever. Here each gets a JSON-RPC error naming what is wrong
+    (Invalid Params, -32602; Invalid Request, -32600); so does a request after
+    `shutdown`, as the protocol asks. A notification has no answer, so a bad
+    one is only logged.
+    """
+
+    def structure_message(self, data: Any) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                cause = error.__cause__
+                detail = "; ".join(_lsp_names(line) for line in transform_error(cause)) \
+                    if cause is not None and hasattr(cause, "exceptions") else str(cause or error)
+                method = data.get("method")
+                self.refuse(_request_id(data), JsonRpcInvalidParams(
+                    f"Invalid Params: {method if isinstance(method, str) else 'the request'}: {detail}"))
+            return REFUSED
+
+    def handle_message(self, message: Any) -> None:
+        if message is REFUSED:
+            return
+        if not hasattr(message, "jsonrpc"):  # an object without "jsonrpc", or not an object
+            log.warning("not a JSON-RPC message: %.200r", message)
+            if isinstance(message, dict) and "method" in message and "id" in message:
+                self.refuse(_request_id(message), JsonRpcInvalidRequest("Invalid Request: not JSON-RPC 2.0"))
+            elif not isinstance(message, dict):
+                self.refuse(None, JsonRpcInvalidRequest("Invalid Request: a message is a JSON object"))
+            return
+        method = getattr(message, "method", None)
+        if self._shutdown and method not in (None, types.EXIT) and getattr(message, "id", None) is not None:
+            self.refuse(message.id, JsonRpcInvalidRequest(f"Invalid Request: {method} after shutdown"))
+            return
+        super().handle_message(message)
+
+    def refuse(self, ident: int | str | None, error: JsonRpcException) -> None:
+        """Answer a request with an error; `id` is null when the request's own could not be read (JSON-RPC 2.0)."""
+        # A plain object: pygls's converter would leave out an id of null, which JSON-RPC requires.
+        self._send_data({"jsonrpc": "2.0", "id": ident, "error": {"code": error.code, "message": error.message}})
+
+
 @dataclass
 class DocumentState:
     """What the server keeps about an open document between checks."""
@@ -607,7 +676,8 @@ class IrmerLanguageServer(LanguageServer):
     """The language server of the criteria language (see the module's docstring)."""
 
     def __init__(self) -> None:
-        super().__init__("irmer", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full)
+        super().__init__("irmer", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full,
+                         protocol_cls=IrmerProtocol)
         self.states: dict[str, DocumentState] = {}
         # One check at a time, and lint (slower: it asks z3) apart, so that a long lint
         # never holds up the diagnostics of the next edit.
@@ -690,6 +760,13 @@ class IrmerLanguageServer(LanguageServer):
         if pending is not None:
             pending.cancel()
 
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """A message that is not JSON at all is answered with Parse Error (-32700, id null), as JSON-RPC asks."""
+        if isinstance(error, (json.JSONDecodeError, UnicodeDecodeError)):
+            self.protocol.refuse(None, JsonRpcParseError(f"Parse Error: {error}"))
+            return
+        super().report_server_error(error, source)
+
     def shutdown(self) -> None:
         self._checker.shutdown(wait=False, cancel_futures=True)
         self._linter.shutdown(wait=False, cancel_futures=True)
@@ -709,9 +786,18 @@ class IrmerLanguageServer(LanguageServer):
         except OSError:
             return None
 
-    def located(self, uri: str, position: types.Position) -> tuple[Any, Token | None, list[Token], list[str]]:
+    def located(self, uri: str, position: types.Position
+                ) -> tuple[Any, Token | None, list[Token], list[str]] | None:
+        """The document, the token at a position and its clause, the lines; None for a document we cannot read.
+
+        pygls reads a document that was never opened from its file: a file that
+        is not there (or not text) has nothing to hover over.
+        """
         document = self.workspace.get_text_document(uri)
-        text = document.source
+        try:
+            text = document.source
+        except (OSError, UnicodeDecodeError, ValueError):
+            return None
         lines = text.split("\n")
         codec = self.workspace.position_codec
         server = codec.position_from_client_units(lines, types.Position(line=position.line,
@@ -720,9 +806,13 @@ class IrmerLanguageServer(LanguageServer):
         return document, token, context, lines
 
     def state(self, uri: str, text: str) -> DocumentState:
-        state = self.states.setdefault(uri, DocumentState())
+        """What hover and go to definition know of a document: an open one's state, kept between checks;
+        for one never opened (read from its file), what its text says now, kept nowhere (it is not open)."""
+        path = _path(uri)
+        state = self.states.get(uri)
+        if state is None:
+            state = DocumentState(tree=parse_only(text, document_name(path, uri))[0])
         if state.vocabulary_path is None and not is_vocabulary_text(text):
-            path = _path(uri)
             state.vocabulary_path = find_vocabulary(text, state.tree, path.parent if path else None)
             state.vocabulary = read_vocabulary(state.vocabulary_path)
         return state
@@ -766,7 +856,10 @@ def create_server() -> IrmerLanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     def hover(ls: IrmerLanguageServer, params: types.HoverParams) -> types.Hover | None:
-        document, token, context, lines = ls.located(params.text_document.uri, params.position)
+        located = ls.located(params.text_document.uri, params.position)
+        if located is None:
+            return None
+        document, token, context, lines = located
         if token is None:
             return None
         state = ls.state(params.text_document.uri, document.source)
@@ -780,7 +873,10 @@ def create_server() -> IrmerLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     def definition(ls: IrmerLanguageServer, params: types.DefinitionParams) -> list[types.Location] | None:
         uri = params.text_document.uri
-        document, token, context, lines = ls.located(uri, params.position)
+        located = ls.located(uri, params.position)
+        if located is None:
+            return None
+        document, token, context, lines = located
         if token is None:
             return None
         state = ls.state(uri, document.source)

@@ -31,6 +31,7 @@ from evaluator.resources import criteria_dir
 from conftest import ROOT
 
 TIMEOUT = 30.0  # seconds for any one answer; a check takes well under one
+DELAY_FOR_CHECKS = 1.0  # seconds: longer than the server waits before a check (evaluator/lsp.py DELAY)
 CRITERIA = ROOT / "criteria" / "irmer-2024-08-28.irmer"
 VOCABULARY = ROOT / "criteria" / "incident-vocabulary.irmer"
 VALID = CRITERIA.read_text(encoding="utf-8")
@@ -92,6 +93,13 @@ class Client:
 
     def notify(self, method: str, params: dict | None = None) -> None:
         self.send({"method": method, "params": params or {}})
+
+    def answer(self, message: dict | bytes, ident: int | str | None, timeout: float = TIMEOUT) -> dict:
+        """Send a message as it is (a dict, or raw bytes for the body) and wait for the answer with this id."""
+        body = message if isinstance(message, bytes) else json.dumps(message).encode("utf-8")
+        self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.process.stdin.flush()
+        return self.wait(lambda m: "method" not in m and m.get("id", "none") == ident, timeout, f"an answer to {body!r}")
 
     def request(self, method: str, params: dict | None = None, timeout: float = TIMEOUT):
         self.next_id += 1
@@ -375,6 +383,98 @@ def test_vocabulary_document(client, folder):
     client.change(uri, 2, broken)
     (error,) = client.diagnostics(uri, lambda ds: len(ds) > 0)
     assert error["range"]["start"]["line"] == line
+
+
+# Requests whose params cannot be read: each must be answered, never left waiting.
+MISSING = object()
+BAD_PARAMS = [
+    pytest.param(MISSING, "required field missing @ $.params", id="no-params"),
+    pytest.param(None, "expected HoverParams @ $.params", id="null"),
+    pytest.param({}, "required field missing @ $.params.textDocument; required field missing @ $.params.position",
+                 id="empty"),
+    pytest.param([1, 2], "expected TextDocumentIdentifier @ $.params.textDocument", id="a-list"),
+    pytest.param({"textDocument": {"uri": "file:///x.irmer"}, "position": {"line": 0, "character": "x"}},
+                 "expected int @ $.params.position.character", id="a-string-for-a-number"),
+    pytest.param({"textDocument": {"uri": "file:///x.irmer"}, "position": {"line": -1, "character": 0}},
+                 "@ $.params.position", id="a-negative-line"),
+]
+
+
+@pytest.mark.parametrize("method", ["textDocument/hover", "textDocument/definition"], ids=["hover", "definition"])
+@pytest.mark.parametrize("params, said", BAD_PARAMS)
+def test_a_request_with_bad_params_is_answered_with_an_error(client, document, method, params, said):
+    client.next_id += 1
+    message = {"jsonrpc": "2.0", "id": client.next_id, "method": method}
+    if params is not MISSING:
+        message["params"] = params
+    answer = client.answer(message, client.next_id, timeout=10)
+    assert answer["error"]["code"] == -32602  # Invalid Params
+    assert answer["error"]["message"].startswith(f"Invalid Params: {method}: ")
+    assert said.replace("HoverParams", "DefinitionParams" if "definition" in method else "HoverParams") in \
+        answer["error"]["message"]
+    # ... and the server goes on answering.
+    line = line_of("row 4.2b")
+    assert "protocol failure" in client.hover(document, line, LINES[line].index("4.2b"))["contents"]["value"]
+
+
+@pytest.mark.parametrize("body, ident, code", [
+    pytest.param(b'{"id": 41, "method": "textDocument/hover"}', 41, -32600, id="not-json-rpc-2"),
+    pytest.param(b'{"jsonrpc": "2.0", "id": 42, "method": "no/such/method", "params": {}}', 42, -32601,
+                 id="unknown-method"),
+    pytest.param(b'{"jsonrpc": "2.0", "id": 43, "method": "textDocument/hover", "params": {"textDocument": 5}}', 43,
+                 -32602, id="params-of-the-wrong-kind"),
+    pytest.param(b'{"jsonrpc": "2.0", "id": 44, "method": "textDocument/hover", "params": {"textDocum', None, -32700,
+                 id="not-json"),
+    pytest.param(b'[1, 2]', None, -32600, id="not-an-object"),
+])
+def test_every_message_that_asks_is_answered(client, body, ident, code):
+    answer = client.answer(body, ident, timeout=10)
+    assert answer["error"]["code"] == code, answer
+    assert "id" in answer and answer["id"] == ident
+
+
+def test_a_bad_notification_is_not_answered_and_changes_nothing(client, document):
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": 5}})
+    client.notify("textDocument/didChange", {})
+    line = line_of("row 4.2b")
+    assert "protocol failure" in client.hover(document, line, LINES[line].index("4.2b"))["contents"]["value"]
+    assert not [m for m in client.stash if "error" in m]
+
+
+def test_hover_on_a_document_never_opened(client, folder):
+    """A document the editor never opened is read from its file; with no file, there is nothing to say."""
+    missing = (folder / "never-written.irmer").as_uri()
+    assert client.hover(missing, 0, 0) is None
+    assert client.definition(missing, 0, 0) is None
+    assert client.hover("untitled:Untitled-7", 0, 0) is None
+    on_disk = folder / "on-disk-only.irmer"
+    on_disk.write_text(VALID, encoding="utf-8")
+    line = line_of("row 4.2b")
+    hover = client.hover(on_disk.as_uri(), line, LINES[line].index("4.2b"))
+    assert "protocol failure" in hover["contents"]["value"]
+    line = line_of("when     foetal_dose >= 10 mGy")
+    (location,) = client.definition(on_disk.as_uri(), line, LINES[line].index("foetal_dose"))
+    assert path_of(location["uri"]) == folder / VOCABULARY.name
+    # Reading it did not open it: a save of the vocabulary checks open documents only.
+    client.notify("textDocument/didSave", {"textDocument": {"uri": (folder / VOCABULARY.name).as_uri()}})
+    time.sleep(DELAY_FOR_CHECKS)
+    assert not [m for m in client.stash if m.get("params", {}).get("uri") == on_disk.as_uri()]
+
+
+def test_a_request_after_shutdown_is_refused(folder):
+    client = Client(folder)
+    try:
+        client.initialize(folder)
+        assert client.request("shutdown", timeout=10) is None
+        client.next_id += 1
+        answer = client.answer({"jsonrpc": "2.0", "id": client.next_id, "method": "textDocument/hover",
+                                "params": {"textDocument": {"uri": "file:///x.irmer"},
+                                           "position": {"line": 0, "character": 0}}}, client.next_id, timeout=10)
+        assert answer["error"]["code"] == -32600 and "after shutdown" in answer["error"]["message"]
+        client.notify("exit")
+        assert client.process.wait(timeout=10) == 0
+    finally:
+        client.close()
 
 
 def test_close_clears_the_diagnostics(client, folder):
