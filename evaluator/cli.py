@@ -8,9 +8,9 @@ printed as file:line:col with the line and a caret, or as a result's `error`.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,10 @@ from rich.console import Console
 from . import __version__
 from .language.diagnostics import CriteriaError, render as render_diagnostic
 from .tools.examples import run_examples
-from .load import (Guidance, compile_file, criteria_for, find_criteria, load_criteria, load_vocabulary, parse_file,
+from .load import (compile_file, find_criteria, load_criteria, load_vocabulary, parse_file,
                    shipped_files, versions)
 from .tools.render_text import result_text
-from .result import ErrorInfo, Result
+from .result import Result
 from .language import ast
 
 
@@ -155,108 +155,29 @@ def test(files: tuple[Path, ...], verbose: bool) -> None:
 
 # -------------------------------------------------------------- evaluate
 
-def read_input(source: str) -> tuple[list[Any], str]:
-    """Incidents from text: one JSON object, a JSON array, or JSON Lines. Returns (items, shape)."""
-    text = sys.stdin.read() if source == "-" else _read_file(source)
-    stripped = text.strip()
-    if not stripped:
-        raise CliError(f"{name_of(source)}: no incidents: the input is empty")
+CRITERIA_HELP = "2023, 2024, a version id or a file (default: the version in force on discovered_on, else the latest)"
+TABLE_FORMATS = (".parquet", ".csv")  # files the columnar path reads and writes
+
+
+def _open_input(source: str):
+    if source == "-":
+        return sys.stdin.buffer if hasattr(sys.stdin, "buffer") else io.BytesIO(sys.stdin.read().encode())
     try:
-        document = json.loads(stripped, parse_float=Decimal, parse_constant=str)
-    except json.JSONDecodeError as error:
-        if _looks_like_json_lines(text):
-            return [_json_line(line, number) for number, line in enumerate(text.splitlines(), 1)
-                    if line.strip()], "lines"
-        # The line and column count from the start of the input, as an editor shows them.
-        leading = text[:len(text) - len(text.lstrip())].count("\n")
-        raise CliError(f"{name_of(source)}:{error.lineno + leading}:{error.colno}: not valid JSON: {error.msg}") from None
-    if isinstance(document, list):
-        return document, "array"
-    return [document], "object"
-
-
-def name_of(source: str) -> str:
-    return "<stdin>" if source == "-" else source
-
-
-def _looks_like_json_lines(text: str) -> bool:
-    """JSON Lines: more than one line, and the first is a whole JSON value on its own."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    if len(lines) < 2:
-        return False
-    try:
-        json.loads(lines[0])
-    except json.JSONDecodeError:
-        return False
-    return True
-
-
-def _read_file(source: str) -> str:
-    try:
-        return Path(source).read_text(encoding="utf-8")
+        return open(source, "rb")  # noqa: SIM115 - closed by the caller
     except FileNotFoundError:
         raise CliError(f"no such file: {source}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise CliError(f"cannot read {source}: {error}") from None
+    except OSError as error:
+        raise CliError(f"cannot read {source}: {error.strerror or error}") from None
 
 
-class _BadLine:
-    def __init__(self, number: int, message: str):
-        self.number = number
-        self.message = message
-
-
-def _json_line(line: str, number: int) -> Any:
-    try:
-        return json.loads(line, parse_float=Decimal, parse_constant=str)
-    except json.JSONDecodeError as error:
-        return _BadLine(number, f"not valid JSON at column {error.colno}: {error.msg}")
-
-
-def evaluate_items(items: list[Any], criteria: str | None) -> list[Result]:
-    fixed: Guidance | None = load_criteria(criteria) if criteria else None
-    results = []
-    for item in items:
-        if isinstance(item, _BadLine):
-            results.append(Result(error=ErrorInfo(field=f"line {item.number}", message=item.message),
-                                  errors=[ErrorInfo(field=f"line {item.number}", message=item.message)]))
-            continue
-        if not isinstance(item, dict):
-            info = ErrorInfo(field="incident", message=f"an incident is a JSON object, not {type(item).__name__}")
-            results.append(Result(error=info, errors=[info]))
-            continue
-        guidance, notes = (fixed, []) if fixed else criteria_for(item)
-        try:
-            result = guidance.evaluate(item)
-        except Exception as error:  # a bug of ours must not stop the batch or show a traceback
-            info = ErrorInfo(field="incident", message=f"internal error: {type(error).__name__}: {error}",
-                             hint="this is a bug in irmer; please report it with the incident")
-            result = Result(id=str(item.get("id")) if item.get("id") is not None else None,
-                            criteria=guidance.version, error=info, errors=[info])
-        result.notes = notes + result.notes
-        results.append(result)
-    return results
-
-
-def emit(results: list[Result], shape: str, output: str, explain: bool) -> None:
-    if output == "json":
-        dumped = [r.model_dump(mode="json") for r in results]
-        if shape == "lines":
-            for item in dumped:
-                click.echo(json.dumps(item, ensure_ascii=False))
-        elif shape == "array":
-            click.echo(json.dumps(dumped, indent=2, ensure_ascii=False))
-        else:
-            click.echo(json.dumps(dumped[0], indent=2, ensure_ascii=False))
-        return
-    out = console()
-    for index, result in enumerate(results):
-        if index:
-            out.print()
-        out.print(result_text(result, explain=explain))
-
-
-CRITERIA_HELP = "2023, 2024, a version id or a file (default: the version in force on discovered_on, else the latest)"
+def _unit_map(pairs: tuple[str, ...]) -> dict[str, str]:
+    units = {}
+    for pair in pairs:
+        fact, sep, unit = pair.partition("=")
+        if not sep or not fact.strip() or not unit.strip():
+            raise click.BadParameter(f"{pair!r}: write FACT=UNIT, such as total_dose=mSv", param_hint="--unit")
+        units[fact.strip()] = unit.strip()
+    return units
 
 
 @main.command()
@@ -265,9 +186,37 @@ CRITERIA_HELP = "2023, 2024, a version id or a file (default: the version in for
 @click.option("--format", "-f", "output", type=click.Choice(["text", "json"]), default=None,
               help="text for people, json for tools (default: text on a terminal, json otherwise)")
 @click.option("--explain", "-e", is_flag=True, help="Show every criterion and every comparison.")
-def evaluate(source: str, criteria: str | None, output: str | None, explain: bool) -> None:
-    """Evaluate incidents: one JSON object, a JSON array or JSON Lines, from FILE or stdin (-)."""
-    _evaluate(source, criteria, output, explain)
+@click.option("--lines", "-l", "json_lines", is_flag=True,
+              help="The input is JSON Lines: answer each line as it arrives, without reading ahead.")
+@click.option("--workers", "-w", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Evaluate in this many processes; results stay in input order.")
+@click.option("--engine", type=click.Choice(["python", "duckdb", "spark"]), default="python", show_default=True,
+              help="python: incident by incident; duckdb or spark: the criteria as SQL over a table "
+                   "(Parquet, CSV or JSON Lines; see docs/scale.md).")
+@click.option("--output", "-o", "target", metavar="FILE",
+              help="Write results to FILE: .jsonl or .json, or .parquet or .csv (by the columnar path).")
+@click.option("--unit", "units", multiple=True, metavar="FACT=UNIT",
+              help="A numeric column's unit for the columnar path: --unit total_dose=mSv (repeatable).")
+@click.option("--spark-master", metavar="URL", help="Spark master for --engine spark (default: local).")
+def evaluate(source: str, criteria: str | None, output: str | None, explain: bool, json_lines: bool, workers: int,
+             engine: str, target: str | None, units: tuple[str, ...], spark_master: str | None) -> None:
+    """Evaluate incidents: one JSON object, a JSON array or JSON Lines, from FILE or stdin (-).
+
+    Results are written as they are decided, in input order, one per incident:
+    JSON Lines in, JSON Lines out; an array in, an array out. A line that cannot
+    be read gets a result with its `error`, and the others are still answered.
+    The JSON result leaves out the explanation unless --explain is given.
+
+    \b
+    Exit status: 0 every incident evaluated; 1 some incident could not be read
+    (its result says why); 2 the command could not run (bad criteria, unreadable input).
+    """
+    tabular = engine != "python" or any(str(p).lower().endswith(TABLE_FORMATS) for p in (source, target or ""))
+    if tabular:
+        _evaluate_table(source, target, engine, criteria, _unit_map(units), spark_master, explain)
+    elif units or spark_master:
+        raise click.UsageError("--unit and --spark-master are for the columnar path (--engine duckdb or spark)")
+    _evaluate(source, criteria, output, explain, workers, target, json_lines)
 
 
 @main.command()
@@ -277,19 +226,95 @@ def evaluate(source: str, criteria: str | None, output: str | None, explain: boo
               help="text for people (default), or json")
 def explain(source: str, criteria: str | None, output: str) -> None:
     """Evaluate incidents and explain every criterion (same as evaluate --explain)."""
-    _evaluate(source, criteria, output, True)
+    _evaluate(source, criteria, output, True, 1, None)
 
 
-def _evaluate(source: str, criteria: str | None, output: str | None, explain: bool) -> None:
+def _evaluate_table(source: str, target: str | None, engine: str, criteria: str | None, units: dict[str, str],
+                    spark_master: str | None, explain: bool) -> None:
     try:
-        items, shape = read_input(source)
-        results = evaluate_items(items, criteria)
-    except (CriteriaError, CliError) as error:
-        fail(error)
-    if output is None:
-        output = "text" if sys.stdout.isatty() else "json"
-    emit(results, shape, output, explain)
-    sys.exit(1 if any(r.error for r in results) else 0)
+        from .engines.columnar import run_table
+    except ImportError as error:
+        fail(CliError(f"the columnar engine is not available here ({error}); install irmer-criteria[columnar]"))
+    sys.exit(run_table(source, target, engine=engine, criteria=criteria, units=units, spark_master=spark_master,
+                       explain=explain))
+
+
+def _evaluate(source: str, criteria: str | None, output: str | None, explain: bool, workers: int,
+              target: str | None, json_lines: bool = False) -> None:
+    from .batch import InputError, Options, Source, results
+    stream = sink = None
+    try:
+        try:
+            stream = _open_input(source)
+            items = Source(stream, name_of(source), lines=json_lines)
+            if target:
+                output = "json"
+                shape = "array" if target.lower().endswith(".json") else "lines"
+            else:
+                shape = items.shape
+            if output is None:
+                output = "text" if sys.stdout.isatty() else "json"
+            options = Options(criteria=criteria, output=output, explain=explain, shape=shape)
+            decided = results(items, options, workers=workers if output == "json" else 1)
+            sink = open(target, "wb") if target else sys.stdout.buffer  # noqa: SIM115
+            # Incidents piped in one at a time are answered one at a time: flush each result.
+            interactive = source == "-" and not _regular_file(sys.stdin)
+            failed = _write(decided, options, sink, flush=interactive)
+        except (CriteriaError, CliError, InputError) as error:
+            fail(error if not isinstance(error, InputError) else CliError(str(error)))
+    finally:
+        if stream is not None and stream is not getattr(sys.stdin, "buffer", None):
+            stream.close()
+        if sink is not None and sink is not sys.stdout.buffer:
+            sink.close()
+    sys.exit(1 if failed else 0)
+
+
+def _regular_file(stream) -> bool:
+    import os
+    import stat
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return False
+
+
+def _write(decided, options, sink, flush: bool = False) -> bool:
+    """Write each result as it comes; whether any had an error."""
+    failed = False
+    if options.output == "text":
+        out = console()
+        for index, (result, error) in enumerate(decided):
+            if index:
+                out.print()
+            out.print(result_text(result, explain=options.explain))
+            failed = failed or error
+        return failed
+    flush = flush or (sink.isatty() if hasattr(sink, "isatty") else False)
+    if options.shape == "array":
+        sink.write(b"[")
+    count = 0
+    try:
+        for text, error in decided:
+            failed = failed or error
+            if options.shape == "array":
+                sink.write(b"\n" if count == 0 else b",\n")
+            sink.write(text.encode("utf-8"))
+            if options.shape != "array":
+                sink.write(b"\n")
+            count += 1
+            if flush:
+                sink.flush()
+    finally:
+        # A broken array stops the batch (InputError): what was written stays valid JSON.
+        if options.shape == "array":
+            sink.write(b"\n]\n" if count else b"]\n")
+        sink.flush()
+    return failed
+
+
+def name_of(source: str) -> str:
+    return "<stdin>" if source == "-" else source
 
 
 # ---------------------------------------------------------------- schemas

@@ -113,7 +113,7 @@ class Reader:
                     continue
                 reader = readers.get(key)
                 if reader is None:
-                    if (key == "id" and (type(raw) is str or type(raw) is int)) or \
+                    if (key == "id" and (type(raw) is str or (type(raw) is int and -10**18 < raw < 10**18))) or \
                             (key == "description" and type(raw) is str):
                         continue
                     return self.slow(data)

@@ -1,0 +1,452 @@
+"""Batches of incidents: read as they come, evaluated in order, written as they are decided.
+
+`irmer evaluate` takes one JSON object, a JSON array or JSON Lines, from a file
+or standard input. Nothing here holds more than one incident (or, with
+``--workers``, a few chunks of them) at a time, so a file of a million
+incidents needs no more memory than a file of ten, and every input line gets
+exactly one result, in order, whatever is wrong with the others:
+
+- JSON Lines are split on ``\\n`` only: a raw U+2028 or U+0085 inside a string
+  is valid JSON, not a line break;
+- a line that is not UTF-8, not JSON, nested too deeply, too long, or with a
+  key given twice gets a result with its own ``error``; the batch goes on;
+- a UTF-8 byte-order mark at the start is skipped;
+- results are written so that any text can be (a lone surrogate in an id is
+  written as its JSON escape).
+
+>>> import io
+>>> source = Source(io.BytesIO(b'{"id": "a"}\\n{"id": "b", "id": "c"}\\nnot json\\n'), "<stdin>")
+>>> source.shape, [(item.line, item.error is not None) for item in source]
+('lines', [(1, False), (2, True), (3, True)])
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import io
+import json
+from bisect import bisect_right
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, BinaryIO, Callable, Iterator
+
+# An incident's JSON is at most this many bytes (the largest real one is under 2 kB).
+MAX_ITEM_BYTES = 1_000_000
+CHUNK = 1 << 16
+
+
+class InputError(Exception):
+    """The input as a whole cannot be read (not JSON at all, a broken array): exit status 2."""
+
+
+@dataclass
+class Item:
+    """One incident of the input: its JSON value, or why it could not be read."""
+
+    value: Any = None
+    error: str | None = None
+    line: int | None = None  # the line it starts on
+
+
+class Duplicated:
+    """What a JSON object with a key given twice is read as: an error, not a guess."""
+
+    def __init__(self, key: str):
+        self.key = key
+
+    def message(self) -> str:
+        return (f"the key {json.dumps(self.key, ensure_ascii=False)} is given twice in one object; "
+                "which value was meant cannot be told")
+
+
+def _object(pairs: list[tuple[str, Any]]) -> Any:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            return Duplicated(key)
+        out[key] = value
+    return out
+
+
+def _integer(text: str) -> int | Decimal:
+    # Python refuses to make an int of more than 4,300 digits; the incident reader says why such a
+    # number is refused, so it gets the number as a Decimal.
+    return int(text) if len(text) <= 4000 else Decimal(text)
+
+
+DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_float=Decimal, parse_int=_integer,
+                           parse_constant=str)
+
+
+def parse(text: str) -> Item:
+    """One JSON value, or the reason it is not one."""
+    try:
+        value, end = DECODER.raw_decode(text, _skip(text, 0))
+    except json.JSONDecodeError as error:
+        return Item(error=f"not valid JSON at column {error.colno}: {error.msg}")
+    except RecursionError:
+        return Item(error="not valid JSON: nested too deeply")
+    if _skip(text, end) != len(text):
+        return Item(error=f"not valid JSON at column {end + 1}: extra data after the value")
+    return checked(value)
+
+
+def checked(value: Any) -> Item:
+    if isinstance(value, Duplicated):
+        return Item(error=value.message())
+    if isinstance(value, dict):
+        for item in value.values():
+            inner = item if isinstance(item, list) else [item]
+            for element in inner:
+                if isinstance(element, Duplicated):
+                    return Item(error=element.message())
+    return Item(value=value)
+
+
+def _skip(text: str, index: int) -> int:
+    while index < len(text) and text[index] in " \t\r\n":
+        index += 1
+    return index
+
+
+class Source:
+    """The incidents of one input, streamed: `shape` is "object", "array" or "lines"."""
+
+    def __init__(self, stream: BinaryIO, name: str, lines: bool = False):
+        """With `lines`, the input is JSON Lines whatever its first line looks like: nothing is read ahead,
+        so each incident piped in is answered before the next arrives."""
+        if not hasattr(stream, "peek"):
+            stream = io.BufferedReader(stream)  # type: ignore[arg-type]
+        self.stream = stream
+        self.name = name
+        self.line = 1
+        head = self._head()
+        if head == b"[":
+            self.shape = "array"
+            self._items = self._array()
+            return
+        if lines:
+            self.shape = "lines"
+            self._items = self._lines(None)
+            return
+        # One line alone may be one incident or the first of JSON Lines: what follows it tells.
+        first = self.stream.readline(MAX_ITEM_BYTES + 1)
+        rest = self._peek_content()
+        item = self._decode_line(first, 1)
+        if item.error is None and rest:
+            self.shape = "lines"
+            self._items = self._lines(item)
+        elif not rest and first.strip():
+            self.shape = "object"
+            self._items = iter([self._whole(first)])
+        elif not first.strip():
+            raise InputError(f"{name}: no incidents: the input is empty")
+        else:
+            self.shape = "object"
+            self._items = iter([self._whole(first + self.stream.read(MAX_ITEM_BYTES + 1))])
+
+    def __iter__(self) -> Iterator[Item]:
+        return self._items
+
+    # ------------------------------------------------------------- reading
+    def _head(self) -> bytes:
+        """Skip a byte-order mark and blank space; the first byte of content, not consumed."""
+        if self.stream.peek(3)[:3].startswith(codecs.BOM_UTF8):
+            self.stream.read(3)
+        while True:
+            byte = self.stream.peek(1)[:1]
+            if not byte:
+                raise InputError(f"{self.name}: no incidents: the input is empty")
+            if byte in b" \t\r\n":
+                if byte == b"\n":
+                    self.line += 1
+                self.stream.read(1)
+                continue
+            return byte
+
+    def _peek_content(self) -> bool:
+        """Whether anything but blank space follows (without consuming it)."""
+        while True:
+            data = self.stream.peek(1)
+            if not data:
+                return False
+            stripped = data.lstrip(b" \t\r\n")
+            if stripped:
+                return True
+            # Only blank space in the buffer: consume it, keeping count of the lines.
+            self.line += data.count(b"\n")
+            self.stream.read(len(data))
+
+    def _decode_line(self, raw: bytes, number: int) -> Item:
+        if len(raw) > MAX_ITEM_BYTES:
+            return Item(error=f"line {number} is longer than {MAX_ITEM_BYTES:,} bytes", line=number)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            return Item(error=f"not valid UTF-8: byte 0x{raw[error.start]:02x} at column {error.start + 1}",
+                        line=number)
+        item = parse(text.rstrip("\r\n"))
+        item.line = number
+        return item
+
+    def _lines(self, first: Item | None) -> Iterator[Item]:
+        number = self.line
+        if first is not None:
+            first.line = self.line
+            yield first
+        else:
+            number -= 1
+        while True:
+            raw = self.stream.readline(MAX_ITEM_BYTES + 1)
+            if not raw:
+                return
+            number += 1
+            if len(raw) > MAX_ITEM_BYTES and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):  # skip the rest of the line
+                    raw = self.stream.readline(CHUNK)
+                yield Item(error=f"line {number} is longer than {MAX_ITEM_BYTES:,} bytes", line=number)
+                continue
+            if not raw.strip():
+                continue
+            yield self._decode_line(raw, number)
+
+    def _whole(self, raw: bytes) -> Item:
+        if len(raw) > MAX_ITEM_BYTES:
+            raise InputError(f"{self.name}: a single incident is longer than {MAX_ITEM_BYTES:,} bytes")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise InputError(f"{self.name}: not valid UTF-8: byte 0x{raw[error.start]:02x} at offset "
+                             f"{error.start}") from None
+        try:
+            value = DECODER.decode(text)
+        except json.JSONDecodeError as error:
+            raise InputError(f"{self.name}:{error.lineno + self.line - 1}:{error.colno}: not valid JSON: "
+                             f"{error.msg}") from None
+        except RecursionError:
+            raise InputError(f"{self.name}: not valid JSON: nested too deeply") from None
+        item = checked(value)
+        item.line = self.line
+        return item
+
+    def _array(self) -> Iterator[Item]:
+        """The elements of a JSON array, one at a time, from a buffer that holds about one of them."""
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        buffer = ""
+        at_end = False
+
+        def more() -> bool:
+            nonlocal buffer, at_end
+            if at_end:
+                return False
+            data = self.stream.read(CHUNK)
+            try:
+                buffer += decoder.decode(data, final=not data)
+            except UnicodeDecodeError:
+                raise InputError(f"{self.name}: not valid UTF-8 in the array") from None
+            at_end = not data
+            return True
+
+        self.stream.read(1)  # the [
+        position, expect_value = 0, True
+        count = 0
+        column = 2  # of the buffer's first character, on line self.line (the [ is taken as column 1)
+
+        def where(at: int) -> str:
+            newlines = buffer.count("\n", 0, at)
+            if newlines:
+                return f"{self.name}:{self.line + newlines}:{at - buffer.rfind(chr(10), 0, at)}"
+            return f"{self.name}:{self.line}:{column + at}"
+
+        while True:
+            position = _skip(buffer, position)
+            while position >= len(buffer):
+                if not more():
+                    raise InputError(f"{self.name}: the array is not closed with ]")
+                position = _skip(buffer, position)
+            char = buffer[position]
+            if char == "]" and (count == 0 or not expect_value):
+                return
+            if not expect_value:
+                if char != ",":
+                    raise InputError(f"{where(position)}: not valid JSON: expected , or ] after element {count}")
+                position, expect_value = position + 1, True
+                continue
+            while True:
+                try:
+                    value, end = DECODER.raw_decode(buffer, position)
+                    break
+                except json.JSONDecodeError as error:
+                    if len(buffer) - position > MAX_ITEM_BYTES:
+                        raise InputError(f"{where(position)}: element {count + 1} is longer than "
+                                         f"{MAX_ITEM_BYTES:,} bytes or not valid JSON") from None
+                    if not more():
+                        raise InputError(f"{where(error.pos)}: not valid JSON: {error.msg}") from None
+                except RecursionError:
+                    raise InputError(f"{where(position)}: not valid JSON: element {count + 1} is nested too "
+                                     "deeply") from None
+            count += 1
+            item = checked(value)
+            item.line = count
+            yield item
+            newlines = buffer.count("\n", 0, end)
+            if newlines:
+                self.line += newlines
+                column = end - buffer.rfind("\n", 0, end)
+            else:
+                column += end
+            buffer, position, expect_value = buffer[end:], 0, False
+
+
+# ------------------------------------------------------------- the version of each incident
+
+class Versions:
+    """Which version of the guidance evaluates each incident: a fixed one, or the one in force on the
+    day it was discovered (else the latest). Looked up without touching the disk per incident."""
+
+    def __init__(self, load: Callable[[Any], Any], fixed: str | None, catalogue: list[Any]):
+        self.load = load
+        self.fixed = load(fixed) if fixed else None
+        self.catalogue = catalogue
+        self.starts = [info.in_force or dt.date.min for info in catalogue]  # the catalogue's own order
+        self.engines: dict[Any, Any] = {}
+        self.days: dict[str, Any] = {}
+
+    def engine(self, info: Any) -> Any:
+        if info.path not in self.engines:
+            self.engines[info.path] = self.load(info.path)
+        return self.engines[info.path]
+
+    def pick(self, incident: Any) -> tuple[Any, list[str]]:
+        if self.fixed is not None:
+            return self.fixed, []
+        discovered = incident.get("discovered_on") if isinstance(incident, dict) else None
+        if isinstance(discovered, str) and discovered:
+            if discovered not in self.days:
+                if len(self.days) > 100_000:
+                    self.days.clear()
+                self.days[discovered] = self._on(discovered)
+            return self.days[discovered]
+        return self.engine(self.catalogue[-1]), []
+
+    def _on(self, text: str) -> tuple[Any, list[str]]:
+        try:
+            day = dt.date.fromisoformat(text)
+        except ValueError:
+            return self.engine(self.catalogue[-1]), []  # reading the incident reports the bad date
+        index = bisect_right(self.starts, day) - 1
+        if index < 0:
+            earliest = self.catalogue[0]
+            return self.engine(earliest), [
+                f"discovered on {day}, before the earliest version we hold ({earliest.version}, in force from "
+                f"{earliest.in_force}); evaluated under it"]
+        return self.engine(self.catalogue[index]), []
+
+
+# ------------------------------------------------------------------- evaluating and writing
+
+@dataclass
+class Options:
+    """How a batch is evaluated and written."""
+
+    criteria: str | None = None
+    output: str = "json"  # json or text
+    explain: bool = False
+    shape: str = "lines"
+
+
+def evaluate_item(item: Item, versions: Versions, options: Options) -> Any:
+    """The Result of one item of the input (never raises)."""
+    from .result import ErrorInfo, Result
+    if item.error is not None:
+        info = ErrorInfo(field=f"line {item.line}" if item.line else "incident", message=item.error)
+        return Result(error=info, errors=[info])
+    if not isinstance(item.value, dict):
+        info = ErrorInfo(field="incident", message=f"an incident is a JSON object, not {_json_type(item.value)}")
+        return Result(error=info, errors=[info])
+    guidance, notes = versions.pick(item.value)
+    # Text for people shows what decided the result: the explaining engine.
+    result = guidance.evaluate(item.value, explain=options.explain or options.output == "text")
+    if notes:
+        result.notes = notes + result.notes
+    return result
+
+
+def _json_type(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "true or false", type(None): "null"}.get(
+        type(value), "a number")
+
+
+def render(result: Any, options: Options) -> str:
+    """One result as JSON, as the output's shape writes it (without the trailing newline)."""
+    document = result.model_dump(mode="json", exclude=None if options.explain else {"explanation"})
+    indent = None if options.shape == "lines" else 2
+    try:
+        text = json.dumps(document, ensure_ascii=False, indent=indent)
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in the input: write it as its escape
+        text = json.dumps(document, ensure_ascii=True, indent=indent)
+    if options.shape == "array":
+        text = "\n".join("  " + line for line in text.split("\n"))
+    return text
+
+
+def evaluate_chunk(items: list[Item], options: Options) -> list[tuple[Any, bool]]:
+    """Evaluate and render a chunk of items, in a worker process (see `results`)."""
+    versions = _worker_versions(options.criteria)
+    out = []
+    for item in items:
+        result = evaluate_item(item, versions, options)
+        out.append((render(result, options) if options.output == "json" else result, result.error is not None))
+    return out
+
+
+_VERSIONS: dict[Any, Versions] = {}
+
+
+def _worker_versions(criteria: str | None) -> Versions:
+    if criteria not in _VERSIONS:
+        _VERSIONS[criteria] = make_versions(criteria)
+    return _VERSIONS[criteria]
+
+
+def make_versions(criteria: str | None) -> Versions:
+    from .load import load_criteria, versions
+    return Versions(load_criteria, criteria, versions())
+
+
+def results(source: Source, options: Options, workers: int = 1,
+            chunk: int = 256) -> Iterator[tuple[Any, bool]]:
+    """(rendered result, had an error) for each item, in input order, as they are decided.
+
+    The criteria are loaded before the first result, so that bad criteria stop the
+    command before anything is written (CriteriaError).
+    """
+    versions = _worker_versions(options.criteria)
+    return _results(source, options, versions, workers, chunk)
+
+
+def _results(source: Source, options: Options, versions: Versions, workers: int,
+             chunk: int) -> Iterator[tuple[Any, bool]]:
+    if workers <= 1:
+        for item in source:
+            result = evaluate_item(item, versions, options)
+            yield (render(result, options) if options.output == "json" else result), result.error is not None
+        return
+    import itertools
+    from concurrent.futures import ProcessPoolExecutor
+    from collections import deque
+    items = iter(source)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: deque = deque()
+        while True:
+            # Keep a few chunks in flight per worker: enough to keep them busy, never the whole input.
+            while len(pending) < 2 * workers:
+                batch = list(itertools.islice(items, chunk))
+                if not batch:
+                    break
+                pending.append(pool.submit(evaluate_chunk, batch, options))
+            if not pending:
+                return
+            yield from pending.popleft().result()

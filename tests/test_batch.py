@@ -1,0 +1,128 @@
+"""`irmer evaluate` on batches: every input line gets one result, in order, whatever the others hold.
+
+Issue 7, items 2 and 4: one bad line used to lose the whole batch (a line of
+nested brackets, a 5,000-digit integer, a lone surrogate in an id), stdin
+accepted what a file refused, a byte-order mark was refused, and a raw U+2028
+inside a string split a line in two. And issue 8: results are streamed, in
+input order, with or without worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+GOOD = {"jurisdiction": "Wales", "exposure": "accidental"}
+
+
+def line(**fields) -> bytes:
+    return json.dumps({**GOOD, **fields}, ensure_ascii=False).encode("utf-8")
+
+
+def run(data: bytes, *args: str, stdin: bool = True, tmp_path: Path | None = None) -> subprocess.CompletedProcess:
+    """The installed command, as a user runs it: bytes in, bytes out."""
+    command = [sys.executable, "-m", "evaluator.cli", "evaluate", "--format", "json", "--criteria", "2024", *args]
+    if stdin:
+        return subprocess.run(command + ["-"], input=data, capture_output=True, timeout=120, cwd=ROOT)
+    path = tmp_path / "incidents.jsonl"
+    path.write_bytes(data)
+    return subprocess.run(command + [str(path)], capture_output=True, timeout=120, cwd=ROOT)
+
+
+def outputs(process: subprocess.CompletedProcess) -> list[dict]:
+    assert process.stderr == b"", process.stderr.decode("utf-8", "replace")
+    return [json.loads(text) for text in process.stdout.decode("utf-8").splitlines()]
+
+
+HOSTILE_LINES = [
+    pytest.param(b"[" * 100_000 + b"]" * 100_000, "nested too deeply", id="100000-nested-brackets"),
+    pytest.param(b'{"id": "big", "individuals": ' + b"9" * 5000 + b"}", "individuals", id="5000-digit-integer"),
+    pytest.param(b'{"id": "dup", "total_dose": "3 mSv", "total_dose": "30 mSv"}', "given twice", id="duplicate-key"),
+    pytest.param(b'{"id": "bad-utf8", "jurisdiction": "Wal\xffes"}', "not valid UTF-8", id="invalid-utf8"),
+    pytest.param(b'{"id": "x", ' + b'"description": "' + b"a" * 1_100_000 + b'"}', "longer than", id="2-MB-line"),
+    pytest.param(b"not json at all", "not valid JSON", id="not-json"),
+]
+
+
+@pytest.mark.parametrize("bad, words", HOSTILE_LINES)
+@pytest.mark.parametrize("stdin", [True, False], ids=["stdin", "file"])
+def test_a_bad_line_gets_an_error_and_the_batch_goes_on(tmp_path, bad, words, stdin):
+    data = b"\n".join([line(id="before"), bad, line(id="after")]) + b"\n"
+    process = run(data, stdin=stdin, tmp_path=tmp_path)
+    assert process.returncode == 1  # some incident could not be read: not 2, the batch ran
+    before, middle, after = outputs(process)
+    assert (before["id"], before["codes"]) == ("before", ["1"])
+    assert (after["id"], after["codes"]) == ("after", ["1"])
+    assert middle["error"] is not None and words in json.dumps(middle["error"]), middle["error"]
+
+
+def test_a_lone_surrogate_in_an_id_is_written_as_its_escape():
+    data = b"\n".join([line(id="a"), b'{"id": "\\ud800", "jurisdiction": "Wales", "exposure": "accidental"}',
+                       line(id="c")]) + b"\n"
+    process = run(data)
+    assert process.returncode == 0
+    results = outputs(process)
+    assert [r["id"] for r in results] == ["a", "\ud800", "c"]
+    assert b"\\ud800" in process.stdout
+
+
+def test_a_byte_order_mark_is_skipped():
+    process = run(b"\xef\xbb\xbf" + line(id="a") + b"\n" + line(id="b") + b"\n")
+    assert [r["id"] for r in outputs(process)] == ["a", "b"]
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085", "\x0c", "\x1c"])
+def test_unicode_line_separators_inside_strings_do_not_split_lines(separator):
+    lines = [line(id=f"I{i}", description=f"one{separator}two") for i in range(4)]
+    results = outputs(run(b"\n".join(lines) + b"\n"))
+    assert [r["id"] for r in results] == ["I0", "I1", "I2", "I3"]
+
+
+def test_workers_give_the_same_results_in_the_same_order():
+    lines = []
+    for i in range(600):
+        dose = f"{i % 7}.{i % 10} mSv"
+        lines.append(json.dumps({"id": f"W{i}", "jurisdiction": "England", "exposure": "accidental",
+                                 "total_dose": dose, **({"age": i % 90} if i % 3 else {})}).encode())
+        if i % 97 == 0:
+            lines.append(b"{broken")
+    data = b"\n".join(lines) + b"\n"
+    one, two = run(data), run(data, "--workers", "2")
+    assert one.returncode == two.returncode == 1
+    assert one.stdout == two.stdout
+    assert len(one.stdout.splitlines()) == len(lines)
+
+
+def test_an_array_is_streamed_and_stays_an_array():
+    items = [{"id": f"A{i}", **GOOD} for i in range(50)]
+    process = run(json.dumps(items, indent=1).encode())
+    document = json.loads(process.stdout)
+    assert [r["id"] for r in document] == [i["id"] for i in items]
+
+
+def test_results_come_as_incidents_are_piped_in():
+    """One incident in, one result out, before the next incident is written: a stream, not a batch.
+
+    (--lines: without it, the first line waits for the next, which tells whether the input is one
+    object or JSON Lines.)"""
+    command = [sys.executable, "-m", "evaluator.cli", "evaluate", "--lines", "--format", "json", "--criteria",
+               "2024", "-"]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT,
+                               env={**os.environ, "PYTHONUNBUFFERED": "0"})
+    try:
+        for index in range(3):
+            process.stdin.write(line(id=f"P{index}") + b"\n")
+            process.stdin.flush()
+            answer = json.loads(process.stdout.readline())
+            assert answer["id"] == f"P{index}"
+    finally:
+        process.stdin.close()
+        process.wait(timeout=60)
+    assert process.returncode == 0
