@@ -48,7 +48,7 @@ from ..language import ast
 from ..language.check import Checked
 from ..language.units import ACCEPTED, BOOL, ENUM, KINDS, SET, resolve_unit
 from ..language.values import FactInfo
-from .logic import INF, Interval
+from .logic import INF, INTERVAL_COMPARE as STATIC_COMPARE, Interval
 from .plan import SPLIT_BUDGET, Choice, Plan, Split
 
 SCALE = 12  # digits after the point, in the kind's base unit: 1 pSv, 1 pGy, 1 pm, ...
@@ -59,7 +59,8 @@ DIALECTS = ("duckdb", "spark", "postgres", "bigquery")
 # The result columns the query adds, in order.
 RESULT_COLUMNS = ("notifiable", "codes", "complementary", "missing", "authority", "notify_by", "report_by",
                   "criteria", "error")
-FALLBACK = "_irmer_fallback"  # true where the row must be evaluated in Python
+FALLBACK = "_irmer_fallback"  # true where a value is one the SQL does not read: Python evaluates the row
+UNDECIDED = "_irmer_undecided"  # without the case split in SQL: true where the row needs it (Python decides)
 ENVELOPE_COLUMNS = ("id", "description", "date_of_birth", "exposure_date")
 
 # How a column holds its values, from the table's schema (columnar.py reads it):
@@ -251,12 +252,22 @@ class End:
 
 @dataclass(frozen=True)
 class Num:
-    """The values a number may take (the interpreter's Interval), as SQL expressions."""
+    """The values a number may take (the interpreter's Interval), as SQL expressions.
+
+    Most rows give the facts a comparison needs, so a number also says what it
+    is then: `point`, its exact value wherever `known` holds; and `static`, the
+    interval it is wherever `known` fails, when that does not depend on the row
+    (an unknown fact is [its minimum, ∞)). Comparisons take the short way where
+    they can and the interval way only for the other rows.
+    """
 
     lo: End
     hi: End
     lo_open: B = False
     hi_open: B = False
+    point: End | None = None
+    known: B = False
+    static: Interval | None = None
 
 
 ZERO = End(Fraction(0))
@@ -264,7 +275,7 @@ INFINITE = End(Fraction(0), inf=True)
 
 
 def constant(value: Fraction) -> Num:
-    return Num(End(value), End(value))
+    return Num(End(value), End(value), point=End(value), known=True)
 
 
 def _finite(x: End, op: str, y: End) -> B:
@@ -350,7 +361,40 @@ INTERVAL_COMPARE: dict[str, Callable[[Num, Num], B]] = {
 def scale(value: Num, factor: Fraction) -> Num:
     if factor == 0:
         return constant(Fraction(0))
-    return Num(value.lo.scale(factor), replace(value.hi, k=value.hi.k * factor), value.lo_open, value.hi_open)
+    return Num(value.lo.scale(factor), replace(value.hi, k=value.hi.k * factor), value.lo_open, value.hi_open,
+               value.point.scale(factor) if value.point is not None else None, value.known,
+               value.static.scale(factor) if value.static is not None else None)
+
+
+_SWAPPED = {">=": "<=", ">": "<", "<=": ">=", "<": ">", "=": "=", "!=": "!="}
+
+
+def _point_compare(x: End, op: str, y: End) -> B:
+    """Two exact values compared: the short way."""
+    if op in ("<=", "<"):
+        return _finite(y, _SWAPPED[op], x)
+    if op == "!=":
+        return NOT(_finite(x, "=", y))
+    return _finite(x, op, y)
+
+
+def compare(a: Num, op: str, b: Num) -> B:
+    """The interpreter's comparison of intervals, the short way for rows whose values are known."""
+    general = INTERVAL_COMPARE[op](a, b)
+    if a.point is None or b.point is None:
+        return general
+    fast = _point_compare(a.point, op, b.point)
+    known = AND(a.known, b.known)
+    if known is True:
+        return fast
+    # A fact compared with a constant: where the fact is unknown, the answer does not depend on the row
+    # (and the short way gives NULL there, as its column is NULL).
+    for side, other, flip in ((a, b, False), (b, a, True)):
+        if other.known is True and side.static is not None and isinstance(side.known, exp.Is | exp.Not):
+            value = Interval(other.point.k, other.point.k)
+            static = STATIC_COMPARE[op](value, side.static) if flip else STATIC_COMPARE[op](side.static, value)
+            return fast if static is None else exp.Coalesce(this=to_sql(fast), expressions=[to_sql(static)])
+    return CASE([(known, to_sql(fast))], to_sql(general))
 
 
 def _product(a: exp.Expression | None, b: exp.Expression | None) -> exp.Expression | None:
@@ -388,7 +432,13 @@ def divide(a: Num, b: Num) -> Num:
             raise SQLUnsupported("a ratio with a constant zero")
         hi = End(a.hi.k / b.lo.k, _product(a.hi.e, b.lo.d), _product(a.hi.d, b.lo.e), hi_inf)
     hi_open = AND(NOT(hi_inf), OR(a.hi_open, b.lo_open))
-    return Num(lo, hi, lo_open, hi_open)
+    point, known = None, False
+    if a.point is not None and b.point is not None and a.point.d is None and b.point.d is None and b.point.k != 0:
+        point = End(a.point.k / b.point.k, a.point.e, b.point.e)
+        # exact where both are known and the denominator is not 0 (x/0 is ∞ or unknown)
+        known = AND(a.known, b.known, exp.GT(this=b.point.e.copy(), expression=whole(0))
+                    if b.point.e is not None else True)
+    return Num(lo, hi, lo_open, hi_open, point, known)
 
 
 def hull(values: list[Num]) -> Num:
@@ -447,9 +497,10 @@ class Env:
         floor = info.minimum or Fraction(0)
         value = self.raw(fact)
         if info.has_default:
-            return Num(End(Fraction(1), value), End(Fraction(1), value))
+            return Num(End(Fraction(1), value), End(Fraction(1), value), point=End(Fraction(1), value), known=True)
         low = exp.Coalesce(this=value, expressions=[decimal(floor)])
-        return Num(End(Fraction(1), low), End(Fraction(1), value.copy(), inf=self.unknown(fact)))
+        return Num(End(Fraction(1), low), End(Fraction(1), value.copy(), inf=self.unknown(fact)),
+                   point=End(Fraction(1), self.raw(fact)), known=NOT(self.unknown(fact)), static=Interval(floor, INF))
 
     def named(self, fact: str) -> B:
         return self.raw(fact)
@@ -472,10 +523,11 @@ class CaseEnv(Env):
     """
 
     CASE = "_irmer_c"  # the lambda's name for one case
-    PLAN = "_irmer_p"  # the lambda's name for the row's plan of cases
 
-    def __init__(self, base: Env, choices: Iterable[Choice], i: exp.Expression):
+    def __init__(self, base: Env, choices: Iterable[Choice], i: exp.Expression,
+                 relevant: Mapping[str, B] | None = None, plan: str = "_irmer_plan"):
         super().__init__(base.facts)
+        self.PLAN = plan
         self.base = base
         choices = list(choices)
         self.splits = {c.fact: c for c in choices}
@@ -494,23 +546,30 @@ class CaseEnv(Env):
                 CASE([(unknown, integer(size))], integer(1)))), cap)
             self.plan.append((f"k{n}", to_sql(AND(unknown, exp.LTE(this=product.copy(),
                                                                     expression=integer(SPLIT_BUDGET))))))
-            kept[choice.fact] = exp.column(f"k{n}", table=self.PLAN)
+            kept[choice.fact] = self.field(f"k{n}")
         radix: exp.Expression = integer(1)
+        relevant = relevant or {}
         for n, choice in enumerate(choices):
             size = len(choice.values)
             self.plan.append((f"r{n}", radix.copy()))
-            index[choice.fact] = exp.Mod(this=exp.paren(exp.IntDiv(
-                this=i.copy(), expression=exp.column(f"r{n}", table=self.PLAN))), expression=integer(size))
-            radix = exp.Mul(this=radix, expression=exp.paren(CASE([(_copy(dict(self.plan)[f"k{n}"]), integer(size))],
-                                                                  integer(1))))
+            index[choice.fact] = exp.Mod(this=exp.paren(exp.IntDiv(this=i.copy(), expression=self.field(f"r{n}"))),
+                                         expression=integer(size))
+            # Only the kept facts some undecided term reads are enumerated (see QueryBuilder.refine).
+            enumerated = AND(_copy(dict(self.plan)[f"k{n}"]), _copy(relevant.get(choice.fact, True)))
+            radix = exp.Mul(this=radix, expression=exp.paren(CASE([(enumerated, integer(size))], integer(1))))
         self.plan.append(("n", radix))
-        self.cases = exp.column("n", table=self.PLAN)  # the number of cases: the product of the kept facts' sizes
+        self.cases = self.field("n")  # the number of cases: the product of the kept facts' sizes
         # Sizes come in increasing order, so some fact is kept exactly when a fact that fits the
         # budget on its own is unknown (the first unknown one is then kept).
         self.any_kept = OR(*(base.unknown(c.fact) for c in choices if len(c.values) <= SPLIT_BUDGET))
         self.fields: list[tuple[str, exp.Expression]] = []
+        self.used: set[str] = set()
         for choice in choices:
             self.fields += FIELD_RULES[self._form(choice.fact)](self, choice, kept[choice.fact], index[choice.fact])
+
+    def field(self, name: str) -> exp.Expression:
+        """A field of the row's plan (a struct column of the layer before)."""
+        return exp.Dot(this=column(self.PLAN), expression=exp.to_identifier(name))
 
     def _form(self, fact: str) -> str:
         kind = self.facts[fact].kind
@@ -518,26 +577,35 @@ class CaseEnv(Env):
 
     def _pick(self, choice: Choice, kept: B, index: exp.Expression, known: Any, choose: Callable[[Any], Any],
               otherwise: Any) -> exp.Expression:
-        options = [(exp.EQ(this=index.copy(), expression=integer(n)), choose(v)) for n, v in enumerate(choice.values)]
-        picked = CASE(options[:-1], options[-1][1]) if len(options) > 1 else options[0][1]
+        options = [choose(v) for v in choice.values]
+        if all(isinstance(o, bool) for o in options) and options.count(True) == 1:
+            picked: Any = exp.EQ(this=index, expression=integer(options.index(True)))
+        else:
+            picked = exp.Case(this=index, ifs=[exp.If(this=integer(n), true=_value(o)) for n, o in enumerate(options)])
         return _value(CASE([(NOT(self.base.unknown(choice.fact)), known), (kept, picked)], otherwise))
 
     def _field(self, fact: str, part: str) -> exp.Expression:
-        return exp.column(f"_{self.slot[fact]}{part}", table=self.CASE)
+        name = f"_{self.slot[fact]}{part}"
+        self.used.add(name)
+        return exp.column(name, table=self.CASE)
+
+    def struct(self) -> exp.Struct:
+        """One case: the fields the compiled expressions read."""
+        return exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(name), expression=value)
+                                       for name, value in self.fields if name in self.used])
 
     def fields_number(self, choice: Choice, kept: B, index: exp.Expression) -> list[tuple[str, exp.Expression]]:
         floor = self.facts[choice.fact].minimum or Fraction(0)
         value = self.base.raw(choice.fact)
         n = self.slot[choice.fact]
-        flag = lambda f: exp.true() if f else exp.false()
         return [
             (f"_{n}lo", self._pick(choice, kept, index, value, lambda r: decimal(r.lo), decimal(floor))),
             (f"_{n}hi", self._pick(choice, kept, index.copy(), value.copy(),
                                    lambda r: decimal(r.hi) if r.hi != INF else decimal(Fraction(0)),
                                    decimal(Fraction(0)))),
-            (f"_{n}inf", self._pick(choice, kept, index.copy(), exp.false(), lambda r: flag(r.hi == INF), exp.true())),
-            (f"_{n}lop", self._pick(choice, kept, index.copy(), exp.false(), lambda r: flag(r.lo_open), exp.false())),
-            (f"_{n}hop", self._pick(choice, kept, index.copy(), exp.false(), lambda r: flag(r.hi_open), exp.false())),
+            (f"_{n}inf", self._pick(choice, kept, index.copy(), exp.false(), lambda r: r.hi == INF, exp.true())),
+            (f"_{n}lop", self._pick(choice, kept, index.copy(), exp.false(), lambda r: r.lo_open, exp.false())),
+            (f"_{n}hop", self._pick(choice, kept, index.copy(), exp.false(), lambda r: r.hi_open, exp.false())),
         ]
 
     def fields_enum(self, choice: Choice, kept: B, index: exp.Expression) -> list[tuple[str, exp.Expression]]:
@@ -546,15 +614,13 @@ class CaseEnv(Env):
 
     def fields_bool(self, choice: Choice, kept: B, index: exp.Expression) -> list[tuple[str, exp.Expression]]:
         return [(f"_{self.slot[choice.fact]}v", self._pick(choice, kept, index, self.base.raw(choice.fact),
-                                                           lambda v: exp.true() if v else exp.false(),
-                                                           cast(exp.null(), "BOOLEAN")))]
+                                                           lambda v: v, cast(exp.null(), "BOOLEAN")))]
 
     def fields_set(self, choice: Choice, kept: B, index: exp.Expression) -> list[tuple[str, exp.Expression]]:
         info = self.facts[choice.fact]
         return [(f"_{self.slot[choice.fact]}h{j}",
                  self._pick(choice, kept, index.copy(), self.base.has(choice.fact, value),
-                            lambda v, value=value: exp.true() if value in v else exp.false(),
-                            cast(exp.null(), "BOOLEAN")))
+                            lambda v, value=value: value in v, cast(exp.null(), "BOOLEAN")))
                 for j, value in enumerate(info.values)]
 
     def number(self, fact: str) -> Num:
@@ -593,10 +659,48 @@ FIELD_RULES: dict[str, Callable[..., list[tuple[str, exp.Expression]]]] = {
 
 # ------------------------------------------------------------- expressions
 
+class Lets:
+    """Definitions and `criteria of` worked out once per row, as columns of layers before the rows'.
+
+    A value stored in layer n can be used from layer n + 1 on; a definition that
+    uses another goes in a later layer.
+    """
+
+    def __init__(self) -> None:
+        self.layers: list[Columns] = []
+        self.done: dict[str, tuple[Any, Missing, int]] = {}
+
+    def store(self, key: str, value: Any, missing: Missing, level: int) -> tuple[Any, Missing]:
+        while len(self.layers) <= level:
+            self.layers.append([])
+        layer = self.layers[level]
+        prefix = f"_d{len(self.done)}"
+
+        def keep(part: Any, name: str) -> Any:
+            if not isinstance(part, exp.Expression):
+                return part
+            layer.append((prefix + name, part))
+            return column(prefix + name)
+
+        if isinstance(value, Num):
+            point = value.point
+            if point is not None:
+                point = End(point.k, keep(point.e, "pe"), keep(point.d, "pd"))
+            value = Num(End(value.lo.k, keep(value.lo.e, "le"), keep(value.lo.d, "ld"), keep(value.lo.inf, "li")),
+                        End(value.hi.k, keep(value.hi.e, "he"), keep(value.hi.d, "hd"), keep(value.hi.inf, "hi")),
+                        keep(value.lo_open, "lo"), keep(value.hi_open, "ho"), point,
+                        keep(value.known, "k"), value.static)
+        else:
+            value = keep(value, "")
+        missing = {fact: keep(when, f"_m_{fact}") for fact, when in missing.items()}
+        self.done[key] = (value, missing, level)
+        return value, missing
+
+
 class Compiler:
     """Conditions and numbers of one checked file, as SQL over an environment."""
 
-    def __init__(self, checked: Checked, env: Env, track_missing: bool = True):
+    def __init__(self, checked: Checked, env: Env, track_missing: bool = True, lets: Lets | None = None):
         self.checked = checked
         self.env = env
         self.track = track_missing
@@ -604,6 +708,24 @@ class Compiler:
         for row in checked.rows:
             self.rows_by_code.setdefault(row.code, []).append(row)
         self.memo: dict[str, tuple[Any, Missing]] = {}
+        self.lets = lets
+        self.levels: list[int] = []  # while storing a let: the first layer its body can go in
+
+    def let(self, key: str, compute: Callable[[], tuple[Any, Missing]]) -> tuple[Any, Missing]:
+        """A shared value: a column of an earlier layer (with lets), else computed once per compiler."""
+        if self.lets is None:
+            if key not in self.memo:
+                self.memo[key] = compute()
+            return _copy_pair(self.memo[key])
+        if key not in self.lets.done:
+            self.levels.append(0)
+            value, missing = compute()
+            level = self.levels.pop()
+            self.lets.store(key, value, missing, level)
+        value, missing, level = self.lets.done[key]
+        if self.levels:
+            self.levels[-1] = max(self.levels[-1], level + 1)
+        return _copy_pair((value, missing))
 
     def truth(self, node: Any) -> tuple[B, Missing]:
         return BOOL_RULES[type(node)](self, node)
@@ -618,7 +740,7 @@ class Compiler:
 
     def b_compare(self, node: ast.Compare) -> tuple[B, Missing]:
         values = [self.number(op) for op in node.operands]
-        result = AND(*(INTERVAL_COMPARE[op](values[i][0], values[i + 1][0]) for i, op in enumerate(node.ops)))
+        result = AND(*(compare(values[i][0], op, values[i + 1][0]) for i, op in enumerate(node.ops)))
         return result, self._missing(result, (m for _, m in values))
 
     def b_is(self, node: ast.IsValue) -> tuple[B, Missing]:
@@ -638,14 +760,16 @@ class Compiler:
         value, m1 = self.number(node.value)
         reference, m2 = self.number(node.reference)
         low, high = scale(reference, 1 - node.fraction), scale(reference, 1 + node.fraction)
-        outside = OR(i_gt(low, value), i_gt(value, high))
+        outside = OR(compare(low, ">", value), compare(value, ">", high))
         result = outside if node.outside else NOT(outside)
         return result, self._missing(result, (m1, m2))
 
     def b_criteria_of(self, node: ast.CriteriaOf) -> tuple[B, Missing]:
-        results = [self.truth(row.when) for row in self.rows_by_code.get(node.code, ()) if row.when]
-        result = OR(*(r for r, _ in results))
-        return result, self._missing(result, (m for _, m in results))
+        def compute() -> tuple[B, Missing]:
+            results = [self.truth(row.when) for row in self.rows_by_code.get(node.code, ()) if row.when]
+            result = OR(*(r for r, _ in results))
+            return result, self._missing(result, (m for _, m in results))
+        return self.let(f"criteria of {node.code}", compute)
 
     def b_constant(self, node: ast.Constant) -> tuple[B, Missing]:
         return node.value, {}
@@ -666,10 +790,7 @@ class Compiler:
 
     def b_ref(self, node: ast.Ref) -> tuple[B, Missing]:
         if node.target == "definition":
-            key = f"bool:{node.name}"
-            if key not in self.memo:
-                self.memo[key] = self.truth(self.checked.definitions[node.name].body)
-            return _copy_pair(self.memo[key])
+            return self.let(node.name, lambda: self.truth(self.checked.definitions[node.name].body))
         value = self.env.truth(node.name)
         return value, self._missing(value, [{node.name: True}])
 
@@ -707,10 +828,7 @@ class Compiler:
 
     def n_ref(self, node: ast.Ref) -> tuple[Num, Missing]:
         if node.target == "definition":
-            key = f"number:{node.name}"
-            if key not in self.memo:
-                self.memo[key] = self.number(self.checked.definitions[node.name].body)
-            return _copy_pair(self.memo[key])
+            return self.let(node.name, lambda: self.number(self.checked.definitions[node.name].body))
         unknown = self.env.unknown(node.name)
         return self.env.number(node.name), ({node.name: unknown} if self.track and unknown is not False else {})
 
@@ -733,7 +851,8 @@ class Compiler:
 def _copy_pair(pair: tuple[Any, Missing]) -> tuple[Any, Missing]:
     value, missing = pair
     if isinstance(value, Num):
-        value = Num(_copy_end(value.lo), _copy_end(value.hi), _copy(value.lo_open), _copy(value.hi_open))
+        value = Num(_copy_end(value.lo), _copy_end(value.hi), _copy(value.lo_open), _copy(value.hi_open),
+                    _copy_end(value.point) if value.point is not None else None, _copy(value.known), value.static)
     else:
         value = _copy(value)
     return value, {f: _copy(w) for f, w in missing.items()}
@@ -831,12 +950,26 @@ def _unit_factor(factor: Fraction) -> tuple[int, int] | None:
 _NUMBER = r"([0-9]+(\.[0-9]*)?|\.[0-9]+)"
 
 
+Columns = list[tuple[str, exp.Expression]]
+
+
+@dataclass
+class Read:
+    """How one fact's column is read: columns in three stages, and where SQL could not read it."""
+
+    extract: Columns = field(default_factory=list)  # from the raw column (regular expressions, names)
+    parse: Columns = field(default_factory=list)  # from the extracted parts (exact numbers)
+    final: Columns = field(default_factory=list)  # the value the rules use, with its default
+    unread: B = False  # the raw column has a value SQL did not read: Python reads the row
+
+
 class Reader:
     """Each fact's column read in SQL exactly as values.py reads it, or marked for Python.
 
     `types` names how each present column holds its values (COLUMN_TYPES); a
     fact without a column is unknown. `units` declares the unit of bare numbers
-    in a column (`total_dose` -> `mSv`).
+    in a column (`total_dose` -> `mSv`). The reading takes three layers, so
+    that no part is computed twice.
     """
 
     def __init__(self, facts: Mapping[str, FactInfo], types: Mapping[str, str], units: Mapping[str, str]):
@@ -852,27 +985,29 @@ class Reader:
             return cast(cast(column(name), "DOUBLE"), "VARCHAR")
         return cast(column(name), "VARCHAR")
 
-    def columns(self) -> tuple[list[tuple[str, exp.Expression]], B]:
-        """The reading layer: (column name, expression) pairs, and where the row needs Python."""
-        out: list[tuple[str, exp.Expression]] = []
-        bad: list[B] = []
+    def layers(self) -> list[Columns]:
+        """The reading layers; the last one holds each fact's value and the fallback flag."""
+        reads: list[Read] = []
         for name, info in self.facts.items():
             if name not in self.types:
-                out += self.absent(name, info)
-                continue
-            values, unread = READ_RULES.get(info.kind, Reader.unsupported)(self, name, info)
-            out += values
-            bad.append(unread)
+                reads.append(Read(final=self.absent(name, info)))
+            else:
+                reads.append(READ_RULES.get(info.kind, Reader.unsupported)(self, name, info))
+        bad = [r.unread for r in reads]
         for name in ("date_of_birth", "exposure_date"):
             if name in self.types:  # an age worked out from dates: Python does it
                 bad.append(NOT(IS_NULL(column(name))))
-        if "id" in self.types and self.types["id"] not in ("text", "integer"):
+        if "id" in self.types and self.types["id"] not in ("text", "integer", "any"):
             bad.append(NOT(IS_NULL(column("id"))))
-        if "description" in self.types and self.types["description"] != "text":
+        if "description" in self.types and self.types["description"] not in ("text", "any"):
             bad.append(NOT(IS_NULL(column("description"))))
-        return out, OR(*bad)
+        unread = OR(*bad)
+        fallback = to_sql(unread) if isinstance(unread, bool) or unread is None else exp.Coalesce(
+            this=unread, expressions=[exp.false()])
+        return [[c for r in reads for c in r.extract], [c for r in reads for c in r.parse],
+                [c for r in reads for c in r.final] + [(FALLBACK, fallback)]]
 
-    def absent(self, name: str, info: FactInfo) -> list[tuple[str, exp.Expression]]:
+    def absent(self, name: str, info: FactInfo) -> Columns:
         if info.kind == SET:
             default = info.default if info.has_default else None
             return [(value_name(name, v), to_sql(None if default is None else v in default)) for v in info.values]
@@ -899,127 +1034,165 @@ class Reader:
             return cast(string(value.isoformat()), "DATE")
         return string(str(value))
 
-    def _with_default(self, info: FactInfo, value: exp.Expression) -> exp.Expression:
-        if not info.has_default:
-            return value
-        return exp.Coalesce(this=value, expressions=[self.default(info)])
+    def _final(self, name: str, info: FactInfo, parsed: str) -> Read:
+        """The value from the parsed column, with the fact's default; unread where SQL gave no value."""
+        value: exp.Expression = column(parsed)
+        if info.has_default:
+            value = exp.Coalesce(this=value, expressions=[self.default(info)])
+        return Read(final=[(f"_v_{name}", value)], unread=AND(NOT(IS_NULL(column(name))), IS_NULL(column(parsed))))
 
-    @staticmethod
-    def _unread(name: str, value: exp.Expression) -> B:
-        return AND(NOT(IS_NULL(column(name))), IS_NULL(value))
-
-    def unsupported(self, name: str, info: FactInfo) -> tuple[list, B]:
-        # A kind the SQL does not read (text, ratio): any value goes to Python.
-        return self.absent(name, info), NOT(IS_NULL(column(name)))
+    def unsupported(self, name: str, info: FactInfo) -> Read:
+        # A kind or a column type the SQL does not read: any value goes to Python.
+        return Read(final=self.absent(name, info), unread=NOT(IS_NULL(column(name))))
 
     # ------------------------------------------------------------- by kind
     def named_value(self, info: FactInfo, text: exp.Expression) -> exp.Expression:
         """A named value, exact or in another spelling the reader accepts; NULL when SQL cannot tell."""
-        exact = [(exp.EQ(this=text.copy(), expression=string(v)), string(v)) for v in info.values]
+        exact = exp.In(this=text.copy(), expressions=[string(v) for v in info.values])
         folded = exp.func("REPLACE", exp.func("REPLACE", exp.Lower(this=exp.Trim(this=text.copy())),
                                               string(" "), string("_")), string("-"), string("_"))
-        loose = [(exp.EQ(this=folded.copy(), expression=string(_fold(v))), string(v)) for v in info.values]
-        return CASE(exact + loose)
+        loose = exp.Case(this=folded, ifs=[exp.If(this=string(_fold(v)), true=string(v)) for v in info.values])
+        return CASE([(exact, text.copy())], loose)
 
-    def read_enum(self, name: str, info: FactInfo) -> tuple[list, B]:
-        if self.types[name] != "text":
+    def read_enum(self, name: str, info: FactInfo) -> Read:
+        if self.types[name] not in ("text", "any"):
             return self.unsupported(name, info)
-        value = self.named_value(info, column(name))
-        return [(f"_v_{name}", self._with_default(info, value))], self._unread(name, value)
+        read = self._final(name, info, f"_p_{name}")
+        read.extract = [(f"_p_{name}", self.named_value(info, self.text(name)))]
+        return read
 
-    def read_set(self, name: str, info: FactInfo) -> tuple[list, B]:
+    def read_set(self, name: str, info: FactInfo) -> Read:
         kind = self.types[name]
-        if kind not in ("text", "list"):
+        if kind not in ("text", "list", "any"):
             return self.unsupported(name, info)
         mapped_item = self.named_value(info, exp.column(exp.to_identifier("_irmer_item")))
-        single: B = None
+        single, listed = f"_s_{name}", f"_l_{name}"
+        read = Read()
         if kind == "list":
             items: Any = column(name)
+            read.extract.append((single, cast(exp.null(), "VARCHAR")))
         else:
             # One value, or several separated by `;` (as a CSV cell gives them).
-            several = exp.GT(this=exp.func("STRPOS", column(name), string(";")), expression=integer(0))
-            single = CASE([(NOT(several), self.named_value(info, column(name)))])
-            items = CASE([(several, template(
+            text = self.text(name)
+            several = exp.GT(this=exp.func("STRPOS", text, string(";")), expression=integer(0))
+            read.extract.append((single, CASE([(NOT(several), self.named_value(info, text.copy()))])))
+            items = CASE([(several.copy(), template(
                 "LIST_FILTER(LIST_TRANSFORM(STRING_SPLIT(:s, ';'), LAMBDA _irmer_item: TRIM(_irmer_item)),"
-                " LAMBDA _irmer_item: _irmer_item <> '')", s=column(name)))])
-        mapped = template("LIST_TRANSFORM(:items, LAMBDA _irmer_item: :m)", items=items, m=mapped_item)
-        nulls = template("LIST_FILTER(:l, LAMBDA _irmer_item: _irmer_item IS NULL)", l=mapped.copy())
-        listed = AND(exp.GT(this=exp.ArraySize(this=mapped.copy()), expression=integer(0)),
-                     exp.EQ(this=exp.ArraySize(this=nulls), expression=integer(0)))
-        read = OR(NOT(IS_NULL(single)), exp.Coalesce(this=to_sql(listed), expressions=[exp.false()]))
-        out = []
+                " LAMBDA _irmer_item: _irmer_item <> '')", s=text.copy()))])
+        read.extract.append((listed, template("LIST_TRANSFORM(:items, LAMBDA _irmer_item: :m)", items=items,
+                                              m=mapped_item)))
+        nulls = template("LIST_FILTER(:l, LAMBDA _irmer_item: _irmer_item IS NULL)", l=column(listed))
+        read.parse.append((f"_ok_{name}", AND(exp.GT(this=exp.ArraySize(this=column(listed)), expression=integer(0)),
+                                             exp.EQ(this=exp.ArraySize(this=nulls), expression=integer(0)))))
+        ok = column(f"_ok_{name}")
         for value in info.values:
-            has = CASE([(NOT(IS_NULL(single)), exp.EQ(this=_copy(single), expression=string(value))),
-                        (listed, exp.ArrayContains(this=mapped.copy(), expression=string(value)))])
+            has = CASE([(NOT(IS_NULL(column(single))), exp.EQ(this=column(single), expression=string(value))),
+                        (ok.copy(), exp.ArrayContains(this=column(listed), expression=string(value)))])
             if info.has_default:
                 has = exp.Coalesce(this=has, expressions=[to_sql(value in info.default)])
-            out.append((value_name(name, value), has))
-        return out, AND(NOT(IS_NULL(column(name))), NOT(read))
+            read.final.append((value_name(name, value), has))
+        read.unread = AND(NOT(IS_NULL(column(name))), IS_NULL(column(single)),
+                          NOT(exp.Coalesce(this=ok.copy(), expressions=[exp.false()])))
+        return read
 
-    def read_bool(self, name: str, info: FactInfo) -> tuple[list, B]:
+    def read_bool(self, name: str, info: FactInfo) -> Read:
         kind = self.types[name]
         if kind == "boolean":
             value: exp.Expression = column(name)
-        elif kind == "text":
-            folded = exp.Lower(this=exp.Trim(this=column(name)))
-            value = CASE([(exp.In(this=folded, expressions=[string(w) for w in ("yes", "true", "y")]), exp.true()),
-                          (exp.In(this=folded.copy(), expressions=[string(w) for w in ("no", "false", "n")]),
-                           exp.false())])
-            value = cast(value, "BOOLEAN")
+        elif kind in ("text", "any"):
+            folded = exp.Lower(this=exp.Trim(this=self.text(name)))
+            value = cast(CASE([(exp.In(this=folded, expressions=[string(w) for w in ("yes", "true", "y")]),
+                                exp.true()),
+                               (exp.In(this=folded.copy(), expressions=[string(w) for w in ("no", "false", "n")]),
+                                exp.false())]), "BOOLEAN")
         else:
             return self.unsupported(name, info)
-        return [(f"_v_{name}", self._with_default(info, value))], self._unread(name, value)
+        read = self._final(name, info, f"_p_{name}")
+        read.extract = [(f"_p_{name}", value)]
+        return read
 
-    def read_date(self, name: str, info: FactInfo) -> tuple[list, B]:
+    def read_date(self, name: str, info: FactInfo) -> Read:
         kind = self.types[name]
         if kind == "date":
             value: exp.Expression = column(name)
-        elif kind == "text":
-            pattern = exp.RegexpLike(this=column(name), expression=string(r"^ *[1-9][0-9]{3}-[0-9]{2}-[0-9]{2} *$"))
-            value = CASE([(pattern, exp.TryCast(this=exp.Trim(this=column(name)), to=exp.DataType.build("DATE")))])
+        elif kind in ("text", "any"):
+            text = self.text(name)
+            pattern = exp.RegexpLike(this=text, expression=string(r"^ *[1-9][0-9]{3}-[0-9]{2}-[0-9]{2} *$"))
+            value = CASE([(pattern, exp.TryCast(this=exp.Trim(this=text.copy()), to=_type("DATE").copy()))])
         else:
             return self.unsupported(name, info)
-        return [(f"_v_{name}", self._with_default(info, value))], self._unread(name, value)
+        read = self._final(name, info, f"_p_{name}")
+        read.extract = [(f"_p_{name}", value)]
+        return read
 
-    def read_count(self, name: str, info: FactInfo) -> tuple[list, B]:
+    def read_count(self, name: str, info: FactInfo) -> Read:
         kind = self.types[name]
         if kind == "integer":
             value = CASE([(AND(exp.GTE(this=column(name), expression=integer(0)),
                                exp.LT(this=column(name), expression=integer(10 ** 17))),
                            cast(column(name), NUMERIC))])
-        elif kind in ("text", "decimal", "float"):
-            text = self.text(name)
-            digits = exp.RegexpExtract(this=text, expression=string(r"^ *([0-9]{1,17}) *$"), group=integer(1))
+        elif kind in ("text", "decimal", "float", "any"):
+            digits = exp.RegexpExtract(this=self.text(name), expression=string(r"^ *([0-9]{1,17}) *$"),
+                                       group=integer(1))
             value = CASE([(exp.NEQ(this=digits, expression=string("")), cast(digits.copy(), NUMERIC))])
         else:
             return self.unsupported(name, info)
-        value = self._at_least(info, value)
-        return [(f"_v_{name}", self._with_default(info, value))], self._unread(name, value)
+        read = self._final(name, info, f"_p_{name}")
+        read.extract = [(f"_p_{name}", self._at_least(info, value))]
+        return read
+
+    def read_number(self, name: str, info: FactInfo, kind: str, factor: tuple[int, int]) -> Read:
+        """A numeric column in a declared unit: scaled exactly, no text in between."""
+        scale = 0 if kind == "integer" else int(kind[len("decimal("):-1].split(",")[1])
+        m, e = factor
+        if scale - e > SCALE:  # more digits than the SQL keeps: Python reads the values
+            return self.unsupported(name, info)
+        # value < 10^18 base units, so it fits NUMERIC
+        limit = Fraction(10 ** (PRECISION - SCALE)) / (m * Fraction(10) ** e)
+        raw = cast(column(name), f"DECIMAL(38, {scale})") if kind == "integer" else column(name)
+        if m * Fraction(10) ** e == 1:
+            scaled: exp.Expression = raw.copy()
+        elif e >= 0:
+            scaled = exp.Mul(this=raw.copy(), expression=whole(m * 10 ** e))
+        else:
+            scaled = exp.Mul(this=raw.copy(), expression=cast(string(_decimal_text(Fraction(m, 10 ** -e))),
+                                                               f"DECIMAL({len(str(m)) - e}, {-e})"))
+        value = CASE([(AND(exp.GTE(this=raw, expression=integer(0)),
+                           exp.LT(this=raw.copy(), expression=integer(math.floor(limit)))), cast(scaled, NUMERIC))])
+        read = self._final(name, info, f"_p_{name}")
+        read.extract = [(f"_p_{name}", self._at_least(info, value))]
+        return read
 
     def _at_least(self, info: FactInfo, value: exp.Expression) -> exp.Expression:
         if not info.minimum:
             return value
         return CASE([(exp.GTE(this=value, expression=decimal(info.minimum)), value.copy())])
 
-    def read_quantity(self, name: str, info: FactInfo) -> tuple[list, B]:
+    def read_quantity(self, name: str, info: FactInfo) -> Read:
         kind = self.types[name]
-        if kind not in ("text", "integer", "decimal", "float"):
+        if kind not in ("text", "integer", "decimal", "float", "any") and not kind.startswith("decimal("):
             return self.unsupported(name, info)
         default_unit = self.units.get(name) or info.unit
-        if kind != "text" and default_unit is None:
+        if kind not in ("text", "any") and default_unit is None:
             return self.unsupported(name, info)  # a bare number with no unit: Python says so
         spellings = {u: _unit_factor(resolve_unit(u)[1]) for u, k in ACCEPTED.items() if k == info.kind}
         spellings = {u: f for u, f in spellings.items() if f is not None}
         if default_unit is not None and default_unit not in spellings:
             return self.unsupported(name, info)
+        if kind == "integer" or kind.startswith("decimal("):
+            return self.read_number(name, info, kind, spellings[default_unit])
         alternatives = "|".join(sorted(spellings, key=lambda u: (-len(u), u)))
         optional = "?" if default_unit else ""
         pattern = f"^ *{_NUMBER} *({alternatives}){optional} *$"
         text = self.text(name)
-        number = exp.RegexpExtract(this=text, expression=string(pattern), group=integer(1))
-        unit = exp.RegexpExtract(this=text.copy(), expression=string(pattern), group=integer(3))
-        dot = exp.StrPosition(this=number.copy(), substr=string("."))
-        length = exp.Length(this=number.copy())
+        number_name, unit_name = f"_n_{name}", f"_u_{name}"
+        read = self._final(name, info, f"_p_{name}")
+        read.extract = [(number_name, exp.RegexpExtract(this=text, expression=string(pattern), group=integer(1))),
+                        (unit_name, exp.RegexpExtract(this=text.copy(), expression=string(pattern),
+                                                      group=integer(3)))]
+        number = column(number_name)
+        dot = exp.StrPosition(this=column(number_name), substr=string("."))
+        length = exp.Length(this=column(number_name))
         int_digits = CASE([(exp.GT(this=dot, expression=integer(0)), exp.Sub(this=dot.copy(), expression=integer(1)))],
                           length)
         frac_digits = CASE([(exp.GT(this=dot.copy(), expression=integer(0)),
@@ -1030,21 +1203,23 @@ class Reader:
             if e >= 0:
                 factor = m * 10 ** e
                 width = PRECISION - len(str(factor))
-                max_int = min(width - SCALE, 17 - len(str(factor)) + 1)
+                max_int = min(width - SCALE, 18 - len(str(factor)))
                 max_frac = SCALE
-                scaled = exp.Mul(this=cast(number.copy(), f"DECIMAL({width}, {SCALE})"), expression=whole(factor))
+                scaled: exp.Expression = cast(number.copy(), f"DECIMAL({width}, {SCALE})")
+                if factor != 1:
+                    scaled = exp.Mul(this=scaled, expression=whole(factor))
             else:
                 max_int, max_frac = PRECISION - SCALE, SCALE + e
                 scaled = exp.Mul(this=cast(number.copy(), NUMERIC),
                                  expression=cast(string(_decimal_text(Fraction(m, 10 ** -e))),
-                                                     f"DECIMAL({len(str(m)) - e}, {-e})"))
+                                                 f"DECIMAL({len(str(m)) - e}, {-e})"))
             fits = AND(exp.LTE(this=int_digits.copy(), expression=integer(max_int)),
                        exp.LTE(this=frac_digits.copy(), expression=integer(max_frac)))
-            cases.append((AND(exp.In(this=unit.copy(), expressions=[string(u) for u in units]), fits),
+            cases.append((AND(exp.In(this=column(unit_name), expressions=[string(u) for u in units]), fits),
                           cast(scaled, NUMERIC)))
-        value = CASE([(exp.NEQ(this=number.copy(), expression=string("")), CASE(cases))])
-        value = self._at_least(info, value)
-        return [(f"_v_{name}", self._with_default(info, value))], self._unread(name, value)
+        value = CASE([(exp.NEQ(this=column(number_name), expression=string("")), CASE(cases))])
+        read.parse = [(f"_p_{name}", self._at_least(info, value))]
+        return read
 
 
 READ_RULES: dict[str, Callable[..., tuple[list, B]]] = {
@@ -1055,6 +1230,15 @@ READ_RULES: dict[str, Callable[..., tuple[list, B]]] = {
 
 
 # ------------------------------------------------------------- the query
+
+@dataclass
+class Term:
+    """One disjunct of a decision the case split makes: a row's or a code's `met`, in a case."""
+
+    guard: B  # where the term can matter: its phase-one value was unknown
+    decide: Callable[["Compiler"], B]
+    facts: set[str]  # the facts it reads
+
 
 def _layer(previous: exp.Expression, name: str, columns: list[tuple[str, exp.Expression]]) -> exp.Select:
     """SELECT *, <columns> FROM (previous): each layer may use the columns of the ones before."""
@@ -1078,8 +1262,9 @@ class QueryBuilder:
     """The whole query for one checked file: read, rows, refinement, codes, outputs."""
 
     def __init__(self, checked: Checked, source: exp.Expression, types: Mapping[str, str],
-                 units: Mapping[str, str], keep: Iterable[str]):
+                 units: Mapping[str, str], keep: Iterable[str], refine: bool = True):
         self.checked = checked
+        self.refining = refine
         self.criteria = checked.criteria
         self.rows = self.criteria.rows
         self.source = source
@@ -1129,64 +1314,94 @@ class QueryBuilder:
         met = AND(when, NOT(excluded))
         return {"met": met, "missing": compiler._missing(met, (m_when, m_excluded))}
 
-    def refine(self, split: Split, decide: Callable[[Compiler], B]) -> B:
-        """The interpreter's refine, in SQL: every case of the split in a lambda; the answer when all agree."""
+    def refine(self, split: Split | None, terms: list[Term], name: str) -> tuple[exp.Expression | None, B]:
+        """The interpreter's refine, in SQL: every case of the split in a lambda; the answer when all agree.
+
+        The decision is the `or` of the terms. A term whose phase-one value was
+        decided keeps that value in every case (narrowing a fact's interval never
+        changes a decided comparison), so a false one is skipped (`guard`); and a
+        kept fact that no undecided term reads is not enumerated, as every one of
+        its values gives the same answer. The cases left are the interpreter's,
+        each once.
+
+        Returns the row's plan of cases (a struct, for a column `name` of the
+        layer before, where it is needed) and the decision, which reads it.
+        """
+        if split is None:
+            return None, None
         i = exp.to_identifier("_irmer_case")
         # Facts with a default are never unknown, so never split.
-        env = CaseEnv(self.env, [c for c in split.choices if not self.checked.facts[c.fact].has_default], i)
+        choices = [c for c in split.choices if not self.checked.facts[c.fact].has_default]
+        relevant = {c.fact: OR(*(t.guard for t in terms if c.fact in t.facts)) for c in choices}
+        env = CaseEnv(self.env, choices, i, relevant, plan=name)
         if env.any_kept is False:
-            return None
-        result = decide(Compiler(self.checked, env, track_missing=False))
+            return None, None
+        compiler = Compiler(self.checked, env, track_missing=False)
+        result = OR(*(AND(t.guard, t.decide(compiler)) if t.guard is True else
+                      _value(CASE([(t.guard, to_sql(t.decide(compiler)))], exp.false())) for t in terms))
         if result is None or isinstance(result, bool):
-            return None if result is None else result
+            return None, result
         code = exp.Coalesce(this=cast(to_sql(result), "INTEGER"), expressions=[integer(2 * SPLIT_BUDGET)])
         cases = env.cases
-        struct = exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(name), expression=value)
-                                         for name, value in env.fields])
+        struct = env.struct()
         every = template("LIST_TRANSFORM(RANGE(0, :n), LAMBDA _irmer_case: :s)", n=cases.copy(), s=struct)
         each = template("LIST_TRANSFORM(:cases, LAMBDA _irmer_c: :body)", cases=every, body=code)
         total = template("AGGREGATE(:l, 0, (_irmer_acc, _irmer_item) -> _irmer_acc + _irmer_item)", "spark", l=each)
-        decided = CASE([(exp.EQ(this=total, expression=integer(0)), exp.false()),
-                        (exp.EQ(this=total.copy(), expression=cases.copy()), exp.true())])
-        plan = exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(name), expression=value)
-                                       for name, value in env.plan])
-        # A lambda over a one-element list binds the plan once per row (SQL has no `let`).
-        bound = template("LIST_TRANSFORM([:plan], LAMBDA _irmer_p: :body)", plan=plan, body=decided)
-        first = exp.Bracket(this=bound, expressions=[integer(1)], offset=1)
-        return cast(CASE([(NOT(env.any_kept), cast(exp.null(), "BOOLEAN"))], first), "BOOLEAN")
+        decided = exp.Case(this=total, ifs=[exp.If(this=integer(0), true=exp.false()),
+                                            exp.If(this=cases.copy(), true=exp.true())])
+        plan = exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(field), expression=value)
+                                       for field, value in env.plan])
+        return plan, cast(CASE([(NOT(_copy(env.any_kept)), cast(exp.null(), "BOOLEAN"))], decided), "BOOLEAN")
+
+    def row_term(self, n: int, guard: B = True) -> "Term":
+        row = self.rows[n]
+        return Term(guard, lambda c: self.row_verdict(row, c)["met"], {c.fact for c in self.plan.row(n).choices})
+
+    def comp_term(self, n: int, guard: B) -> "Term":
+        item = self.criteria.complementary[n]
+        facts = {f.fact for f in self.plan.split(self.plan.comp_roots(item)).choices}
+        return Term(guard, lambda c: self.comp_verdict(item, c)["met"], facts)
 
     # ------------------------------------------------------------- the query
     def build(self) -> exp.Select:
-        reader = Reader(self.checked.facts, self.types, self.units)
-        read, unread = reader.columns()
-        query = _layer(self.source, "_irmer_read", read + [(FALLBACK, exp.Coalesce(
-            this=to_sql(unread), expressions=[exp.false()]) if not isinstance(unread, bool) else to_sql(unread))])
+        query = self.source
+        for n, layer in enumerate(Reader(self.checked.facts, self.types, self.units).layers()):
+            if layer:
+                query = _layer(query, f"_irmer_read{n}", layer)
 
-        # Rows and complementary codes: three-valued, with the facts that would decide each.
-        compiler = Compiler(self.checked, self.env)
+        # Rows and complementary codes: three-valued, with the facts that would decide each;
+        # definitions first, in layers of their own.
+        lets = Lets()
+        compiler = Compiler(self.checked, self.env, lets=lets)
         layer: list[tuple[str, exp.Expression]] = []
-        self.missing_columns: list[tuple[str, str, str]] = []  # (verdict met column, fact, column)
+        # (verdict's met column, fact, when): worked out only for the rows left undetermined
+        self.missing_columns: list[tuple[str, str, B]] = []
         for n, row in enumerate(self.rows):
             verdict = self.row_verdict(row, compiler)
             layer += [(f"_in_{n}", verdict["in"]), (f"_band_{n}", verdict["band"]), (f"_met_{n}", verdict["met"])]
             for fact, when in verdict["missing"].items():
-                layer.append((f"_mi_{n}_{fact}", when))
-                self.missing_columns.append((f"_rmet_{n}", fact, f"_mi_{n}_{fact}"))
+                self.missing_columns.append((f"_rmet_{n}", fact, when))
         for n, item in enumerate(self.criteria.complementary):
             verdict = self.comp_verdict(item, compiler)
             layer.append((f"_cmet_{n}", verdict["met"]))
             for fact, when in verdict["missing"].items():
-                layer.append((f"_cmi_{n}_{fact}", when))
-                self.missing_columns.append((f"_cmet_{n}", fact, f"_cmi_{n}_{fact}"))
+                self.missing_columns.append((f"_cmet_{n}", fact, when))
+        for n, shared in enumerate(lets.layers):
+            query = _layer(query, f"_irmer_let{n}", shared)
         query = _layer(query, "_irmer_rows", layer)
 
         # Rows left unknown: the case split, as the interpreter makes it.
-        layer = []
+        plans, layer = [], []
         for n, row in enumerate(self.rows):
             met = column(f"_met_{n}")
-            refined = self.refine(self.plan.row(n), lambda c, r=row: self.row_verdict(r, c)["met"])
+            plan, refined = self.refine(self.plan.row(n) if self.refining else None, [self.row_term(n)],
+                                        f"_plan_{n}")
+            if plan is not None:
+                plans.append((f"_plan_{n}", CASE([(IS_NULL(met), plan)])))
             layer.append((f"_rmet_{n}", cast(CASE([(IS_NULL(met), to_sql(refined))], met.copy()), "BOOLEAN")
                           if refined is not None else met))
+        if plans:
+            query = _layer(query, "_irmer_plans", plans)
         query = _layer(query, "_irmer_refined", layer)
 
         # Codes shared by several rows; a row's scope, settled when it cannot fire.
@@ -1195,31 +1410,42 @@ class QueryBuilder:
         for n, row in enumerate(self.rows):
             layer.append((f"_fin_{n}", cast(CASE([(AND(IS_NULL(column(f"_in_{n}")), _is(column(f"_rmet_{n}"), False)),
                                                        exp.true())], column(f"_in_{n}")), "BOOLEAN")))
+        plans = []
         for j, code in enumerate(codes):
             same = [(n, r) for n, r in enumerate(self.rows) if r.code == code]
             met = OR(*(column(f"_rmet_{n}") for n, _ in same))
             if len(same) > 1:
-                rows = [r for _, r in same]
-                refined = self.refine(self.plan.code(code),
-                                      lambda c, rs=rows: OR(*(self.row_verdict(r, c)["met"] for r in rs)))
+                plan, refined = self.refine(self.plan.code(code) if self.refining else None,
+                                            [self.row_term(n, IS_NULL(column(f"_met_{n}"))) for n, _ in same],
+                                            f"_cplan_{j}")
+                if plan is not None:
+                    plans.append((f"_cplan_{j}", CASE([(IS_NULL(_copy(met)), plan)])))
                 if refined is not None:
                     met = cast(CASE([(IS_NULL(met), to_sql(refined))], _copy(met)), "BOOLEAN")
             layer.append((f"_code_{j}", met))
+        if plans:
+            query = _layer(query, "_irmer_cplans", plans)
         query = _layer(query, "_irmer_codes", layer)
 
         # Notifiable: any code, or a statutory complementary code; else the case split over everything.
         statutory = [(n, item) for n, item in enumerate(self.criteria.complementary) if item.role == "statutory"]
         first = OR(*(column(f"_code_{j}") for j in range(len(codes))), *(column(f"_cmet_{n}") for n, _ in statutory))
-        refined = self.refine(self.plan.notifiable(), lambda c: OR(*(self.row_verdict(r, c)["met"] for r in self.rows),
-                                                  *(self.comp_verdict(item, c)["met"] for _, item in statutory)))
+        terms = [self.row_term(n, IS_NULL(column(f"_met_{n}"))) for n in range(len(self.rows))]
+        terms += [self.comp_term(n, IS_NULL(column(f"_cmet_{n}"))) for n, _ in statutory]
+        plan, refined = self.refine(self.plan.notifiable() if self.refining else None, terms, "_nplan")
         notifiable = first if refined is None else cast(CASE([(IS_NULL(first), to_sql(refined))], _copy(first)),
                                                             "BOOLEAN")
-        query = _layer(query, "_irmer_notifiable", [("_notifiable", notifiable)])
+        if plan is not None:
+            query = _layer(query, "_irmer_nplan", [("_nplan", CASE([(IS_NULL(_copy(first)), plan)]))])
+        # Without the case split in SQL, a row that needs it is left to Python.
+        undecided = False if self.refining else OR(*(IS_NULL(column(f"_met_{n}")) for n in range(len(self.rows))),
+                                                    IS_NULL(_copy(notifiable)))
+        query = _layer(query, "_irmer_notifiable", [("_notifiable", notifiable), (UNDECIDED, to_sql(undecided))])
         query = _layer(query, "_irmer_out", self.outputs(codes))
         final = [exp.column(name, quoted=True) for name in self.keep]
         final += [exp.alias_(exp.column(f"_out_{name}", quoted=True), name, quoted=True, copy=False)
                   for name in RESULT_COLUMNS]
-        final.append(exp.column(FALLBACK, quoted=True))
+        final += [exp.column(FALLBACK, quoted=True), exp.column(UNDECIDED, quoted=True)]
         return exp.select(*final, copy=False).from_(exp.Subquery(this=query, alias=exp.TableAlias(
             this=exp.to_identifier("_irmer_result"))), copy=False)
 
@@ -1240,14 +1466,13 @@ class QueryBuilder:
         facts = sorted({fact for _, fact, _ in self.missing_columns})
         missing = []
         for fact in facts:
-            wanted = OR(*(AND(IS_NULL(column(met)), column(flag))
-                          for met, f, flag in self.missing_columns if f == fact))
-            missing.append((AND(IS_NULL(notifiable), wanted), fact))
+            missing.append((OR(*(AND(IS_NULL(column(met)), _copy(when))
+                                 for met, f, when in self.missing_columns if f == fact)), fact))
         jurisdiction = self.env.named("jurisdiction")
         authority = CASE([(exp.EQ(this=jurisdiction.copy(), expression=string(a.jurisdiction)), string(a.name or ""))
                           for a in self.criteria.authorities], cast(exp.null(), "VARCHAR"))
         out = [("_out_notifiable", notifiable), ("_out_codes", codes_list), ("_out_complementary", _text_list(letters)),
-               ("_out_missing", _text_list(missing)), ("_out_authority", authority)]
+               ("_out_missing", CASE([(IS_NULL(notifiable), _text_list(missing))], _text_list([]))), ("_out_authority", authority)]
         for name in ("notify_by", "report_by"):
             deadline = next((d for d in self.criteria.deadlines if d.name == name and d.days is not None), None)
             if deadline is None:
@@ -1287,23 +1512,26 @@ class QueryBuilder:
 
 
 def compile_query(checked: Checked, table: str | exp.Expression, types: Mapping[str, str] | None = None,
-                  units: Mapping[str, str] | None = None, keep: Iterable[str] | None = None) -> exp.Select:
+                  units: Mapping[str, str] | None = None, keep: Iterable[str] | None = None,
+                  refine: bool = True) -> exp.Select:
     """The query over a table of incidents (by default: a text column for every fact and `id`).
 
-    Raises SQLUnsupported for criteria this backend does not compile.
+    With `refine=False` the query leaves out the case split and marks the rows
+    that need it (UNDECIDED); the engine evaluates those in Python. Raises
+    SQLUnsupported for criteria this backend does not compile.
     """
     if types is None:
         types = {name: "text" for name in ["id", *checked.facts]}
-    source = exp.select(exp.Star()).from_(exp.to_table(table) if isinstance(table, str) else table)
+    source = exp.select(exp.Star()).from_(exp.to_table(table) if isinstance(table, str) else table, copy=False)
     keep = list(types) if keep is None else list(keep)
-    return QueryBuilder(checked, source, types, units or {}, keep).build()
+    return QueryBuilder(checked, source, types, units or {}, keep, refine).build()
 
 
 def create_view(checked: Checked, table: str, view: str, dialect: str, units: Mapping[str, str] | None = None,
                 columns: Iterable[str] | None = None) -> str:
     """`CREATE VIEW view AS ...` over `table`, printed for a dialect (irmer sql)."""
     names = list(columns) if columns else ["id", *checked.facts]
-    types = {name: "any" for name in names}
+    types = {name: "any" for name in names}  # read through their text: works for any column type
     query = compile_query(checked, table, types, units, names)
     statement = exp.Create(this=exp.to_table(view), kind="VIEW", expression=query, replace=True)
     return statement.sql(dialect=dialect, pretty=True)
