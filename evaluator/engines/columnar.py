@@ -1,0 +1,581 @@
+"""The columnar engine: tables of incidents evaluated by the SQL backend, on DuckDB or Spark.
+
+A table comes from a Parquet, CSV or JSON Lines file, or from an Arrow table,
+a pandas or polars frame (or a Spark DataFrame) through the API. It has a
+column per fact of the vocabulary (`id` and any other column pass through
+unchanged); a missing column is an unknown fact. The result is the table with
+the result's columns added: notifiable, codes, complementary, missing,
+authority, notify_by, report_by, criteria, error.
+
+The SQL (engines/sql.py) decides every row it can read, exactly. A row it
+cannot (a value it does not read exactly, such as ``"1e-3 Sv"`` or a bad
+value, whose error message Python words) is evaluated by ``Guidance.evaluate``
+instead: a *fallback*. On DuckDB the case split is left to Python too (its
+lambdas re-plan for every row that captures columns, so Python's compiled
+engine is faster there); Spark runs it in SQL. Fallbacks are counted, printed
+in the summary and kept in the returned table's metadata. No row is ever
+answered differently: the differential tests hold the engines to that.
+
+Numeric columns: a bare number in a column of a quantity is in the unit the
+caller declares for it (``units={"total_dose": "mSv"}``, ``--unit
+total_dose=mSv``), or the fact's own unit (`age`: years); text is read as in
+an incident (``"3000 uSv"``). A float is read as the shortest decimal that
+reads back as the same float, as the Python engine reads a JSON float.
+
+>>> import pyarrow as pa
+>>> from evaluator import load_criteria
+>>> table = pa.table({"id": ["A", "B"], "jurisdiction": ["England", "Wales"], "exposure": ["accidental"] * 2,
+...                   "total_dose": ["8 mSv", None]})
+>>> out = evaluate_table(table, criteria=load_criteria("2024"))
+>>> out.column("codes").to_pylist(), out.column("notifiable").to_pylist()
+([['1'], ['1']], [True, True])
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import pyarrow as pa
+
+from ..language.incident import ENVELOPE, strict_object
+from ..language.units import SET, UnitError, resolve_unit
+from ..result import Result
+from .sql import FALLBACK, RESULT_COLUMNS, UNDECIDED, SQLUnsupported, compile_query
+
+ENGINES = ("python", "duckdb", "spark")
+ROW = "_irmer_row"  # the row's place in the input, to put the output in the same order
+VERSION = "_irmer_version"
+SUMMARY_KEY = b"irmer"  # the summary, as JSON, in the returned table's schema metadata
+FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+           ".json": "json"}
+RESULT_TYPES = {
+    "notifiable": pa.bool_(), "codes": pa.list_(pa.string()), "complementary": pa.list_(pa.string()),
+    "missing": pa.list_(pa.string()), "authority": pa.string(), "notify_by": pa.date32(),
+    "report_by": pa.date32(), "criteria": pa.string(), "error": pa.string(),
+}
+
+
+class TableError(ValueError):
+    """A table that cannot be evaluated at all (an unreadable file, an unknown format, a bad --unit)."""
+
+
+@dataclass
+class Summary:
+    """What an evaluation of a table did: rows, where each was decided, how long it took."""
+
+    engine: str
+    rows: int = 0
+    in_sql: int = 0
+    fallback: int = 0  # evaluated by Guidance.evaluate
+    fallback_values: int = 0  # ... because of a value the SQL does not read
+    fallback_split: int = 0  # ... because it needs the case split (DuckDB leaves it to Python)
+    errors: int = 0
+    seconds: float = 0.0
+    versions: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fallback_share(self) -> float:
+        return self.fallback / self.rows if self.rows else 0.0
+
+    def text(self) -> str:
+        rate = f", {self.rows / self.seconds:,.0f} incidents/s" if self.seconds > 0 else ""
+        lines = [f"irmer: {self.rows:,} incidents with {self.engine} in {self.seconds:.2f} s{rate}; "
+                 f"{self.in_sql:,} decided in SQL, {self.fallback:,} in Python "
+                 f"({100 * self.fallback_share:.2f}%: {self.fallback_values:,} with a value the SQL does not read, "
+                 f"{self.fallback_split:,} needing the case split); {self.errors:,} with an error"]
+        lines += [f"irmer: note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    @classmethod
+    def of(cls, table: pa.Table) -> "Summary":
+        """The summary kept in a table evaluate_table returned."""
+        data = json.loads((table.schema.metadata or {})[SUMMARY_KEY])
+        return cls(**data)
+
+
+# ------------------------------------------------------------------ reading
+
+def file_format(path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise TableError(f"{path}: the format is chosen by the extension: {', '.join(sorted(FORMATS))}")
+    return FORMATS[suffix]
+
+
+def read_file(path: str) -> pa.Table:
+    """A Parquet, CSV or JSON (Lines) file as an Arrow table; a JSON line that cannot be read keeps its place."""
+    kind = file_format(path)
+    if not Path(path).exists():
+        raise TableError(f"no such file: {path}")
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+            return pq.read_table(path)
+        if kind == "csv":
+            import pyarrow.csv as pcsv
+            with open(path, "rb") as handle:
+                header = handle.readline().decode("utf-8", "replace")
+            names = next(iter(__import__("csv").reader([header])), [])
+            # Every cell is text, as an incident's JSON values would be; an empty cell is an absent fact.
+            options = pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=True)
+            return pcsv.read_csv(path, convert_options=options)
+        return rows_to_table(_json_rows(path))
+    except (OSError, pa.ArrowInvalid, UnicodeDecodeError) as error:
+        raise TableError(f"cannot read {path}: {error}") from None
+
+
+_BAD_LINE = "_irmer_bad_line"  # a JSON line that could not be read: its message, for the row's error
+
+
+def _json_rows(path: str) -> list[dict[str, Any]]:
+    text = Path(path).read_text(encoding="utf-8")
+    stripped = text.strip()
+    if stripped.startswith("["):
+        try:
+            items = json.loads(stripped, object_pairs_hook=strict_object, parse_float=Decimal)
+        except ValueError as error:
+            raise TableError(f"{path}: not valid JSON: {error}") from None
+        return [item if isinstance(item, dict) else {_BAD_LINE: "an incident is a JSON object"} for item in items]
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line, object_pairs_hook=strict_object, parse_float=Decimal)
+        except ValueError as error:
+            item = {_BAD_LINE: f"line {number}: {error}"}
+        rows.append(item if isinstance(item, dict) else {_BAD_LINE: f"line {number}: an incident is a JSON object"})
+    return rows
+
+
+def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Incidents (dicts, as JSON gives them) as a table: one column per key, in the order keys appear."""
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    columns = {}
+    for name in names:
+        values = [row.get(name) for row in rows]
+        columns[name] = _column(values)
+    return pa.table(columns) if columns else pa.table({ROW: pa.array([], pa.int64())}).drop([ROW])
+
+
+def _column(values: list[Any]) -> pa.Array:
+    present = [v for v in values if v is not None]
+    kinds = {type(v) for v in present}
+    if kinds <= {str}:
+        return pa.array(values, pa.string())
+    if kinds <= {bool}:
+        return pa.array(values, pa.bool_())
+    if kinds <= {int} and all(-2 ** 63 <= v < 2 ** 63 for v in present):
+        return pa.array(values, pa.int64())
+    if kinds <= {list} and all(isinstance(x, str) for v in present for x in v):
+        return pa.array(values, pa.list_(pa.string()))
+    # Mixed or other values: each as the JSON text Python would read, kept exact.
+    return pa.array([None if v is None else _as_text(v) for v in values], pa.string())
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    return json.dumps(value, default=str)
+
+
+def to_arrow(table: Any) -> pa.Table:
+    """An Arrow table from an Arrow table, a pandas or polars frame, a list of dicts, or a file path."""
+    if isinstance(table, pa.Table):
+        return table
+    if isinstance(table, (str, Path)):
+        return read_file(str(table))
+    if isinstance(table, list):
+        return rows_to_table(table)
+    if hasattr(table, "to_arrow"):  # polars
+        return table.to_arrow()
+    if type(table).__module__.startswith("pandas"):
+        return pa.Table.from_pandas(table, preserve_index=False)
+    raise TableError(f"cannot evaluate a {type(table).__name__}: give an Arrow table, a pandas or polars frame, "
+                     f"a list of incidents or a file")
+
+
+def column_type(arrow: pa.DataType) -> str:
+    """How a column holds its values, for the SQL reader (sql.COLUMN_TYPES)."""
+    if pa.types.is_dictionary(arrow):
+        arrow = arrow.value_type
+    if pa.types.is_string(arrow) or pa.types.is_large_string(arrow):
+        return "text"
+    if pa.types.is_boolean(arrow):
+        return "boolean"
+    if pa.types.is_integer(arrow):
+        return "integer"
+    if pa.types.is_decimal(arrow):
+        return f"decimal({arrow.precision},{arrow.scale})"
+    if pa.types.is_floating(arrow):
+        return "float"
+    if pa.types.is_date32(arrow) or pa.types.is_date64(arrow):
+        return "date"
+    if (pa.types.is_list(arrow) or pa.types.is_large_list(arrow)) and (
+            pa.types.is_string(arrow.value_type) or pa.types.is_large_string(arrow.value_type)):
+        return "list"
+    return "other"
+
+
+def check_units(units: Mapping[str, str], facts: Mapping[str, Any]) -> dict[str, str]:
+    """`--unit total_dose=mSv`: a fact of the vocabulary, and a unit of its kind."""
+    out = {}
+    for name, unit in units.items():
+        info = facts.get(name)
+        if info is None or not info.numeric or info.kind in ("count", "ratio"):
+            raise TableError(f"--unit {name}={unit}: {name} is not a quantity of the vocabulary")
+        try:
+            kind, _ = resolve_unit(unit)
+        except UnitError as error:
+            raise TableError(f"--unit {name}={unit}: {error}") from None
+        if kind != info.kind:
+            raise TableError(f"--unit {name}={unit}: {name} is {info.kind}, not a unit of {kind}")
+        out[name] = unit.strip()
+    return out
+
+
+# ------------------------------------------------------------------ rows for Python
+
+def incident_of(row: Mapping[str, Any], facts: Mapping[str, Any], units: Mapping[str, str]) -> dict[str, Any]:
+    """A table row as the incident dict Guidance.evaluate reads (table conventions applied).
+
+    A modality cell may list several values separated by `;`; a bare number in
+    a column with a declared unit is in that unit; other columns are not facts.
+    """
+    incident: dict[str, Any] = {}
+    for name, value in row.items():
+        if value is None or (name not in facts and name not in ENVELOPE):
+            continue
+        info = facts.get(name)
+        if info is not None and info.kind == SET and isinstance(value, str) and ";" in value:
+            value = [v.strip() for v in value.split(";") if v.strip()]
+        elif name in units and isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+            value = f"{value!r} {units[name]}" if isinstance(value, float) else f"{value} {units[name]}"
+        elif name in units and isinstance(value, str) and _BARE.match(value):
+            value = f"{value.strip()} {units[name]}"
+        incident[name] = value
+    return incident
+
+
+_BARE = re.compile(r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def result_row(result: Result) -> dict[str, Any]:
+    error = None
+    if result.error is not None:
+        error = result.error.message if result.error.message.startswith(result.error.field) else \
+            f"{result.error.field}: {result.error.message}"
+        if result.error.hint:
+            error += f"; {result.error.hint}"
+    return {"notifiable": result.notifiable, "codes": list(result.codes), "complementary": list(result.complementary),
+            "missing": list(result.missing), "authority": result.authority.name if result.authority else None,
+            "notify_by": result.notify_by, "report_by": result.report_by, "criteria": result.criteria,
+            "error": error}
+
+
+def python_results(rows: list[dict[str, Any]], facts: Mapping[str, Any], units: Mapping[str, str],
+                   guidance: Any) -> list[dict[str, Any]]:
+    """Guidance.evaluate on each row (the fixed version, or the one in force on its discovered_on)."""
+    from ..load import criteria_for
+    out = []
+    for row in rows:
+        if row.get(_BAD_LINE):
+            out.append({**_empty(), "error": row[_BAD_LINE]})
+            continue
+        incident = incident_of(row, facts, units)
+        chosen = guidance if guidance is not None else criteria_for(incident)[0]
+        out.append(result_row(chosen.evaluate(incident)))
+    return out
+
+
+def _empty() -> dict[str, Any]:
+    return {name: ([] if name in ("codes", "complementary", "missing") else None) for name in RESULT_COLUMNS}
+
+
+# ------------------------------------------------------------------ versions
+
+def version_sql(types: Mapping[str, str]) -> str:
+    """DuckDB SQL: the version each row is evaluated under (the one in force on its discovered_on)."""
+    from ..load import versions
+    catalogue = versions()
+    latest = catalogue[-1].version
+    if "discovered_on" not in types:
+        return f"'{latest}'"
+    kind = types["discovered_on"]
+    if kind == "date":
+        day = '"discovered_on"'
+    elif kind == "text":
+        day = ("CASE WHEN regexp_matches(\"discovered_on\", '^ *[1-9][0-9]{3}-[0-9]{2}-[0-9]{2} *$') "
+               "THEN TRY_CAST(trim(\"discovered_on\") AS DATE) END")
+    else:
+        return f"'{latest}'"  # an unreadable date: the latest version, and Python reports the date
+    cases = " ".join(f"WHEN d >= DATE '{info.in_force}' THEN '{info.version}'"
+                     for info in reversed(catalogue) if info.in_force)
+    return f"(SELECT CASE WHEN d IS NULL THEN '{latest}' {cases} ELSE '{catalogue[0].version}' END FROM (SELECT {day} AS d))"
+
+
+# ------------------------------------------------------------------ DuckDB
+
+@dataclass
+class Prepared:
+    table: pa.Table
+    types: dict[str, str]
+    keep: list[str]
+    facts: Mapping[str, Any]
+
+
+def _prepare(table: Any, facts: Mapping[str, Any]) -> Prepared:
+    arrow = to_arrow(table)
+    clash = [name for name in arrow.column_names if name in RESULT_COLUMNS and name not in facts]
+    if clash:
+        raise TableError(f"the table already has a column named {clash[0]}, which the result adds; rename it")
+    types = {name: column_type(arrow.schema.field(name).type) for name in arrow.column_names
+             if name in facts or name in ENVELOPE}
+    keep = [name for name in arrow.column_names if name != _BAD_LINE]
+    arrow = arrow.append_column(ROW, pa.array(range(arrow.num_rows), pa.int64()))
+    return Prepared(arrow, types, keep, facts)
+
+
+def _unknown_columns(arrow: pa.Table, facts: Mapping[str, Any]) -> list[str]:
+    import difflib
+    notes = []
+    for name in arrow.column_names:
+        if name in facts or name in ENVELOPE or name in (ROW, _BAD_LINE):
+            continue
+        close = difflib.get_close_matches(name, list(facts), n=1, cutoff=0.8)
+        if close:
+            notes.append(f"column {name} is not a fact of the vocabulary (did you mean {close[0]}?); "
+                         f"it is passed through, not read")
+    return notes
+
+
+def evaluate_table(table: Any, *, criteria: Any = None, engine: str = "duckdb", units: Mapping[str, str] | None = None,
+                   spark: Any = None, spark_master: str | None = None) -> Any:
+    """Evaluate a table of incidents; the table with the result's columns added (see the module's doc).
+
+    `criteria` is a Guidance (one version for every row) or None (each row under
+    the version in force on its discovered_on, else the latest). Returns an Arrow
+    table (a Spark DataFrame when given one), with the Summary in its metadata.
+    """
+    from ..load import load_vocabulary
+    if engine not in ENGINES:
+        raise TableError(f"unknown engine {engine}: one of {', '.join(ENGINES)}")
+    facts = criteria.vocabulary.facts if criteria is not None else load_vocabulary().facts
+    units = check_units(units or {}, facts)
+    if engine == "spark" or type(table).__module__.startswith("pyspark"):
+        from .spark import evaluate_spark
+        return evaluate_spark(table, criteria=criteria, units=units, spark=spark, master=spark_master, facts=facts)
+    start = time.perf_counter()
+    prepared = _prepare(table, facts)
+    summary = Summary(engine=engine, rows=prepared.table.num_rows)
+    summary.notes += _unknown_columns(prepared.table, facts)
+    if engine == "python":
+        out = _python_table(prepared, criteria, units, summary)
+    else:
+        out = _duckdb_table(prepared, criteria, units, summary)
+    summary.seconds = time.perf_counter() - start
+    summary.errors = out.num_rows - out.column("error").null_count
+    versions = out.column("criteria").value_counts().to_pylist()
+    summary.versions = {str(v["values"]): v["counts"] for v in versions}
+    metadata = dict(out.schema.metadata or {})
+    metadata[SUMMARY_KEY] = json.dumps(asdict(summary)).encode()
+    return out.replace_schema_metadata(metadata)
+
+
+def _python_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], summary: Summary) -> pa.Table:
+    rows = prepared.table.select([n for n in prepared.table.column_names if n in prepared.types or n == _BAD_LINE]
+                                 ).to_pylist()
+    results = python_results(rows, prepared.facts, units, criteria)
+    summary.fallback = len(results)
+    return _attach(prepared.table.select(prepared.keep), results)
+
+
+def _attach(base: pa.Table, results: list[dict[str, Any]]) -> pa.Table:
+    for name in RESULT_COLUMNS:
+        base = base.append_column(name, pa.array([r[name] for r in results], RESULT_TYPES[name]))
+    return base
+
+
+_QUERIES: dict[tuple, str | None] = {}  # compiled SQL by (version, column types, units)
+
+
+def query_for(guidance: Any, types: Mapping[str, str], units: Mapping[str, str], keep: list[str],
+              source: str, refine: bool, dialect: str) -> str | None:
+    """The SQL for one version over `source` (None when the criteria do not compile to SQL), cached."""
+    key = (guidance.version, str(guidance.path), tuple(sorted(types.items())), tuple(sorted(units.items())),
+           tuple(keep), source, refine, dialect)
+    if key not in _QUERIES:
+        try:
+            query = compile_query(guidance.checked, source, types, units, keep + [ROW], refine=refine)
+            _QUERIES[key] = query.sql(dialect=dialect)
+        except SQLUnsupported:
+            _QUERIES[key] = None
+    return _QUERIES[key]
+
+
+def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], summary: Summary) -> pa.Table:
+    import duckdb
+    from ..load import compile_file, versions
+    con = duckdb.connect()
+    con.register("_irmer_input", prepared.table)
+    if criteria is not None:
+        chosen = {criteria.version: criteria}
+        con.execute(f"CREATE TEMP VIEW _irmer_source AS SELECT *, '{criteria.version}' AS {VERSION} FROM _irmer_input")
+    else:
+        chosen = {info.version: compile_file(info.path) for info in versions()}
+        con.execute(f"CREATE TEMP VIEW _irmer_source AS SELECT *, {version_sql(prepared.types)} AS {VERSION} "
+                    f"FROM _irmer_input")
+    parts = []
+    python_rows: list[int] = []
+    for n, (version, guidance) in enumerate(chosen.items()):
+        source = f"_irmer_source_{n}"
+        con.execute(f"CREATE TEMP VIEW {source} AS SELECT * FROM _irmer_source WHERE {VERSION} = '{version}'")
+        sql = query_for(guidance, prepared.types, units, prepared.keep, source, refine=False, dialect="duckdb")
+        if sql is None:
+            summary.notes.append(f"{version} does not compile to SQL; its rows are evaluated in Python")
+            rows = con.execute(f"SELECT {ROW} FROM _irmer_source WHERE {VERSION} = '{version}'").fetchall()
+            python_rows += [r[0] for r in rows]
+            continue
+        con.execute(f"CREATE TEMP TABLE _irmer_part_{len(parts)} AS {sql}")
+        parts.append(f"_irmer_part_{len(parts)}")
+    union = " UNION ALL ".join(f"SELECT * FROM {p}" for p in parts)
+    flagged = []
+    if parts:
+        counts = con.execute(f"SELECT count(*) FILTER (WHERE {FALLBACK}), count(*) FILTER (WHERE NOT {FALLBACK} AND "
+                             f"{UNDECIDED}) FROM ({union})").fetchone()
+        summary.fallback_values, summary.fallback_split = counts
+        flagged = [r[0] for r in con.execute(f"SELECT {ROW} FROM ({union}) WHERE {FALLBACK} OR {UNDECIDED}").fetchall()]
+    summary.fallback_values += len(python_rows)
+    fallback_rows = sorted(set(flagged) | set(python_rows))
+    summary.fallback = len(fallback_rows)
+    summary.in_sql = summary.rows - summary.fallback
+    # The rows for Python, with their results, joined back by row number.
+    wanted = pa.array(fallback_rows, pa.int64())
+    import pyarrow.compute as pc
+    subset = prepared.table.filter(pc.is_in(prepared.table.column(ROW), value_set=wanted))
+    rows = subset.select([n for n in subset.column_names if n in prepared.types or n == _BAD_LINE]).to_pylist()
+    results = python_results(rows, prepared.facts, units, criteria)
+    fixed = _attach(pa.table({ROW: subset.column(ROW)}), results)
+    con.register("_irmer_python", fixed)
+    chosen_results = ", ".join(f'CASE WHEN p.{ROW} IS NULL THEN s."{n}" ELSE p."{n}" END AS "{n}"'
+                               for n in RESULT_COLUMNS)
+    if parts:
+        merged = (f"SELECT {', '.join('s.' + chr(34) + n + chr(34) for n in prepared.keep)}, {chosen_results} "
+                  f"FROM ({union}) s LEFT JOIN _irmer_python p ON s.{ROW} = p.{ROW} ORDER BY s.{ROW}")
+    else:
+        merged = (f"SELECT {', '.join('i.' + chr(34) + n + chr(34) for n in prepared.keep)}, "
+                  f"{', '.join('p.' + chr(34) + n + chr(34) for n in RESULT_COLUMNS)} "
+                  f"FROM _irmer_input i JOIN _irmer_python p ON i.{ROW} = p.{ROW} ORDER BY i.{ROW}")
+    out = con.sql(merged).to_arrow_table()
+    con.close()
+    return _typed(out)
+
+
+def _typed(table: pa.Table) -> pa.Table:
+    """The result columns with their documented Arrow types."""
+    for name in RESULT_COLUMNS:
+        index = table.column_names.index(name)
+        table = table.set_column(index, name, table.column(name).cast(RESULT_TYPES[name]))
+    return table
+
+
+# ------------------------------------------------------------------ writing
+
+def write_table(table: pa.Table, output: str | None) -> None:
+    """Parquet, CSV or JSON Lines by the extension (JSON Lines on standard output without one)."""
+    if output is None or output == "-":
+        _write_jsonl(table, sys.stdout)
+        return
+    kind = file_format(output)
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+        pq.write_table(table, output)
+    elif kind == "csv":
+        import pyarrow.csv as pcsv
+        pcsv.write_csv(_flat(table), output)
+    else:
+        with open(output, "w", encoding="utf-8") as handle:
+            _write_jsonl(table, handle)
+
+
+def _flat(table: pa.Table) -> pa.Table:
+    """Lists as text separated by `;` (as a CSV cell lists several modalities), for CSV."""
+    import pyarrow.compute as pc
+    for index, column in enumerate(table.columns):
+        if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+            joined = pc.binary_join(column, ";")
+            table = table.set_column(index, table.column_names[index], joined)
+    return table
+
+
+def _write_jsonl(table: pa.Table, handle: Any) -> None:
+    for batch in table.to_batches(max_chunksize=65536):
+        for row in batch.to_pylist():
+            handle.write(json.dumps(row, ensure_ascii=False, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+# ------------------------------------------------------------------ the CLI entry point
+
+def run_table(source: str, output: str | None, *, engine: str, criteria: str | None, units: dict[str, str],
+              spark_master: str | None, explain: bool) -> int:
+    """`irmer evaluate --engine ... FILE -o OUT`: 0 all rows evaluated, 1 some row has an error, 2 could not run.
+
+    The summary goes to standard error. `explain` has no column form: it is refused.
+    """
+    from ..language.diagnostics import CriteriaError
+    from ..load import load_criteria
+    if explain:
+        print("irmer: --explain shows one incident's reasoning; it has no table form (use irmer explain FILE)",
+              file=sys.stderr)
+        return 2
+    try:
+        guidance = load_criteria(criteria) if criteria else None
+        result = evaluate_table(source, criteria=guidance, engine=engine, units=units, spark_master=spark_master)
+        if not isinstance(result, pa.Table):  # a Spark DataFrame
+            result = result.toArrow()
+        write_table(result, output)
+    except CriteriaError as error:
+        print(error.render(), file=sys.stderr)
+        return 2
+    except TableError as error:
+        print(f"irmer: {error}", file=sys.stderr)
+        return 2
+    summary = Summary.of(result)
+    print(summary.text(), file=sys.stderr)
+    return 1 if summary.errors else 0
+
+
+def parse_units(pairs: Iterable[str]) -> dict[str, str]:
+    """`total_dose=mSv` pairs (repeatable --unit) as a dict."""
+    out = {}
+    for pair in pairs:
+        name, sep, unit = pair.partition("=")
+        if not sep or not name.strip() or not unit.strip():
+            raise TableError(f"--unit {pair}: write FACT=UNIT, such as total_dose=mSv")
+        out[name.strip()] = unit.strip()
+    return out
