@@ -214,7 +214,7 @@ class Guidance:
     def compiled(self) -> CompiledEngine:
         """The compiled engine (engines/compiled/): built once, when first used."""
         if self._compiled is None:
-            self._compiled = CompiledEngine(self.checked, self.vocabulary.facts)
+            self._compiled = CompiledEngine.compile(self.checked, self.vocabulary.facts)
         return self._compiled
 
     def evaluate(self, incident: Mapping[str, Any] | Any, explain: bool = False) -> Result:
@@ -237,7 +237,7 @@ class Guidance:
                 if isinstance(incident, BaseModel):
                     incident = incident.model_dump(exclude_none=True)
                 if not explain:
-                    return self.compiled.evaluate(incident)
+                    return Result(**self.compiled.evaluate(incident))
                 read = self.read(incident)
             except IncidentError as error:
                 infos = [ErrorInfo(field=p.field, message=p.message, hint=p.hint) for p in error.problems]

@@ -22,20 +22,29 @@ criteria file is compiled:
   facts takes its facts, values and regions from the plan worked out at load
   time (engines/plan.py). Inside a region, a fact compared only with constants
   is represented by one point of the region, so most cases of a split run the
-  generated two-valued code too.
+  generated two-valued code too;
+- what the engine needs at run time is a Table (table.py) of generated code
+  and plain data, which the cache keeps (evaluator/cache.py): a new process
+  decides its first incident without parsing or checking anything. The
+  three-valued side (threevalued.py) is built from the checked AST only when an
+  incident first needs it.
+
+Modules: runtime (what generated code calls), scales, reader, codegen (two-valued
+Python source), closures (three-valued), threevalued (verdicts and splits),
+table (compiling), engine (deciding and composing a result).
 
 >>> from evaluator import load_criteria
 >>> engine = load_criteria("2024").compiled  # Guidance.evaluate uses it
 >>> result = engine.evaluate({"jurisdiction": "England", "exposure": "unintended", "modality": "diagnostic",
 ...                           "age": 40, "intended_dose": "2 mSv", "total_dose": "20 mSv"})
->>> result.notifiable, result.codes, result.explanation
-(True, ['2.2'], [])
+>>> result["notifiable"], result["codes"], str(result["notify_by"])  # a plain dict: Guidance makes it a Result
+(True, ['2.2'], 'None')
 >>> engine.scales["effective dose"]  # integers per sievert: 3000 uSv and 3 mSv are both 3 * 10**9
 1000000000000
 >>> print(engine.source.splitlines()[15])  # the band of row 2.1: intended_dose < 0.3 mSv
     if not (v['intended_dose'] < 300000000): return BAND_OUT
 """
 
-from .engine import CompiledEngine
+from .engine import FIELDS, CompiledEngine, error_document
 
-__all__ = ["CompiledEngine"]
+__all__ = ["FIELDS", "CompiledEngine", "error_document"]

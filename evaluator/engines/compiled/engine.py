@@ -1,381 +1,199 @@
-"""The compiled engine: rows, splits, and the composition of a result.
+"""The compiled engine at run time: read, dispatch, decide, compose the result.
 
-See the package's docstring for the design.
+It needs only a Table (table.py). The three-valued side (threevalued.py) is
+built from the checked AST the first time an incident needs a fact it does not
+give, so a process that loaded its Table from the cache and sees complete
+incidents never parses, checks or imports the language.
+
+A result is a plain dict in the shape of evaluator.result.Result (without its
+explanation): `Guidance.evaluate` makes the Result of it, and `irmer evaluate`
+writes it as JSON directly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from fractions import Fraction
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
-from ...language import ast
-from ...language.check import Checked
-from ...language.incident import IncidentFacts
-from ...language.values import FactInfo
-from ...result import AdviceInfo, AuthorityInfo, Result
-from ..logic import B3, INF, NONE, Interval, Missing, and3, missing_if, not3, or3
-from ..plan import Plan, Split
-from .closures import Closures, Env2, Truth
-from .codegen import Codegen
+from ..logic import B3, NONE, Interval, or3
 from .reader import Reader
-from .scales import RUNTIME, Unknown, kind_scales
+from .runtime import RUNTIME, SCOPE_OUT, Unknown
+from .table import ComplementaryInfo, RowInfo, Table
 
-# What a row's generated function returns: (in_scope, band, met), as the interpreter's verdict has them.
-SCOPE_OUT = (False, True, False)  # exposure, modality or jurisdiction rule the row out
-BAND_OUT = (False, False, False)  # the incident is not in the row's category
-NOT_MET = (True, True, False)
-MET = (True, True, True)
-
-SCOPES = (("exposure", "exposure", False), ("modalities", "modality", True), ("jurisdictions", "jurisdiction", False))
+# The fields of a result, in the order evaluator.result.Result declares them (its explanation left out).
+FIELDS = ("id", "notifiable", "codes", "complementary", "missing", "authority", "notify_by", "report_by", "advice",
+          "criteria", "notes", "error", "errors")
 
 
-class Verdict:
-    """One row or complementary code for one incident: (in_scope, band, met) and what would decide it."""
-
-    __slots__ = ("in_scope", "band", "met", "missing")
-
-    def __init__(self, in_scope: B3, band: B3, met: B3, missing: Missing = NONE):
-        self.in_scope, self.band, self.met, self.missing = in_scope, band, met, missing
-
-
-class CompiledRow:
-    """A row: its generated two-valued function and its three-valued verdict."""
-
-    def __init__(self, index: int, row: ast.Row, fast: Callable, closures: Closures,
-                 exclusions: list[ast.Exclusion]):
-        self.index, self.row, self.code, self.fast = index, row, row.code, fast
-        self.scopes = [(fact, frozenset(getattr(row, clause)), any_of)
-                       for clause, fact, any_of in SCOPES if getattr(row, clause)]
-        self.band = closures.truth(row.band) if row.band is not None else None
-        self.when = closures.when(row)
-        self.unless = closures.truth(row.unless) if row.unless is not None else None
-        self.exclusions = [closures.truth(e.when) for e in exclusions]
-
-    def in_scope(self, exposure: Any, modality: Any, jurisdiction: Any) -> bool:
-        """False when the scope facts rule the row out (dispatch)."""
-        given = {"exposure": exposure, "modality": modality, "jurisdiction": jurisdiction}
-        for fact, allowed, any_of in self.scopes:
-            value = given[fact]
-            if (allowed.isdisjoint(value) if any_of else value not in allowed):
-                return False
-        return True
-
-    def verdict(self, env: Env2) -> Verdict:
-        """The three-valued verdict, exactly as the interpreter's row_verdict."""
-        parts: list[tuple[B3, Missing]] = []
-        for fact, allowed, any_of in self.scopes:
-            value = env.values.get(fact)
-            if value is None:
-                parts.append((None, frozenset({fact})))
-            else:
-                parts.append(((not allowed.isdisjoint(value)) if any_of else value in allowed, NONE))
-        scope = and3(r for r, _ in parts)
-        scope_missing = missing_if(scope, (m for r, m in parts if r is None))
-        band, band_missing = self.band(env) if self.band is not None and scope is not False else (True, NONE)
-        in_scope = and3([scope, band])
-        when, when_missing = self.when(env) if in_scope is not False else (None, NONE)
-        unless, unless_missing = (self.unless(env) if self.unless is not None and in_scope is not False
-                                  else (False, NONE))
-        excluded, excluded_missing = excluded_by(self.exclusions, env) if in_scope is not False else (False, NONE)
-        met = and3([in_scope, when, not3(unless), not3(excluded)])
-        missing = missing_if(met, (m for v, m in ((scope, scope_missing), (band, band_missing), (when, when_missing),
-                                                  (unless, unless_missing), (excluded, excluded_missing))
-                                   if v is None))
-        return Verdict(in_scope, band, met, missing)
-
-    def met(self, values: dict[str, Any], regions: dict[str, Interval]) -> B3:
-        try:
-            return self.fast(values)[2]
-        except (KeyError, Unknown):
-            return self.verdict(Env2(values, regions)).met
-
-
-def excluded_by(exclusions: list[Truth], env: Env2) -> tuple[B3, Missing]:
-    results = [e(env) for e in exclusions]
-    value = or3(v for v, _ in results)
-    return value, missing_if(value, (m for v, m in results if v is None))
-
-
-class CompiledComplementary:
-    def __init__(self, item: ast.Complementary, fast: Callable, closures: Closures, exclusions: list[ast.Exclusion]):
-        self.item, self.code, self.role, self.fast = item, item.code, item.role, fast
-        self.when = closures.truth(item.when)
-        self.exclusions = [closures.truth(e.when) for e in exclusions]
-
-    def verdict(self, env: Env2) -> Verdict:
-        when, missing = self.when(env)
-        excluded, excluded_missing = excluded_by(self.exclusions, env)
-        met = and3([when, not3(excluded)])
-        return Verdict(True, True, met, missing_if(met, [missing if when is None else NONE,
-                                                         excluded_missing if excluded is None else NONE]))
-
-    def met(self, values: dict[str, Any], regions: dict[str, Interval]) -> B3:
-        try:
-            return self.fast(values)
-        except (KeyError, Unknown):
-            return self.verdict(Env2(values, regions)).met
-
-
-class CompiledSplit:
-    """A split of the plan, on the engine's scales: for each choice, what each case assigns.
-
-    A case assigns a point (a named value, yes/no, a threshold, or any point of a
-    region where the fact is compared only with constants), which the generated
-    code can use, or else a region, which only the three-valued engine can.
-    """
-
-    def __init__(self, split: Split, scales: Mapping[str, int], facts: Mapping[str, FactInfo]):
-        self.split = split
-        self.cases: dict[str, tuple[tuple[Any, Interval | None], ...]] = {}
-        for choice in split.choices:
-            scale = scales.get(facts[choice.fact].kind, 1)
-            self.cases[choice.fact] = tuple(_assignment(value, scale, choice.direct) for value in choice.values)
-
-    def refine(self, values: dict[str, Any], decide: Callable[[dict[str, Any], dict[str, Interval]], B3]) -> B3:
-        """The answer when every case of the split agrees, else None (as the interpreter's refine)."""
-        kept = self.split.cases(values)
-        if not kept:
-            return None
-        names = [choice.fact for choice in kept]
-        outcome: B3 | object = _NOTHING
-        for combination in itertools.product(*(self.cases[name] for name in names)):
-            case = dict(values)
-            regions: dict[str, Interval] = {}
-            for name, (point, region) in zip(names, combination):
-                if region is None:
-                    case[name] = point
-                else:
-                    regions[name] = region
-            result = decide(case, regions)
-            if result is None:
-                return None
-            if outcome is _NOTHING:
-                outcome = result
-            elif result != outcome:
-                return None
-        return outcome  # type: ignore[return-value]
-
-
-_NOTHING = object()
-
-
-def _assignment(value: Any, scale: int, direct: bool) -> tuple[Any, Interval | None]:
-    if not isinstance(value, Interval):
-        return value, None
-    lo = value.lo * scale
-    hi = value.hi * scale if value.hi != INF else INF
-    region = Interval(lo, hi, value.lo_open, value.hi_open)
-    if region.known:
-        return _plain(lo), None
-    if direct:
-        # Any point inside stands for the region: it meets every threshold as the region does.
-        if region.lo_open:
-            inside = (lo + hi) / 2 if hi != INF else lo + 1
-        else:
-            inside = lo
-        return _plain(Fraction(inside)), None
-    return None, region
-
-
-def _plain(value: Fraction) -> int | Fraction:
-    return value.numerator if value.denominator == 1 else value
+def error_document(ident: Any, version: str | None, problems: list[dict[str, Any]]) -> dict[str, Any]:
+    """The result of an incident that could not be read: its problems, and nothing decided."""
+    return {"id": ident, "notifiable": None, "codes": [], "complementary": [], "missing": [], "authority": None,
+            "notify_by": None, "report_by": None, "advice": [], "criteria": version, "notes": [],
+            "error": problems[0] if problems else None, "errors": problems}
 
 
 class CompiledEngine:
-    """A criteria file compiled to Python: evaluate(dict) -> Result, without explanations."""
+    """A criteria file compiled to Python: evaluate(dict) -> the result as a dict, without explanations."""
 
-    def __init__(self, checked: Checked, facts: Mapping[str, FactInfo] | None = None):
-        self.checked = checked
-        self.criteria = checked.criteria
-        self.facts = facts or checked.facts
-        self.version = self.criteria.header.version
-        self.plan = Plan(checked)
-        self.scales = kind_scales(checked)
-        self.reader = Reader(self.facts, self.scales)
-        self.source, functions = self._generate()
-        closures = Closures(checked, self.scales)
-        exclusions = self.plan.exclusions
-        self.rows = [CompiledRow(i, row, functions[f"row_{i}"], closures, exclusions.get(row.code, []))
-                     for i, row in enumerate(self.criteria.rows)]
-        self.comps = [CompiledComplementary(item, functions[f"comp_{j}"], closures, exclusions.get(item.code, []))
-                      for j, item in enumerate(self.criteria.complementary)]
-        self.statutory = [c for c in self.comps if c.role == "statutory"]
-        self.advice = [(advice, functions[f"advice_{k}"], closures.truth(advice.when))
-                       for k, advice in enumerate(self.criteria.advice)]
-        self.row_splits = [CompiledSplit(self.plan.row(i), self.scales, self.facts) for i in range(len(self.rows))]
-        self.code_splits = {code: CompiledSplit(self.plan.code(code), self.scales, self.facts)
-                            for code in dict.fromkeys(r.code for r in self.criteria.rows)
-                            if sum(r.code == code for r in self.criteria.rows) > 1}
-        self.notifiable_split = CompiledSplit(self.plan.notifiable(), self.scales, self.facts)
-        self.codes = list(dict.fromkeys(row.code for row in self.criteria.rows))
-        self.rows_of_code = {code: [r for r in self.rows if r.code == code] for code in self.codes}
-        # The values a result shows, built once: frozen models, shared by every result.
-        self.authority_info = {a.jurisdiction: AuthorityInfo(jurisdiction=a.jurisdiction, name=a.name or "",
-                                                             contact=a.contact) for a in self.criteria.authorities}
-        jurisdictions = list(self.facts["jurisdiction"].values) if "jurisdiction" in self.facts else []
-        self.advice_info: list[dict[Any, list[AdviceInfo]]] = []
-        for advice in self.criteria.advice:
-            infos = [AdviceInfo(name=advice.name, text=text.text, jurisdictions=list(text.jurisdictions),
-                                says=[s.text for s in advice.says]) for text in advice.texts]
-            by_place: dict[Any, list[AdviceInfo]] = {None: infos}
-            for place in jurisdictions:
-                by_place[place] = [info for info, text in zip(infos, advice.texts) if place in text.jurisdictions]
-            self.advice_info.append(by_place)
-        self.deadlines = [(d.name, d.after, dt.timedelta(days=d.days)) for d in self.criteria.deadlines
-                          if d.days is not None]
-        self._dispatch: dict[tuple, tuple[CompiledRow, ...]] = {}
+    def __init__(self, table: Table, checked: Any):
+        """`checked`: the checked criteria, or a function that gives them (called once, if ever needed)."""
+        self.table = table
+        self.version = table.version
+        self._checked = checked
+        namespace: dict[str, Any] = {**RUNTIME, **table.constants}
+        exec(compile(table.source, f"<compiled {table.version}>", "exec"), namespace)  # our own generated code
+        self.namespace = namespace
+        self.rows: list[tuple[RowInfo, Callable]] = [(info, namespace[f"row_{info.index}"]) for info in table.rows]
+        self.comps: list[tuple[ComplementaryInfo, Callable]] = [(info, namespace[f"comp_{info.index}"])
+                                                                 for info in table.comps]
+        self.advice = [(name, by_place, namespace[f"advice_{k}"]) for k, (name, by_place) in enumerate(table.advice)]
+        self.reader = Reader(table.facts, table.scales, table.units)
+        self.deadlines = [(name, after, dt.timedelta(days=days)) for name, after, days in table.deadlines]
+        self._dispatch: dict[tuple, tuple[tuple[RowInfo, Callable], ...]] = {}
+        self._slow: Any = None
 
-    # ------------------------------------------------------------- compiling
-    def _generate(self) -> tuple[str, dict[str, Callable]]:
-        gen = Codegen(self.checked, self.scales)
-        lines: list[str] = []
-        exclusions = self.plan.exclusions
-        for i, row in enumerate(self.criteria.rows):
-            lines.append(f"def row_{i}(v):  # row {row.name}")
-            for clause, fact, any_of in SCOPES:
-                allowed = getattr(row, clause)
-                if allowed:
-                    test = (f"v[{fact!r}].isdisjoint({gen.const(frozenset(allowed))})" if any_of
-                            else f"v[{fact!r}] not in {gen.const(frozenset(allowed))}")
-                    lines.append(f"    if {test}: return SCOPE_OUT")
-            if row.band is not None:
-                lines.append(f"    if not {gen.cond(row.band)}: return BAND_OUT")
-            lines.append(f"    if not {gen.cond(row.when)}: return NOT_MET")
-            if row.unless is not None:
-                lines.append(f"    if {gen.cond(row.unless)}: return NOT_MET")
-            for exclusion in exclusions.get(row.code, ()):
-                lines.append(f"    if {gen.cond(exclusion.when)}: return NOT_MET  # exclusion {exclusion.name}")
-            lines.append("    return MET")
-            lines.append("")
-        for j, item in enumerate(self.criteria.complementary):
-            lines.append(f"def comp_{j}(v):  # complementary {item.code}")
-            lines.append(f"    if not {gen.cond(item.when)}: return False")
-            for exclusion in exclusions.get(item.code, ()):
-                lines.append(f"    if {gen.cond(exclusion.when)}: return False  # exclusion {exclusion.name}")
-            lines.append("    return True")
-            lines.append("")
-        for k, advice in enumerate(self.criteria.advice):
-            lines.append(f"def advice_{k}(v):  # advice {advice.name}")
-            lines.append(f"    return bool({gen.cond(advice.when)})")
-            lines.append("")
-        source = "\n".join(lines)
-        namespace: dict[str, Any] = {**RUNTIME, **gen.constants, "SCOPE_OUT": SCOPE_OUT, "BAND_OUT": BAND_OUT,
-                                     "NOT_MET": NOT_MET, "MET": MET}
-        exec(compile(source, f"<compiled {self.version}>", "exec"), namespace)  # our own generated code
-        return source, namespace
+    @classmethod
+    def compile(cls, checked: Any, facts: Any) -> "CompiledEngine":
+        """Compile checked criteria (a language.check.Checked) with their vocabulary's facts."""
+        from .table import build_table
+        return cls(build_table(checked, facts), checked)
+
+    @property
+    def source(self) -> str:
+        """The generated Python, for people (and the docs) to read."""
+        return self.table.source
+
+    @property
+    def scales(self) -> dict[str, int]:
+        return self.table.scales
+
+    @property
+    def slow(self) -> Any:
+        """The three-valued side, built on first use."""
+        if self._slow is None:
+            from .threevalued import ThreeValued
+            checked = self._checked() if callable(self._checked) else self._checked
+            self._slow = ThreeValued(checked, self.table.facts, self.table.scales, self.namespace)
+        return self._slow
 
     # ------------------------------------------------------------ evaluating
-    def evaluate(self, incident: Any) -> Result:
+    def evaluate(self, incident: Any) -> dict[str, Any]:
         """Evaluate one incident (a dict as in the incident JSON); raises IncidentError when it cannot be read."""
         values, ident, notes = self.reader.read(incident)
         return self.decide(values, ident, notes)
 
-    def evaluate_facts(self, incident: IncidentFacts) -> Result:
-        """Evaluate an incident already read by the vocabulary's reader."""
-        values = {name: self.reader.convert(self.facts[name], value) for name, value in incident.values.items()}
+    def evaluate_facts(self, incident: Any) -> dict[str, Any]:
+        """Evaluate an incident already read by the vocabulary's reader (language.incident.IncidentFacts)."""
+        facts = self.table.facts
+        values = {name: self.reader.convert(facts[name], value) for name, value in incident.values.items()}
         return self.decide(values, incident.id, list(incident.notes))
 
-    def rows_for(self, values: dict[str, Any]) -> tuple[CompiledRow, ...]:
+    def rows_for(self, values: dict[str, Any]) -> tuple[tuple[RowInfo, Callable], ...]:
         """The rows the incident's exposure, modality and jurisdiction do not rule out."""
         key = (values.get("exposure"), values.get("modality"), values.get("jurisdiction"))
         rows = self._dispatch.get(key)
         if rows is None:
             if None in key:
                 return tuple(self.rows)
-            rows = tuple(r for r in self.rows if r.in_scope(*key))
+            given = dict(zip(("exposure", "modality", "jurisdiction"), key))
+            rows = tuple((info, fast) for info, fast in self.rows
+                         if not any(allowed.isdisjoint(given[fact]) if any_of else given[fact] not in allowed
+                                    for fact, allowed, any_of in info.scopes))
             if len(self._dispatch) < 4096:
                 self._dispatch[key] = rows
         return rows
 
-    def decide(self, values: dict[str, Any], ident: str | None, notes: list[str]) -> Result:
+    def decide(self, values: dict[str, Any], ident: Any, notes: list[str]) -> dict[str, Any]:
         rows = self.rows_for(values)
-        decided_rows: list[tuple[CompiledRow, tuple]] = []
+        decided: list[tuple[RowInfo, tuple]] = []
         try:
-            for row in rows:
-                decided_rows.append((row, row.fast(values)))
-            comp_met = [comp.fast(values) for comp in self.comps]
+            for info, fast in rows:
+                decided.append((info, fast(values)))
+            comp_met = [fast(values) for _, fast in self.comps]
         except (KeyError, Unknown):
             return self.decide_three_valued(values, ident, notes, rows)
         # Every row and code decided by the generated code: no unknowns, no splits.
         codes: list[str] = []
-        for row, verdict in decided_rows:
-            if verdict[2] and row.code not in codes:
-                codes.append(row.code)
-        notifiable = bool(codes) or any(met for comp, met in zip(self.comps, comp_met) if comp.role == "statutory")
+        for info, verdict in decided:
+            if verdict[2] and info.code not in codes:
+                codes.append(info.code)
+        notifiable = bool(codes) or any(met for (info, _), met in zip(self.comps, comp_met) if info.role == "statutory")
         all_codes = list(codes)
         letters: list[str] = []
-        for comp, met in zip(self.comps, comp_met):
-            if met and (comp.role == "statutory" or (comp.role == "tag") == notifiable):
-                letters.append(comp.code)
-                all_codes += self._prefixed(comp.item, codes, decided_rows, notes)
-        return self._result(values, ident, notes, notifiable, all_codes, letters, [], None)
+        for (info, _), met in zip(self.comps, comp_met):
+            if met and (info.role == "statutory" or (info.role == "tag") == notifiable):
+                letters.append(info.code)
+                all_codes += self._prefixed(info, codes, decided, notes)
+        return self._document(values, ident, notes, notifiable, all_codes, letters, [], None)
 
-    def decide_three_valued(self, values: dict[str, Any], ident: str | None, notes: list[str],
-                            dispatched: tuple[CompiledRow, ...]) -> Result:
+    def decide_three_valued(self, values: dict[str, Any], ident: Any, notes: list[str],
+                            dispatched: tuple[tuple[RowInfo, Callable], ...]) -> dict[str, Any]:
         """Some row needs a fact the incident does not give: three-valued logic, and the plan's splits."""
-        verdicts: list[Verdict | tuple] = [SCOPE_OUT] * len(self.rows)
+        from .closures import Env2
+        slow = self.slow
+        verdicts: list[Any] = [SCOPE_OUT] * len(self.rows)
         env = Env2(values)
         undecided = False
-        for row in dispatched:
+        for info, fast in dispatched:
             try:
-                verdicts[row.index] = row.fast(values)
+                verdicts[info.index] = fast(values)
             except (KeyError, Unknown):
-                verdict = row.verdict(env)
+                logic = slow.rows[info.index]
+                verdict = logic.verdict(env)
                 if verdict.met is None:
-                    refined = self.row_splits[row.index].refine(values, row.met)
+                    refined = slow.row_splits[info.index].refine(values, logic.met)
                     if refined is not None:
                         verdict.met, verdict.missing = refined, NONE
                 if verdict.in_scope is None and verdict.met is False:
                     verdict.in_scope = True  # scope unknown, but the row cannot fire either way
-                verdicts[row.index] = verdict
+                verdicts[info.index] = verdict
                 undecided = undecided or verdict.met is None
         comp_met: list[B3] = []
-        comp_verdicts: list[Verdict | None] = []
-        for comp in self.comps:
+        comp_verdicts: list[Any] = []
+        for (info, fast), logic in zip(self.comps, slow.comps):
             try:
-                comp_met.append(comp.fast(values))
+                comp_met.append(fast(values))
                 comp_verdicts.append(None)
             except (KeyError, Unknown):
-                verdict = comp.verdict(env)
+                verdict = logic.verdict(env)
                 comp_met.append(verdict.met)
                 comp_verdicts.append(verdict)
         met_of = [v[2] if type(v) is tuple else v.met for v in verdicts]
 
         code_met: dict[str, B3] = {}
-        for row, met in zip(self.rows, met_of):
-            code_met[row.code] = or3([code_met.get(row.code, False), met])
+        for (info, _), met in zip(self.rows, met_of):
+            code_met[info.code] = or3([code_met.get(info.code, False), met])
         if undecided:
             for code, met in code_met.items():
-                split = self.code_splits.get(code)
+                split = slow.code_splits.get(code)
                 if met is None and split is not None:
-                    same = self.rows_of_code[code]
+                    same = slow.rows_of_code[code]
                     refined = split.refine(values, lambda case, regions, same=same:
                                            or3(r.met(case, regions) for r in same))
                     if refined is not None:
                         code_met[code] = refined
-        notifiable = or3(list(code_met.values()) + [m for c, m in zip(self.comps, comp_met) if c.role == "statutory"])
+        notifiable = or3(list(code_met.values()) +
+                         [m for (info, _), m in zip(self.comps, comp_met) if info.role == "statutory"])
         if notifiable is None:
-            notifiable = self.notifiable_split.refine(values, self._decide_notifiable)
+            notifiable = slow.notifiable_split.refine(values, slow.decide_notifiable)
 
         codes = [code for code, met in code_met.items() if met is True]
         all_codes = list(codes)
         letters: list[str] = []
-        for comp, met in zip(self.comps, comp_met):
+        pairs = [(info, verdict) for (info, _), verdict in zip(self.rows, verdicts)]
+        for (info, _), met in zip(self.comps, comp_met):
             if met is not True:
                 continue
-            role = comp.role
-            if role == "tag" and notifiable is not True or role == "voluntary" and notifiable is not False:
+            if info.role == "tag" and notifiable is not True or info.role == "voluntary" and notifiable is not False:
                 continue
-            letters.append(comp.code)
-            all_codes += self._prefixed(comp.item, codes, list(zip(self.rows, verdicts)), notes)
+            letters.append(info.code)
+            all_codes += self._prefixed(info, codes, pairs, notes)
 
         def row_missing() -> frozenset[str]:
             return frozenset().union(*(v.missing for v in verdicts if type(v) is not tuple and v.met is None))
 
         if notifiable is True and not codes and not any(
-                c.role == "statutory" and m is True for c, m in zip(self.comps, comp_met)):
+                info.role == "statutory" and m is True for (info, _), m in zip(self.comps, comp_met)):
             open_codes = [code for code, met in code_met.items() if met is None]
             facts = sorted(row_missing())
             notes.append(f"notifiable whatever {' and '.join(facts)} {'is' if len(facts) == 1 else 'are'}, but "
@@ -388,10 +206,10 @@ class CompiledEngine:
                 if verdict is not None and verdict.met is None:
                     found |= verdict.missing
             missing = sorted(found)
-        return self._result(values, ident, notes, notifiable, all_codes, letters, missing, env)
+        return self._document(values, ident, notes, notifiable, all_codes, letters, missing, env)
 
-    def _result(self, values: dict[str, Any], ident: str | None, notes: list[str], notifiable: B3,
-                codes: list[str], letters: list[str], missing: list[str], env: Env2 | None) -> Result:
+    def _document(self, values: dict[str, Any], ident: Any, notes: list[str], notifiable: B3, codes: list[str],
+                  letters: list[str], missing: list[str], env: Any) -> dict[str, Any]:
         notify_by = report_by = None
         if notifiable is not False:
             dates = {}
@@ -403,39 +221,24 @@ class CompiledEngine:
             if notifiable is None and dates:
                 notes.append("the deadlines apply if the incident turns out to be notifiable")
         jurisdiction = values.get("jurisdiction")
-        return Result(id=ident, notifiable=notifiable, codes=codes, complementary=letters, missing=missing,
-                      authority=self.authority_info.get(jurisdiction), notify_by=notify_by, report_by=report_by,
-                      advice=self._advice(values, env, jurisdiction), criteria=self.version, notes=notes)
+        return {"id": ident, "notifiable": notifiable, "codes": codes, "complementary": letters, "missing": missing,
+                "authority": self.table.authorities.get(jurisdiction), "notify_by": notify_by, "report_by": report_by,
+                "advice": self._advice(values, env, jurisdiction), "criteria": self.version, "notes": notes,
+                "error": None, "errors": []}
 
-    def _decide_notifiable(self, case: dict[str, Any], regions: dict[str, Interval]) -> B3:
-        result: B3 = False
-        for row in self.rows:
-            met = row.met(case, regions)
-            if met is True:
-                return True
-            if met is None:
-                result = None
-        for comp in self.statutory:
-            met = comp.met(case, regions)
-            if met is True:
-                return True
-            if met is None:
-                result = None
-        return result
-
-    def _prefixed(self, item: ast.Complementary, codes: list[str], verdicts: list[tuple[CompiledRow, Any]],
+    def _prefixed(self, item: ComplementaryInfo, codes: list[str], verdicts: list[tuple[RowInfo, Any]],
                   notes: list[str]) -> list[str]:
         """A complementary code with the suffix of the most relevant notification code (as the interpreter)."""
         suffixes = list(codes)
         if not suffixes:
             in_scope = []
-            for row, verdict in verdicts:
+            for info, verdict in verdicts:
                 in_scope_, band = (verdict[0], verdict[1]) if type(verdict) is tuple else (verdict.in_scope,
                                                                                             verdict.band)
                 if in_scope_ is True:
-                    in_scope.append((row.row, band))
-            banded = list(dict.fromkeys(row.code for row, band in in_scope if row.band is not None and band is True))
-            plain = list(dict.fromkeys(row.code for row, band in in_scope if row.band is None))
+                    in_scope.append((info, band))
+            banded = list(dict.fromkeys(info.code for info, band in in_scope if info.banded and band is True))
+            plain = list(dict.fromkeys(info.code for info, band in in_scope if not info.banded))
             candidates = banded or plain
             if len(candidates) == 1:
                 suffixes = candidates
@@ -458,13 +261,14 @@ class CompiledEngine:
             out.append(item.code + code)
         return out
 
-    def _advice(self, values: dict[str, Any], env: Env2 | None, jurisdiction: Any) -> list[AdviceInfo]:
-        out: list[AdviceInfo] = []
-        for index, (advice, fast, slow) in enumerate(self.advice):
+    def _advice(self, values: dict[str, Any], env: Any, jurisdiction: Any) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for index, (_, by_place, fast) in enumerate(self.advice):
             try:
                 holds = fast(values)
             except (KeyError, Unknown):
-                holds = slow(env or Env2(values))[0]
+                from .closures import Env2
+                holds = self.slow.advice[index](env or Env2(values))[0]
             if holds is True:
-                out += self.advice_info[index][jurisdiction]
+                out += by_place.get(jurisdiction, ())
         return out

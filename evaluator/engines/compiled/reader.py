@@ -7,10 +7,9 @@ import re
 from fractions import Fraction
 from typing import Any, Callable, Mapping
 
-from ...language.incident import read_incident
-from ...language.units import BOOL, ENUM, KINDS, SET, resolve_unit
+from ...language.units import BOOL, ENUM, KINDS, SET
 from ...language.values import FactInfo, Measure
-from .scales import scaled
+from .runtime import scaled
 
 
 _QUANTITY = re.compile(r"([0-9]{1,15})(?:\.([0-9]{1,15}))? ?([A-Za-zµμ]{1,4})")
@@ -27,9 +26,11 @@ class Reader:
     so both readers accept exactly the same incidents (tests/test_compiled.py).
     """
 
-    def __init__(self, facts: Mapping[str, FactInfo], scales: Mapping[str, int]):
+    def __init__(self, facts: Mapping[str, FactInfo], scales: Mapping[str, int],
+                 units: Mapping[str, Mapping[str, Fraction]]):
         self.facts = facts
         self.scales = scales
+        self.units = units  # kind -> spelling -> factor to the kind's base unit (from the unit registry)
         self.readers: dict[str, Callable[[Any], Any]] = {}
         for name, info in facts.items():
             reader = self._reader(info)
@@ -75,7 +76,7 @@ class Reader:
     def _quantity_reader(self, info: FactInfo) -> Callable[[Any], Any]:
         kind = KINDS[info.kind]
         scale = self.scales[info.kind]
-        factors = {spelling: resolve_unit(spelling)[1] * scale for spelling in kind.units + kind.spellings}
+        factors = {spelling: factor * scale for spelling, factor in self.units[info.kind].items()}
         factors = {u: (f.numerator if f.denominator == 1 else f) for u, f in factors.items()}
         bare = factors.get(info.unit) if info.unit else None
         floor = scaled(info.minimum, scale) if info.minimum is not None else 0
@@ -126,6 +127,7 @@ class Reader:
         return self.slow(data)
 
     def slow(self, data: Any) -> tuple[dict[str, Any], Any, list[str]]:
+        from ...language.incident import read_incident  # the vocabulary's reader: only when needed
         incident = read_incident(data, self.facts)
         values = {name: self.convert(self.facts[name], value) for name, value in incident.values.items()}
         return values, incident.id, list(incident.notes)

@@ -1,4 +1,4 @@
-"""One exact integer scale per kind of quantity, and what generated code may call.
+"""One exact integer scale per kind of quantity.
 
 Every threshold of a criteria file, and every value written with up to six
 decimals in any accepted unit, is an integer on its kind's scale, so the
@@ -13,39 +13,12 @@ integer, and 66 Gy is 1.1 times 60 Gy because ``66 * 10 >= 60 * 11``.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
-from typing import Any
 
 from ...language import ast
 from ...language.check import Checked
 from ...language.units import DIMENSIONLESS, KINDS, resolve_unit
 
 
-class Unknown(Exception):
-    """Raised by generated code that meets a value it cannot decide with (a zero denominator)."""
-
-
-# What the generated code may call: exact helpers, nothing else.
-
-
-def _nz(value: Any) -> Any:
-    """A denominator: a zero one is left to the three-valued engine (x / 0 is ∞ there, 0 / 0 unknown)."""
-    if value == 0:
-        raise Unknown
-    return value
-
-
-def _outside(n1: Any, d1: Any, n2: Any, d2: Any, p: int, q: int) -> bool:
-    """n1/d1 outside ±p/q of n2/d2, multiplied out (every denominator is positive)."""
-    value, low, high = n1 * d2 * q, n2 * (q - p) * d1, n2 * (q + p) * d1
-    return value < low or value > high
-
-
-def _fraction(n: Any, d: Any) -> Any:
-    return n if d == 1 else Fraction(n) / d
-
-
-RUNTIME = {"_nz": _nz, "_outside": _outside, "_fraction": _fraction, "Fraction": Fraction}
 
 
 def kind_scales(checked: Checked) -> dict[str, int]:
@@ -73,8 +46,3 @@ def _roots(criteria: ast.Criteria) -> list[ast.Node]:
     roots += [x.when for x in (*criteria.complementary, *criteria.exclusions, *criteria.advice) if x.when is not None]
     return roots
 
-
-def scaled(value: Fraction, scale: int) -> int | Fraction:
-    """An exact value on a scale: an int when it falls on the scale, else a fraction."""
-    value = value * scale
-    return value.numerator if value.denominator == 1 else value

@@ -1,0 +1,48 @@
+"""What the compiled engine needs at run time: the helpers generated code may call, and what a row's
+generated function returns. Nothing here imports the language: a process that loads compiled criteria
+from the cache starts deciding without it."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+# What a row's generated function returns: (in_scope, band, met), as the interpreter's verdict has them.
+SCOPE_OUT = (False, True, False)  # exposure, modality or jurisdiction rule the row out
+BAND_OUT = (False, False, False)  # the incident is not in the row's category
+NOT_MET = (True, True, False)
+MET = (True, True, True)
+
+
+class Unknown(Exception):
+    """Raised by generated code that meets a value it cannot decide with (a zero denominator)."""
+
+
+# What the generated code may call: exact helpers, nothing else.
+
+
+def _nz(value: Any) -> Any:
+    """A denominator: a zero one is left to the three-valued engine (x / 0 is ∞ there, 0 / 0 unknown)."""
+    if value == 0:
+        raise Unknown
+    return value
+
+
+def _outside(n1: Any, d1: Any, n2: Any, d2: Any, p: int, q: int) -> bool:
+    """n1/d1 outside ±p/q of n2/d2, multiplied out (every denominator is positive)."""
+    value, low, high = n1 * d2 * q, n2 * (q - p) * d1, n2 * (q + p) * d1
+    return value < low or value > high
+
+
+def _fraction(n: Any, d: Any) -> Any:
+    return n if d == 1 else Fraction(n) / d
+
+
+RUNTIME = {"_nz": _nz, "_outside": _outside, "_fraction": _fraction, "Fraction": Fraction}
+RUNTIME.update(SCOPE_OUT=SCOPE_OUT, BAND_OUT=BAND_OUT, NOT_MET=NOT_MET, MET=MET)
+
+
+def scaled(value: Fraction, scale: int) -> int | Fraction:
+    """An exact value on a scale: an int when it falls on the scale, else a fraction."""
+    value = value * scale
+    return value.numerator if value.denominator == 1 else value

@@ -1,0 +1,122 @@
+"""Compiling a checked criteria file into a Table: generated code and plain data, no AST.
+
+The Table is everything the compiled engine needs to decide the incidents its
+generated code can decide. It holds no AST node and no pydantic model, so it
+pickles small and loads fast: the cache (evaluator/cache.py) keeps it, and a
+new process starts deciding without parsing, checking or the unit registry.
+
+>>> from evaluator import load_criteria
+>>> g = load_criteria("2024")
+>>> table = build_table(g.checked, g.vocabulary.facts)
+>>> table.version, len(table.rows), table.rows[3].code, table.rows[3].banded
+('irmer-2024-08-28', 20, '2.2', True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Mapping
+
+from ...language.check import Checked
+from ...language.units import KINDS, resolve_unit
+from ...language.values import FactInfo
+from .codegen import Codegen
+from .scales import kind_scales
+from .threevalued import SCOPES
+
+
+@dataclass(frozen=True)
+class RowInfo:
+    """What the composition of a result needs to know of a row."""
+
+    index: int
+    code: str
+    label: str | None
+    banded: bool  # the row has a band: its category is one band of a fact (2.1 by intended dose, ...)
+    scopes: tuple[tuple[str, frozenset, bool], ...]  # (fact, allowed values, the fact holds several)
+
+
+@dataclass(frozen=True)
+class ComplementaryInfo:
+    index: int
+    code: str
+    role: str
+    suffix_from: int | None
+    suffix_to: int | None
+
+
+@dataclass
+class Table:
+    version: str
+    source: str  # the generated Python: row_<i>, comp_<j>, advice_<k>
+    constants: dict[str, Any]
+    scales: dict[str, int]
+    units: dict[str, dict[str, Fraction]]  # kind -> spelling -> factor to the base unit
+    facts: dict[str, FactInfo]
+    rows: tuple[RowInfo, ...]
+    comps: tuple[ComplementaryInfo, ...]
+    authorities: dict[str, dict[str, Any]]  # jurisdiction -> the result's authority
+    advice: tuple[tuple[str, dict[Any, tuple[dict[str, Any], ...]]], ...]  # (name, place -> the advice shown)
+    deadlines: tuple[tuple[str, str, int], ...]  # (name, the date it counts from, days)
+    shared_codes: frozenset[str] = field(default_factory=frozenset)  # codes of several rows (code 1)
+
+
+def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
+    criteria = checked.criteria
+    scales = kind_scales(checked)
+    gen = Codegen(checked, scales)
+    exclusions: dict[str, list] = {}
+    for exclusion in criteria.exclusions:
+        for code in exclusion.codes:
+            exclusions.setdefault(code, []).append(exclusion)
+    lines: list[str] = []
+    rows = []
+    for i, row in enumerate(criteria.rows):
+        lines.append(f"def row_{i}(v):  # row {row.name}")
+        scopes = []
+        for clause, fact, any_of in SCOPES:
+            allowed = getattr(row, clause)
+            if allowed:
+                scopes.append((fact, frozenset(allowed), any_of))
+                test = (f"v[{fact!r}].isdisjoint({gen.const(frozenset(allowed))})" if any_of
+                        else f"v[{fact!r}] not in {gen.const(frozenset(allowed))}")
+                lines.append(f"    if {test}: return SCOPE_OUT")
+        if row.band is not None:
+            lines.append(f"    if not {gen.cond(row.band)}: return BAND_OUT")
+        lines.append(f"    if not {gen.cond(row.when)}: return NOT_MET")
+        if row.unless is not None:
+            lines.append(f"    if {gen.cond(row.unless)}: return NOT_MET")
+        for exclusion in exclusions.get(row.code, ()):
+            lines.append(f"    if {gen.cond(exclusion.when)}: return NOT_MET  # exclusion {exclusion.name}")
+        lines += ["    return MET", ""]
+        rows.append(RowInfo(i, row.code, row.label, row.band is not None, tuple(scopes)))
+    comps = []
+    for j, item in enumerate(criteria.complementary):
+        lines.append(f"def comp_{j}(v):  # complementary {item.code}")
+        lines.append(f"    if not {gen.cond(item.when)}: return False")
+        for exclusion in exclusions.get(item.code, ()):
+            lines.append(f"    if {gen.cond(exclusion.when)}: return False  # exclusion {exclusion.name}")
+        lines += ["    return True", ""]
+        comps.append(ComplementaryInfo(j, item.code, item.role or "", item.suffix_from, item.suffix_to))
+    places = list(facts["jurisdiction"].values) if "jurisdiction" in facts else []
+    advice = []
+    for k, item in enumerate(criteria.advice):
+        lines += [f"def advice_{k}(v):  # advice {item.name}", f"    return bool({gen.cond(item.when)})", ""]
+        shown = [{"name": item.name, "text": text.text, "jurisdictions": list(text.jurisdictions),
+                  "says": [s.text for s in item.says]} for text in item.texts]
+        by_place: dict[Any, tuple[dict[str, Any], ...]] = {None: tuple(shown)}
+        for place in places:
+            by_place[place] = tuple(s for s, text in zip(shown, item.texts) if place in text.jurisdictions)
+        advice.append((item.name, by_place))
+    codes = [row.code for row in criteria.rows]
+    return Table(
+        version=criteria.header.version, source="\n".join(lines), constants=gen.constants, scales=scales,
+        units={name: {u: resolve_unit(u)[1] for u in kind.units + kind.spellings}
+               for name, kind in KINDS.items() if kind.dimension},
+        facts=dict(facts), rows=tuple(rows), comps=tuple(comps),
+        authorities={a.jurisdiction: {"jurisdiction": a.jurisdiction, "name": a.name or "", "contact": a.contact}
+                     for a in criteria.authorities},
+        advice=tuple(advice),
+        deadlines=tuple((d.name, d.after, d.days) for d in criteria.deadlines if d.days is not None),
+        shared_codes=frozenset(code for code in codes if codes.count(code) > 1))
