@@ -365,12 +365,14 @@ def _unknown_columns(arrow: pa.Table, facts: Mapping[str, Any]) -> list[str]:
 
 
 def evaluate_table(table: Any, *, criteria: Any = None, engine: str = "duckdb", units: Mapping[str, str] | None = None,
-                   spark: Any = None, spark_master: str | None = None) -> Any:
+                   spark: Any = None, spark_master: str | None = None, case_split: str | None = None) -> Any:
     """Evaluate a table of incidents; the table with the result's columns added (see the module's doc).
 
     `criteria` is a Guidance (one version for every row) or None (each row under
     the version in force on its discovered_on, else the latest). Returns an Arrow
     table (a Spark DataFrame when given one), with the Summary in its metadata.
+    `case_split` is where rows that need the case split are decided: "sql" (in
+    the query, Spark's default) or "python" (DuckDB's default, faster there).
     """
     from ..load import load_vocabulary
     if engine not in ENGINES:
@@ -379,7 +381,8 @@ def evaluate_table(table: Any, *, criteria: Any = None, engine: str = "duckdb", 
     units = check_units(units or {}, facts)
     if engine == "spark" or type(table).__module__.startswith("pyspark"):
         from .spark import evaluate_spark
-        return evaluate_spark(table, criteria=criteria, units=units, spark=spark, master=spark_master, facts=facts)
+        return evaluate_spark(table, criteria=criteria, units=units, spark=spark, master=spark_master, facts=facts,
+                              case_split=case_split or "sql")
     start = time.perf_counter()
     prepared = _prepare(table, facts)
     summary = Summary(engine=engine, rows=prepared.table.num_rows)
@@ -387,7 +390,7 @@ def evaluate_table(table: Any, *, criteria: Any = None, engine: str = "duckdb", 
     if engine == "python":
         out = _python_table(prepared, criteria, units, summary)
     else:
-        out = _duckdb_table(prepared, criteria, units, summary)
+        out = _duckdb_table(prepared, criteria, units, summary, refine=(case_split or "python") == "sql")
     summary.seconds = time.perf_counter() - start
     summary.errors = out.num_rows - out.column("error").null_count
     versions = out.column("criteria").value_counts().to_pylist()
@@ -428,7 +431,8 @@ def query_for(guidance: Any, types: Mapping[str, str], units: Mapping[str, str],
     return _QUERIES[key]
 
 
-def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], summary: Summary) -> pa.Table:
+def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], summary: Summary,
+                  refine: bool) -> pa.Table:
     import duckdb
     from ..load import compile_file, versions
     con = duckdb.connect()
@@ -445,7 +449,7 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
     for n, (version, guidance) in enumerate(chosen.items()):
         source = f"_irmer_source_{n}"
         con.execute(f"CREATE TEMP VIEW {source} AS SELECT * FROM _irmer_source WHERE {VERSION} = '{version}'")
-        sql = query_for(guidance, prepared.types, units, prepared.keep, source, refine=False, dialect="duckdb")
+        sql = query_for(guidance, prepared.types, units, prepared.keep, source, refine=refine, dialect="duckdb")
         if sql is None:
             summary.notes.append(f"{version} does not compile to SQL; its rows are evaluated in Python")
             rows = con.execute(f"SELECT {ROW} FROM _irmer_source WHERE {VERSION} = '{version}'").fetchall()

@@ -49,7 +49,7 @@ from ..language.check import Checked
 from ..language.units import ACCEPTED, BOOL, ENUM, KINDS, SET, resolve_unit
 from ..language.values import FactInfo
 from .logic import INF, INTERVAL_COMPARE as STATIC_COMPARE, Interval
-from .plan import SPLIT_BUDGET, Choice, Plan, Split
+from .plan import SCOPE_FACTS, SPLIT_BUDGET, Choice, Plan, Split
 
 SCALE = 12  # digits after the point, in the kind's base unit: 1 pSv, 1 pGy, 1 pm, ...
 PRECISION = 30  # total digits: values below 10^18 base units
@@ -390,7 +390,8 @@ def compare(a: Num, op: str, b: Num) -> B:
     # A fact compared with a constant: where the fact is unknown, the answer does not depend on the row
     # (and the short way gives NULL there, as its column is NULL).
     for side, other, flip in ((a, b, False), (b, a, True)):
-        if other.known is True and side.static is not None and isinstance(side.known, exp.Is | exp.Not):
+        constant = other.known is True and other.point.e is None and other.point.d is None
+        if constant and side.static is not None and isinstance(side.known, exp.Is | exp.Not):
             value = Interval(other.point.k, other.point.k)
             static = STATIC_COMPARE[op](value, side.static) if flip else STATIC_COMPARE[op](side.static, value)
             return fast if static is None else exp.Coalesce(this=to_sql(fast), expressions=[to_sql(static)])
@@ -1240,6 +1241,13 @@ class Term:
     facts: set[str]  # the facts it reads
 
 
+def _reads(nodes: Iterable[ast.Node]) -> set[str]:
+    """Every fact a decision reads (whether or not its own split could enumerate it), and the scope facts."""
+    facts = {n.name for n in nodes if isinstance(n, ast.Ref) and n.target == "fact"}
+    facts |= {n.fact for n in nodes if isinstance(n, (ast.IsValue, ast.Includes))}
+    return facts | set(SCOPE_FACTS)
+
+
 def _layer(previous: exp.Expression, name: str, columns: list[tuple[str, exp.Expression]]) -> exp.Select:
     """SELECT *, <columns> FROM (previous): each layer may use the columns of the ones before."""
     source = exp.Subquery(this=previous, alias=exp.TableAlias(this=exp.to_identifier(name)))
@@ -1355,12 +1363,12 @@ class QueryBuilder:
 
     def row_term(self, n: int, guard: B = True) -> "Term":
         row = self.rows[n]
-        return Term(guard, lambda c: self.row_verdict(row, c)["met"], {c.fact for c in self.plan.row(n).choices})
+        return Term(guard, lambda c: self.row_verdict(row, c)["met"], _reads(self.plan.row(n).nodes))
 
     def comp_term(self, n: int, guard: B) -> "Term":
         item = self.criteria.complementary[n]
-        facts = {f.fact for f in self.plan.split(self.plan.comp_roots(item)).choices}
-        return Term(guard, lambda c: self.comp_verdict(item, c)["met"], facts)
+        return Term(guard, lambda c: self.comp_verdict(item, c)["met"],
+                    _reads(self.plan.split(self.plan.comp_roots(item)).nodes))
 
     # ------------------------------------------------------------- the query
     def build(self) -> exp.Select:
