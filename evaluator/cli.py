@@ -15,20 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from . import __version__
-from .language.diagnostics import CriteriaError, render as render_diagnostic
-from .tools.examples import run_examples
-from .load import (compile_file, find_criteria, load_criteria, load_vocabulary, parse_file,
-                   shipped_files, versions)
-from .tools.render_text import result_text
-from .result import Result
-from .language import ast
+from .catalogue import find_criteria, shipped_files, versions
+from .errors import CriteriaError
+
+# Each command imports what it uses when it runs: `irmer evaluate` starts without the parser, the
+# checker, the unit registry, z3, pygls or rich (docs/performance.md, start-up).
 
 
-def console(stderr: bool = False) -> Console:
+def console(stderr: bool = False) -> Any:
     """Rich console: colour on a terminal; plain, fixed-width text otherwise (for files and golden tests)."""
+    from rich.console import Console
     stream = sys.stderr if stderr else sys.stdout
     terminal = stream.isatty()
     return Console(file=stream, highlight=False, soft_wrap=True, width=None if terminal else 200,
@@ -90,10 +88,22 @@ def main() -> None:
 @main.command()
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 def check(files: tuple[Path, ...]) -> None:
-    """Check criteria (or vocabulary) files: syntax, names, kinds, units, examples.
+    """Check criteria (or vocabulary) files: syntax, names, kinds, units, examples, and the table itself:
+    bands that leave a gap or overlap, a row that can never be met, a code given twice (lint's error rules,
+    unless the file accepts them with `allow RULE "reason"`).
 
     With no FILE, checks every shipped criteria file.
+
+    \b
+    Exit status:
+      0  every file is valid
+      1  a file has an error (its table too: a band gap or overlap, a row that never fires, a code given twice)
+      2  the command could not run
     """
+    from .tools.lint import table_diagnostic, table_findings  # z3: only here, never when criteria are loaded
+    from .language import ast
+    from .language.diagnostics import render as render_diagnostic
+    from .load import compile_file, load_vocabulary, parse_file
     out = console()
     failed = False
     for path in files or tuple(_relative(p) for p in shipped_files()):
@@ -112,6 +122,12 @@ def check(files: tuple[Path, ...]) -> None:
             click.echo(render_diagnostic(warning, guidance.source), err=True)
         for note in guidance.notes:
             click.echo(f"note: {note}", err=True)
+        table = table_findings(guidance)
+        for finding in table:
+            click.echo(render_diagnostic(table_diagnostic(finding), guidance.source), err=True)
+        if table:
+            failed = True
+            continue
         criteria = guidance.ast
         out.print(f"[green]ok[/] {path}: {criteria.header.version}, {len(criteria.rows)} rows, "
                   f"{len(criteria.complementary)} complementary codes, {len(criteria.examples)} examples")
@@ -125,6 +141,8 @@ def check(files: tuple[Path, ...]) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="List every example, not only failures.")
 def test(files: tuple[Path, ...], verbose: bool) -> None:
     """Run the examples inside criteria files (default: every shipped file)."""
+    from .load import compile_file
+    from .tools.examples import run_examples
     out = console()
     total = failures = 0
     for path in files or tuple(_relative(p) for p in shipped_files()):
@@ -283,6 +301,7 @@ def _write(decided, options, sink, flush: bool = False) -> bool:
     """Write each result as it comes; whether any had an error."""
     failed = False
     if options.output == "text":
+        from .tools.render_text import result_text
         out = console()
         for index, (result, error) in enumerate(decided):
             if index:
@@ -324,6 +343,8 @@ def name_of(source: str) -> str:
 @click.option("--incident", "which", flag_value="incident", default=True, help="The JSON Schema of an incident.")
 def schema(which: str) -> None:
     """Print the JSON Schema of an incident (or, with --result, of a result)."""
+    from .load import load_vocabulary
+    from .result import Result
     if which == "result":
         document = Result.model_json_schema()
         document = {"$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -341,6 +362,8 @@ def schema(which: str) -> None:
 @click.option("--schema", "show_schema", is_flag=True, help="Print the JSON Schema of the AST instead.")
 def compile_command(file: Path | None, show_schema: bool) -> None:
     """Print the checked AST of a criteria file as JSON."""
+    from .language import ast
+    from .load import compile_file
     if show_schema:
         document = ast.Criteria.model_json_schema()
         click.echo(json.dumps({"$schema": "https://json-schema.org/draft/2020-12/schema", **document}, indent=2))
@@ -369,6 +392,8 @@ def _rename_map(pairs: tuple[str, ...]) -> dict[str, str]:
 def _plain(markup: str) -> str:
     """Rich markup as plain text, for a file."""
     from io import StringIO
+
+    from rich.console import Console
     buffer = StringIO()
     Console(file=buffer, force_terminal=False, width=200, highlight=False, soft_wrap=True, emoji=False).print(markup)
     return buffer.getvalue()
@@ -397,8 +422,14 @@ def diff_command(old: str, new: str, renames: tuple[str, ...], incidents: str | 
     """What changes from guidance OLD to NEW: structure, meaning (with witnesses), and impact.
 
     OLD and NEW are criteria files or versions (2023, 2024, irmer-2024-08-28).
-    Exit status: 0 when no incident can flip, 1 when some can, 2 on error.
+
+    \b
+    Exit status, as diff(1) and `git diff --exit-code` give it:
+      0  no incident can be classified differently: every code proved equivalent
+      1  the versions differ: some incident can be classified differently (not a failure of the command)
+      2  the command could not run (a file that does not check, an unreadable incidents file)
     """
+    from .load import load_criteria
     from .tools.diff import diff
     from .tools.impact import IncidentFileError, population, read_incidents
     try:
@@ -424,6 +455,8 @@ def diff_command(old: str, new: str, renames: tuple[str, ...], incidents: str | 
 def git_diff(args: tuple[str, ...]) -> None:
     """For git's diff driver: PATH OLD-FILE OLD-HEX OLD-MODE NEW-FILE NEW-HEX NEW-MODE (see docs/diff.md)."""
     import difflib
+
+    from .load import compile_file
     from .tools.diff import diff
     if len(args) < 7:
         click.echo("irmer git-diff is run by git as a diff driver; see docs/diff.md", err=True)
@@ -457,7 +490,13 @@ def lint(files: tuple[Path, ...], shape: str) -> None:
     """Find the mistakes a table of thresholds invites: band gaps and overlaps, rows that never fire,
     shadowed rows, unused facts, codes out of order, missing examples, suffix ranges.
 
-    With no FILE, lints every shipped criteria file. Exit status: 1 when there is an error, else 0.
+    With no FILE, lints every shipped criteria file.
+
+    \b
+    Exit status:
+      0  no finding is an error (warnings and findings accepted with `allow` do not count)
+      1  a finding that is not accepted is an error, or a file does not compile
+      2  the command could not run
     """
     from .tools.lint import run
     sys.exit(run(files or tuple(_relative(p) for p in shipped_files()), shape))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -398,6 +399,34 @@ def test_exit_status_and_json_schema(cli, tmp_path):
     broken.write_text("guidance \"x\"\n  title 3\n", encoding="utf-8")
     result = cli("diff", "2023", str(broken))
     assert result.exit_code == 2 and "error" in result.stderr and "Traceback" not in result.stderr
+
+
+def readme_exit_table() -> dict[str, list[str]]:
+    """The README's exit-status table: command -> what 0, 1 and 2 mean."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("| Command | 0 | 1 | 2 |")
+    rows = {}
+    for line in readme[start:].splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        for command in re.findall(r"`(\w+)`", cells[0]):
+            rows[command] = cells[1:]
+    return rows
+
+
+def test_exit_status_is_documented_for_each_command(cli):
+    """1 from `irmer diff` means the versions differ, and says so: in the README and in --help."""
+    table = readme_exit_table()
+    assert set(table) >= {"evaluate", "explain", "check", "test", "diff", "lint", "fmt", "render"}
+    assert "the versions differ" in table["diff"][1] and "could not run" in table["diff"][2]
+    assert "ambiguous or broken" in table["check"][1]
+    for command in ("check", "diff", "lint"):
+        shown = cli(command, "--help").stdout
+        assert "Exit status" in shown, command
+        lines = [line.strip() for line in shown.splitlines()]
+        assert [line[:1] for line in lines if re.match(r"^[012]  ", line)] == ["0", "1", "2"], command
+    assert "the versions differ" in cli("diff", "--help").stdout and "diff(1)" in cli("diff", "--help").stdout
 
 
 def test_population_impact(cli):

@@ -5,6 +5,9 @@
 leave open, a row that can never be met or only ever with another, a fact
 nothing reads, thresholds in mixed units, codes out of order, text missing,
 suffix ranges that miss codes, codes without examples (docs/authoring.md).
+The rules of severity error (TABLE_RULES: a gap, an overlap, a row that never
+fires, a code given twice) make the table ambiguous or broken, so `irmer check`
+runs them too (`table_findings`), and only there: loading criteria never does.
 
 Each finding has a rule id, a severity, a one-line message, the place in the
 file, and where it helps a hint and a witness: an incident in the public
@@ -801,6 +804,39 @@ CHECKS: list[Callable[[Linter], None]] = [
     Linter.check_never_fires, Linter.check_bands, Linter.check_shadowed, Linter.check_unused, Linter.check_units,
     Linter.check_codes, Linter.check_text, Linter.check_suffixes, Linter.check_examples, Linter.check_allows,
 ]
+
+# The rules whose findings make the table ambiguous or broken, not merely unwise: a value of a banded
+# fact in no band (band_gap) or in two (band_overlap), a row no incident can meet (never_fires), a code
+# given twice for the same incidents (duplicate_code). `irmer check` reports them as errors, unless the
+# file accepts them with `allow`; lint keeps the advice (every other rule). They are lint's rules of
+# severity "error", and the checks that find them; nothing else needs z3, so loading stays without it.
+TABLE_RULES: tuple[str, ...] = tuple(rule for rule, spec in RULES.items() if spec.severity == "error")
+TABLE_CHECKS: list[Callable[[Linter], None]] = [Linter.check_never_fires, Linter.check_bands, Linter.check_codes]
+
+
+def table_findings(guidance: Guidance) -> list[Finding]:
+    """The findings of the table rules that the file does not accept with `allow`: errors for `irmer check`.
+
+    >>> from evaluator import load_criteria
+    >>> table_findings(load_criteria("2024"))
+    []
+    """
+    linter = Linter(guidance)
+    for check in TABLE_CHECKS:
+        check(linter)
+    found = [f for f in linter.findings if f.rule in TABLE_RULES and f.allowed is None]
+    return sorted(found, key=lambda f: (f.span.line if f.span else 0, f.span.column if f.span else 0, f.rule))
+
+
+def table_diagnostic(finding: Finding) -> Diagnostic:
+    """A table finding as a check error: the place, the message, and a hint with the rule, a witness and `allow`."""
+    # The hint's lines are rendered under `  hint: `, as lint prints its witness.
+    lines = [finding.hint or "see docs/authoring.md"]
+    if finding.witness:
+        lines.append(f"  witness: {witness_text(finding.witness)}")
+    lines.append(f"  if the table is so on purpose, say why in the file: allow {finding.rule} \"...\"")
+    return Diagnostic(message=f"{finding.message} ({finding.rule})", span=finding.span, severity="error",
+                      hint="\n".join(lines))
 
 
 # ----------------------------------------------------------------------- CLI
