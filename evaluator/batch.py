@@ -357,20 +357,37 @@ class Options:
 
 
 def evaluate_item(item: Item, versions: Versions, options: Options) -> Any:
-    """The Result of one item of the input (never raises)."""
-    from .result import ErrorInfo, Result
+    """The result of one item of the input (never raises): a plain dict for JSON output (the compiled
+    engine's, in the Result's shape), a Result when it is explained or shown to people."""
+    from .engines.compiled import error_document
     if item.error is not None:
-        info = ErrorInfo(field=f"line {item.line}" if item.line else "incident", message=item.error)
-        return Result(error=info, errors=[info])
+        problem = {"field": f"line {item.line}" if item.line else "incident", "message": item.error, "hint": None}
+        return _shown(error_document(None, None, [problem]), options)
     if not isinstance(item.value, dict):
-        info = ErrorInfo(field="incident", message=f"an incident is a JSON object, not {_json_type(item.value)}")
-        return Result(error=info, errors=[info])
-    guidance, notes = versions.pick(item.value)
-    # Text for people shows what decided the result: the explaining engine.
-    result = guidance.evaluate(item.value, explain=options.explain or options.output == "text")
+        problem = {"field": "incident", "message": f"an incident is a JSON object, not {_json_type(item.value)}",
+                   "hint": None}
+        return _shown(error_document(None, None, [problem]), options)
+    prepared, notes = versions.pick(item.value)
+    if options.explain or options.output == "text":  # the explaining engine: text shows what decided
+        result = prepared.evaluate(item.value, explain=True)
+        if notes:
+            result.notes = notes + result.notes
+        return result
+    document = prepared.document(item.value)
     if notes:
-        result.notes = notes + result.notes
-    return result
+        document["notes"] = notes + document["notes"]
+    return document
+
+
+def _shown(document: dict[str, Any], options: Options) -> Any:
+    if options.explain or options.output == "text":
+        from .result import Result
+        return Result(**document)
+    return document
+
+
+def failed(result: Any) -> bool:
+    return (result["error"] if isinstance(result, dict) else result.error) is not None
 
 
 def _json_type(value: Any) -> str:
@@ -378,15 +395,24 @@ def _json_type(value: Any) -> str:
         type(value), "a number")
 
 
+def _iso(value: Any) -> str:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def render(result: Any, options: Options) -> str:
     """One result as JSON, as the output's shape writes it (without the trailing newline)."""
-    document = result.model_dump(mode="json", exclude=None if options.explain else {"explanation"})
+    if isinstance(result, dict):
+        document = result
+    else:
+        document = result.model_dump(mode="json", exclude=None if options.explain else {"explanation"})
     indent = None if options.shape == "lines" else 2
     try:
-        text = json.dumps(document, ensure_ascii=False, indent=indent)
+        text = json.dumps(document, ensure_ascii=False, indent=indent, default=_iso)
         text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate in the input: write it as its escape
-        text = json.dumps(document, ensure_ascii=True, indent=indent)
+        text = json.dumps(document, ensure_ascii=True, indent=indent, default=_iso)
     if options.shape == "array":
         text = "\n".join("  " + line for line in text.split("\n"))
     return text
@@ -398,7 +424,7 @@ def evaluate_chunk(items: list[Item], options: Options) -> list[tuple[Any, bool]
     out = []
     for item in items:
         result = evaluate_item(item, versions, options)
-        out.append((render(result, options) if options.output == "json" else result, result.error is not None))
+        out.append((render(result, options) if options.output == "json" else result, failed(result)))
     return out
 
 
@@ -412,8 +438,9 @@ def _worker_versions(criteria: str | None) -> Versions:
 
 
 def make_versions(criteria: str | None) -> Versions:
-    from .load import load_criteria, versions
-    return Versions(load_criteria, criteria, versions())
+    from .catalogue import versions
+    from .prepared import prepare
+    return Versions(prepare, criteria, versions())
 
 
 def results(source: Source, options: Options, workers: int = 1,
@@ -432,7 +459,7 @@ def _results(source: Source, options: Options, versions: Versions, workers: int,
     if workers <= 1:
         for item in source:
             result = evaluate_item(item, versions, options)
-            yield (render(result, options) if options.output == "json" else result), result.error is not None
+            yield (render(result, options) if options.output == "json" else result), failed(result)
         return
     import itertools
     from concurrent.futures import ProcessPoolExecutor

@@ -13,7 +13,6 @@ and which version was in force on a date.
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import json
 from dataclasses import dataclass, field
@@ -31,12 +30,14 @@ from .engines.interpreter import Evaluator
 from .language.incident import (IncidentBase, IncidentError, IncidentFacts, Problem, incident_model, incident_schema,
                        read_incident)
 from .language.parse import parse_text
+from .catalogue import (VOCABULARY_FILE, VersionInfo, find_criteria, in_force_on, shipped_files,  # noqa: F401 - the API
+                        versions)
+from .prepared import incident_id, internal_error
 from .resources import criteria_dir
 from .result import ErrorInfo, Result
 from .language.transform import to_ast
-from .language.values import FactInfo, ValueProblem, read_date, show_text
+from .language.values import FactInfo, ValueProblem, read_date
 
-VOCABULARY_FILE = "incident-vocabulary.irmer"
 
 
 @dataclass
@@ -241,14 +242,11 @@ class Guidance:
                 read = self.read(incident)
             except IncidentError as error:
                 infos = [ErrorInfo(field=p.field, message=p.message, hint=p.hint) for p in error.problems]
-                return Result(id=_incident_id(incident), criteria=self.version, error=infos[0], errors=infos)
+                return Result(id=incident_id(incident), criteria=self.version, error=infos[0], errors=infos)
             return self.evaluator.evaluate(read)
         except Exception as error:  # noqa: BLE001 - the promise is a Result, whatever goes wrong
-            info = ErrorInfo(field="incident",
-                             message=f"internal error: {type(error).__name__}: {show_text(str(error), 200)}",
-                             hint="this is a fault in the evaluator, not in the incident; please report it "
-                                  "with the incident")
-            return Result(id=_incident_id(incident), criteria=self.version, error=info, errors=[info])
+            info = ErrorInfo(**internal_error(error))
+            return Result(id=incident_id(incident), criteria=self.version, error=info, errors=[info])
 
     def evaluate_many(self, incidents: Iterable[Mapping[str, Any]], explain: bool = False) -> list[Result]:
         """Evaluate several incidents under this version, in order. For a long stream, call `evaluate`
@@ -296,75 +294,8 @@ class Guidance:
         return self.ast.model_dump_json(indent=2)
 
 
-def _incident_id(incident: Any) -> str | None:
-    """The incident's id as text for its result, if it has a usable one."""
-    try:
-        ident = incident.get("id") if isinstance(incident, Mapping) else getattr(incident, "id", None)
-    except Exception:  # noqa: BLE001 - an odd mapping must not stop the result
-        return None
-    if ident is None or isinstance(ident, bool) or not isinstance(ident, (str, int)):
-        return None
-    return ident if isinstance(ident, str) else str(ident) if abs(ident) < 10 ** 30 else None
-
-
 # ---------------------------------------------------------------- catalogue
-
-@dataclass(frozen=True)
-class VersionInfo:
-    version: str
-    published: dt.date | None
-    in_force: dt.date | None
-    path: Path
-
-
-def shipped_files() -> list[Path]:
-    return sorted(p for p in criteria_dir().glob("*.irmer") if p.name != VOCABULARY_FILE)
-
-
-@lru_cache(maxsize=1)
-def _catalogue() -> tuple[VersionInfo, ...]:
-    infos = []
-    for path in shipped_files():
-        node, _ = parse_file(path)
-        if isinstance(node, ast.Criteria):
-            infos.append(VersionInfo(node.header.version, node.header.published, node.header.in_force, path))
-    return tuple(sorted(infos, key=lambda i: (i.in_force or dt.date.min, i.version)))
-
-
-def versions() -> list[VersionInfo]:
-    """The shipped guidance versions, oldest first."""
-    return list(_catalogue())
-
-
-def find_criteria(spec: str | Path | None = None) -> Path:
-    """A criteria file for `2024`, a version id, or a path; the latest version when None."""
-    catalogue = versions()
-    if spec is None:
-        return catalogue[-1].path
-    text = str(spec)
-    path = Path(text)
-    if path.suffix == ".irmer" and path.exists():
-        return path  # a file the user names, even if a shipped file has the same name
-    for info in catalogue:
-        if text == info.version or (info.published and text == str(info.published.year)):
-            return info.path
-    if path.exists():
-        return path
-    for info in catalogue:
-        if text == info.path.name:
-            return info.path
-    known = ", ".join(sorted({str(i.published.year) for i in catalogue if i.published} | {i.version for i in catalogue}))
-    raise CriteriaError([Diagnostic(message=f"no criteria `{text}`", hint=f"give a file, or one of: {known}")])
-
-
-def in_force_on(day: dt.date) -> VersionInfo | None:
-    """The shipped version in force on a day, or None before the earliest."""
-    chosen = None
-    for info in versions():
-        if info.in_force and info.in_force <= day:
-            chosen = info
-    return chosen
-
+# The shipped versions (evaluator/catalogue.py, a light module the command line loads without the pipeline).
 
 def load_criteria(spec: str | Path | None = None) -> Guidance:
     """Load criteria: `"2024"`, `"2023"`, a version id, or a path (default: the latest version)."""

@@ -59,7 +59,7 @@ _POSITIONS = frozenset({"span", "clause_spans"})  # where things are, not what t
 class Node(BaseModel):
     """Base of every AST node: frozen, with a source span that equality ignores."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=False, defer_build=True)
 
     span: Span | None = Field(default=None, description="where the node is in its source file")
 
@@ -439,6 +439,5 @@ class Vocabulary(Node):
         return None
 
 
-for _model in list(globals().values()):
-    if isinstance(_model, type) and issubclass(_model, BaseModel) and _model is not BaseModel:
-        _model.model_rebuild()
+# Every model builds its validator when it first validates (defer_build): a process that only reads
+# checked ASTs from the cache (evaluator/cache.py) never pays for building them.

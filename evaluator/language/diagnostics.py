@@ -22,6 +22,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from ..errors import CriteriaError  # noqa: F401 - raised with these diagnostics; defined apart (see there)
+
 
 class Span(BaseModel):
     """A region of a source file: 1-based lines and columns, end exclusive."""
@@ -54,23 +56,6 @@ class Diagnostic(BaseModel):
     def __str__(self) -> str:
         where = f"{self.span}: " if self.span else ""
         return f"{where}{self.severity}: {self.message}"
-
-
-class CriteriaError(Exception):
-    """Raised when a criteria file cannot be parsed or checked.
-
-    It carries every diagnostic found (not just the first) and the source
-    texts, so that callers can render them with a caret.
-    """
-
-    def __init__(self, diagnostics: list[Diagnostic], sources: dict[str, str] | None = None):
-        self.diagnostics = list(diagnostics)
-        self.sources = dict(sources or {})
-        super().__init__("\n".join(str(d) for d in self.diagnostics))
-
-    def render(self) -> str:
-        return "\n".join(render(d, self.sources.get(d.span.file) if d.span else None)
-                         for d in self.diagnostics)
 
 
 def render(diagnostic: Diagnostic, source: str | None = None) -> str:

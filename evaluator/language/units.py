@@ -19,11 +19,14 @@ import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import pint
 from rapidfuzz.distance import OSA
 
 from ..resources import units_path
+
+if TYPE_CHECKING:
+    import pint
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,8 @@ class UnitError(ValueError):
 
 @lru_cache(maxsize=1)
 def registry() -> pint.UnitRegistry:
-    """Our pint registry, validated when built."""
+    """Our pint registry, validated when built (pint is imported here, when a unit is first resolved)."""
+    import pint
     ureg = pint.UnitRegistry(filename=None, non_int_type=Fraction, autoconvert_offset_to_baseunit=False)
     ureg.load_definitions(str(units_path()))
     _validate(ureg)
@@ -126,9 +130,26 @@ def resolve_unit(unit: str) -> tuple[str, Fraction]:
     kind = ACCEPTED.get(text)
     if kind is None:
         raise UnitError(unit, suggest_unit(unit))
+    return _factors()[text]
+
+
+@lru_cache(maxsize=1)
+def _factors() -> dict[str, tuple[str, Fraction]]:
+    """Every accepted spelling's kind and exact factor, worked out by the registry once and kept in the
+    cache (evaluator/cache.py), keyed by units.txt and the kinds table: a new process needs no pint."""
+    from .. import cache
+    inputs = [units_path().read_bytes(), repr(sorted(ACCEPTED.items())).encode(),
+              repr([(k.name, k.base_unit) for k in KINDS.values()]).encode()]
+    return cache.remember("units", inputs, _factors_from_registry)
+
+
+def _factors_from_registry() -> dict[str, tuple[str, Fraction]]:
     ureg = registry()
-    factor = ureg.Quantity(Fraction(1), ureg.parse_units(_normalise(text))).to(KINDS[kind].base_unit).magnitude
-    return kind, Fraction(factor)
+    out = {}
+    for spelling, kind in ACCEPTED.items():
+        factor = ureg.Quantity(Fraction(1), ureg.parse_units(_normalise(spelling))).to(KINDS[kind].base_unit).magnitude
+        out[spelling] = (kind, Fraction(factor))
+    return out
 
 
 def known_units() -> list[str]:

@@ -15,10 +15,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable
 
-from ..logic import B3, NONE, Interval, or3
+from ..logic import B3, NONE, or3
 from .reader import Reader
-from .runtime import RUNTIME, SCOPE_OUT, Unknown
-from .table import ComplementaryInfo, RowInfo, Table
+from .runtime import RUNTIME, SCOPE_OUT, ComplementaryInfo, RowInfo, Table, Unknown
 
 # The fields of a result, in the order evaluator.result.Result declares them (its explanation left out).
 FIELDS = ("id", "notifiable", "codes", "complementary", "missing", "authority", "notify_by", "report_by", "advice",

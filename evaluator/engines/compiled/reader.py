@@ -74,7 +74,7 @@ class Reader:
         return None  # ratios and anything new: the vocabulary's reader
 
     def _quantity_reader(self, info: FactInfo) -> Callable[[Any], Any]:
-        kind = KINDS[info.kind]
+
         scale = self.scales[info.kind]
         factors = {spelling: factor * scale for spelling, factor in self.units[info.kind].items()}
         factors = {u: (f.numerator if f.denominator == 1 else f) for u, f in factors.items()}

@@ -1,9 +1,10 @@
-"""What the compiled engine needs at run time: the helpers generated code may call, and what a row's
-generated function returns. Nothing here imports the language: a process that loads compiled criteria
+"""What the compiled engine needs at run time: the Table (what table.py compiles), the helpers
+generated code may call, and what a row's generated function returns. Nothing here imports the language: a process that loads compiled criteria
 from the cache starts deciding without it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -46,3 +47,39 @@ def scaled(value: Fraction, scale: int) -> int | Fraction:
     """An exact value on a scale: an int when it falls on the scale, else a fraction."""
     value = value * scale
     return value.numerator if value.denominator == 1 else value
+
+
+@dataclass(frozen=True)
+class RowInfo:
+    """What the composition of a result needs to know of a row."""
+
+    index: int
+    code: str
+    label: str | None
+    banded: bool  # the row has a band: its category is one band of a fact (2.1 by intended dose, ...)
+    scopes: tuple[tuple[str, frozenset, bool], ...]  # (fact, allowed values, the fact holds several)
+
+
+@dataclass(frozen=True)
+class ComplementaryInfo:
+    index: int
+    code: str
+    role: str
+    suffix_from: int | None
+    suffix_to: int | None
+
+
+@dataclass
+class Table:
+    version: str
+    source: str  # the generated Python: row_<i>, comp_<j>, advice_<k>
+    constants: dict[str, Any]
+    scales: dict[str, int]
+    units: dict[str, dict[str, Fraction]]  # kind -> spelling -> factor to the base unit
+    facts: dict[str, Any]  # name -> language.values.FactInfo
+    rows: tuple[RowInfo, ...]
+    comps: tuple[ComplementaryInfo, ...]
+    authorities: dict[str, dict[str, Any]]  # jurisdiction -> the result's authority
+    advice: tuple[tuple[str, dict[Any, tuple[dict[str, Any], ...]]], ...]  # (name, place -> the advice shown)
+    deadlines: tuple[tuple[str, str, int], ...]  # (name, the date it counts from, days)
+    shared_codes: frozenset[str] = field(default_factory=frozenset)  # codes of several rows (code 1)

@@ -14,52 +14,15 @@ new process starts deciding without parsing, checking or the unit registry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any, Mapping
 
 from ...language.check import Checked
 from ...language.units import KINDS, resolve_unit
 from ...language.values import FactInfo
 from .codegen import Codegen
+from .runtime import ComplementaryInfo, RowInfo, Table
 from .scales import kind_scales
 from .threevalued import SCOPES
-
-
-@dataclass(frozen=True)
-class RowInfo:
-    """What the composition of a result needs to know of a row."""
-
-    index: int
-    code: str
-    label: str | None
-    banded: bool  # the row has a band: its category is one band of a fact (2.1 by intended dose, ...)
-    scopes: tuple[tuple[str, frozenset, bool], ...]  # (fact, allowed values, the fact holds several)
-
-
-@dataclass(frozen=True)
-class ComplementaryInfo:
-    index: int
-    code: str
-    role: str
-    suffix_from: int | None
-    suffix_to: int | None
-
-
-@dataclass
-class Table:
-    version: str
-    source: str  # the generated Python: row_<i>, comp_<j>, advice_<k>
-    constants: dict[str, Any]
-    scales: dict[str, int]
-    units: dict[str, dict[str, Fraction]]  # kind -> spelling -> factor to the base unit
-    facts: dict[str, FactInfo]
-    rows: tuple[RowInfo, ...]
-    comps: tuple[ComplementaryInfo, ...]
-    authorities: dict[str, dict[str, Any]]  # jurisdiction -> the result's authority
-    advice: tuple[tuple[str, dict[Any, tuple[dict[str, Any], ...]]], ...]  # (name, place -> the advice shown)
-    deadlines: tuple[tuple[str, str, int], ...]  # (name, the date it counts from, days)
-    shared_codes: frozenset[str] = field(default_factory=frozenset)  # codes of several rows (code 1)
 
 
 def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
