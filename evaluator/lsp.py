@@ -20,6 +20,11 @@ type. The work is done by plain functions of the text (`analyse`, `hover_text`,
 connects them to the protocol. Checks run one at a time in a worker thread, a
 short while after the last keystroke, so that typing stays responsive.
 
+Every request gets an answer (`IrmerProtocol`): a result, null when there is
+nothing to say (a hover over a document that is neither open nor on disk), or
+a JSON-RPC error when the request itself cannot be read (no params, params of
+the wrong shape, not JSON-RPC, not JSON).
+
 >>> text = 'guidance "g"\\ndefine adult\\n  as not child\\n'
 >>> lines = text.split("\\n")
 >>> token, context = token_at(lines, 2, 12)

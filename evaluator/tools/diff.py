@@ -851,6 +851,9 @@ def _edges(semantics: Semantics, changes: list[Change]) -> list[Edge]:
 
 
 EXPECTED = {"narrowed": (True, False), "broadened": (False, True)}
+# How the evaluator's verdict on a candidate is said, for a code or for "notifiable under any code".
+_STATE = {"code": {True: "meets the code", False: "does not meet the code", None: "leaves the code undetermined"},
+          "*": {True: "notifiable", False: "not notifiable", None: "undetermined"}}
 
 
 def witness(semantics: Semantics, direction: str, old_code: str | None, new_code: str | None,
@@ -884,13 +887,12 @@ def witness(semantics: Semantics, direction: str, old_code: str | None, new_code
                            new=Side(version=semantics.new.version, notifiable=new_n, codes=list(new_codes),
                                     met=new_met),
                            boundary=_boundary(semantics, incident, edges, attempt))
-    words = {True: "met", False: "not met", None: "undetermined"}
-    what = "the code" if old_code != "*" else "notifiable"
     reason = ("z3 proves such incidents exist, but none it found could be written with exact values that the "
               "evaluator confirms")
     if seen is not None:
-        reason += (f" (the nearest tried is {what} {words[seen[0]]} under the old version and {words[seen[1]]} "
-                   f"under the new)")
+        said = _STATE["*" if old_code == "*" else "code"]
+        reason += (f" (the evaluator finds the one tried {said[seen[0]]} under the old version and "
+                   f"{said[seen[1]]} under the new)")
     return NoWitness(direction=direction, reason=reason + "; the verdict above stands on the proof alone")
 
 
