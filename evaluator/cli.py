@@ -530,6 +530,36 @@ def lsp() -> None:
     run()
 
 
+# -------------------------------------------------------------------- sql
+
+@main.command(name="sql")
+@click.argument("version", metavar="VERSION")
+@click.option("--dialect", "-d", type=click.Choice(["duckdb", "spark", "postgres", "bigquery"]), default="duckdb",
+              help="The SQL dialect to print (sqlglot prints it).")
+@click.option("--table", "-t", default="incidents", show_default=True, help="The table of incidents the view reads.")
+@click.option("--view", default="irmer_results", show_default=True, help="The name of the view.")
+@click.option("--unit", "units", multiple=True, metavar="FACT=UNIT",
+              help="A column of bare numbers in this unit: --unit total_dose=mSv (repeatable).")
+@click.option("--columns", metavar="A,B,...", help="The table's columns the view reads (default: id and every fact).")
+def sql_command(version: str, dialect: str, table: str, view: str, units: tuple[str, ...], columns: str | None) -> None:
+    """Print the criteria as SQL: CREATE VIEW over a table of incidents, for a warehouse (docs/scale.md).
+
+    The view adds the result's columns (notifiable, codes, complementary, missing, authority, notify_by,
+    report_by, criteria, error) and _irmer_fallback, true for a row with a value the SQL does not read
+    (evaluate those rows with irmer evaluate).
+    """
+    from .engines.columnar import TableError, check_units, parse_units
+    from .engines.sql import SQLUnsupported, create_view
+    from .load import load_criteria
+    try:
+        guidance = load_criteria(version)
+        declared = check_units(parse_units(units), guidance.vocabulary.facts)
+        names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+        click.echo(create_view(guidance.checked, table, view, dialect, declared, names) + ";")
+    except (CriteriaError, TableError, SQLUnsupported) as error:
+        fail(error if isinstance(error, CriteriaError) else CliError(str(error)))
+
+
 @main.command(name="versions")
 def versions_command() -> None:
     """List the shipped guidance versions."""

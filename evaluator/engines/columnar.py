@@ -10,9 +10,11 @@ authority, notify_by, report_by, criteria, error.
 The SQL (engines/sql.py) decides every row it can read, exactly. A row it
 cannot (a value it does not read exactly, such as ``"1e-3 Sv"`` or a bad
 value, whose error message Python words) is evaluated by ``Guidance.evaluate``
-instead: a *fallback*. On DuckDB the case split is left to Python too (its
-lambdas re-plan for every row that captures columns, so Python's compiled
-engine is faster there); Spark runs it in SQL. Fallbacks are counted, printed
+instead: a *fallback*. By default the rows that need the case split go to
+Python too: they are few, and DuckDB runs a lambda that reads the row's
+columns row by row, so Python's compiled engine is faster at them; the query
+can run the case split itself (``case_split="sql"``, as the view that ``irmer
+sql`` prints does). Fallbacks are counted, printed
 in the summary and kept in the returned table's metadata. No row is ever
 answered differently: the differential tests hold the engines to that.
 
@@ -371,8 +373,9 @@ def evaluate_table(table: Any, *, criteria: Any = None, engine: str = "duckdb", 
     `criteria` is a Guidance (one version for every row) or None (each row under
     the version in force on its discovered_on, else the latest). Returns an Arrow
     table (a Spark DataFrame when given one), with the Summary in its metadata.
-    `case_split` is where rows that need the case split are decided: "sql" (in
-    the query, Spark's default) or "python" (DuckDB's default, faster there).
+    `case_split` is where rows that need the case split are decided: "python"
+    (the default: few rows, and Python's compiled engine is faster at them than
+    lambdas in SQL) or "sql" (in the query, as the view `irmer sql` prints does).
     """
     from ..load import load_vocabulary
     if engine not in ENGINES:
@@ -382,7 +385,7 @@ def evaluate_table(table: Any, *, criteria: Any = None, engine: str = "duckdb", 
     if engine == "spark" or type(table).__module__.startswith("pyspark"):
         from .spark import evaluate_spark
         return evaluate_spark(table, criteria=criteria, units=units, spark=spark, master=spark_master, facts=facts,
-                              case_split=case_split or "sql")
+                              case_split=case_split or "python")
     start = time.perf_counter()
     prepared = _prepare(table, facts)
     summary = Summary(engine=engine, rows=prepared.table.num_rows)

@@ -1542,4 +1542,4 @@ def create_view(checked: Checked, table: str, view: str, dialect: str, units: Ma
     types = {name: "any" for name in names}  # read through their text: works for any column type
     query = compile_query(checked, table, types, units, names)
     statement = exp.Create(this=exp.to_table(view), kind="VIEW", expression=query, replace=True)
-    return statement.sql(dialect=dialect, pretty=True)
+    return statement.sql(dialect=dialect)
