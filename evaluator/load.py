@@ -253,6 +253,24 @@ class Guidance:
         on each incident as it comes (as `irmer evaluate` does), so that results need not be kept."""
         return [self.evaluate(incident, explain) for incident in incidents]
 
+    def evaluate_table(self, table: Any, *, engine: str = "duckdb", units: Mapping[str, str] | None = None,
+                       spark: Any = None) -> Any:
+        """Evaluate a table of incidents under this version, in SQL (engines/columnar.py, docs/scale.md).
+
+        `table` is an Arrow table, a pandas or polars frame, a list of incidents, a Parquet, CSV or
+        JSON Lines file, or (with engine="spark") a Spark DataFrame. The answer is the table with
+        the result's columns added, as an Arrow table (a Spark DataFrame for one), the same answers
+        as `evaluate`; `Summary.of(answer)` tells how many rows Python decided.
+
+        >>> import pyarrow as pa
+        >>> answer = load_criteria("2024").evaluate_table(pa.table({"jurisdiction": ["Wales"],
+        ...                                                         "exposure": ["accidental"]}))
+        >>> answer.column("codes").to_pylist()
+        [['1']]
+        """
+        from .engines.columnar import evaluate_table
+        return evaluate_table(table, criteria=self, engine=engine, units=units, spark=spark)
+
     def check_examples(self) -> list[Diagnostic]:
         """Every example's incident must be readable, and its expected codes must exist."""
         diagnostics = []
