@@ -1,0 +1,199 @@
+"""The columnar engine (evaluator/engines/columnar.py): files and frames in and out, on DuckDB, row for row
+the answers of Guidance.evaluate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from columnar_data import Incidents, as_text, differences  # noqa: E402
+
+from evaluator import load_criteria  # noqa: E402
+from evaluator.engines.columnar import (RESULT_COLUMNS, Summary, TableError, evaluate_table, read_file,  # noqa: E402
+                                        rows_to_table, run_table)
+
+G2023, G2024 = load_criteria("2023"), load_criteria("2024")
+
+
+# ------------------------------------------------------------------ differential
+
+@pytest.mark.parametrize("criteria", [None, G2023, G2024], ids=["by date", "2023", "2024"])
+def test_duckdb_agrees_with_python_on_random_incidents(criteria):
+    incidents = Incidents(7).many(2500)
+    out = evaluate_table(rows_to_table(incidents), criteria=criteria)
+    assert not differences(out.to_pylist(), incidents, criteria)
+    summary = Summary.of(out)
+    assert summary.rows == 2500 and summary.in_sql + summary.fallback == 2500
+    assert summary.in_sql > 500  # the SQL decides rows; Python only some
+
+
+def test_every_value_as_text_gives_the_same_answers():
+    incidents = Incidents(8).many(1500)
+    out = evaluate_table(rows_to_table(as_text(incidents)))
+    assert not differences(out.to_pylist(), incidents)
+
+
+def test_both_versions_are_chosen_by_discovered_on():
+    rows = [{"id": str(n), "jurisdiction": "Wales", "exposure": "accidental", "discovered_on": day}
+            for n, day in enumerate(["2023-04-19", "2024-08-27", "2024-08-28", "2022-01-01", None])]
+    out = evaluate_table(rows_to_table(rows))
+    assert out.column("criteria").to_pylist() == ["irmer-2023-04-19", "irmer-2023-04-19", "irmer-2024-08-28",
+                                                  "irmer-2023-04-19", "irmer-2024-08-28"]
+    assert out.column("notify_by").to_pylist()[:3] == [dt.date(2023, 5, 3), dt.date(2024, 9, 10),
+                                                      dt.date(2024, 9, 11)]
+
+
+# ------------------------------------------------------------------ numeric columns and units
+
+def test_numeric_columns_in_a_declared_unit_read_exactly():
+    doses = ["2.999999", "3", "3.000001", "0.3", "25", "0"]
+    text = [{"jurisdiction": "England", "exposure": "accidental", "age": 40, "total_dose": f"{d} mSv"} for d in doses]
+    numeric = pa.table({"jurisdiction": ["England"] * 6, "exposure": ["accidental"] * 6, "age": [40] * 6,
+                        "total_dose": pa.array([Decimal(d) for d in doses], pa.decimal128(12, 6))})
+    a = evaluate_table(numeric, criteria=G2024, units={"total_dose": "mSv"})
+    b = evaluate_table(rows_to_table(text), criteria=G2024)
+    assert a.column("notifiable").to_pylist() == b.column("notifiable").to_pylist() == [
+        False, True, True, False, True, False]
+    assert Summary.of(a).fallback == 0
+    assert not differences(a.to_pylist(), text, G2024)
+
+
+def test_float_columns_are_read_as_the_decimal_they_print():
+    floats = pa.table({"jurisdiction": ["England"] * 3, "exposure": ["accidental"] * 3, "age": [40.0, 17.5, 16.0],
+                       "total_dose": [2.9999, 3.0, 0.1 + 0.2]})
+    out = evaluate_table(floats, criteria=G2024, units={"total_dose": "mSv"})
+    assert out.column("notifiable").to_pylist() == [False, True, False]
+    rows = [{"jurisdiction": "England", "exposure": "accidental", "age": a, "total_dose": f"{d!r} mSv"}
+            for a, d in zip([40.0, 17.5, 16.0], [2.9999, 3.0, 0.1 + 0.2])]
+    assert not differences(out.to_pylist(), rows, G2024)
+
+
+@pytest.mark.parametrize("unit, message", [("total_dose=mGy", "not a unit of"), ("totl_dose=mSv", "not a quantity"),
+                                           ("total_dose=mSV", "unknown unit")])
+def test_a_bad_unit_is_refused(unit, message):
+    name, _, value = unit.partition("=")
+    with pytest.raises(TableError, match=message):
+        evaluate_table(pa.table({"total_dose": [1]}), units={name: value})
+
+
+# ------------------------------------------------------------------ rows, errors, pass-through
+
+def test_a_bad_value_gives_its_row_an_error_and_the_batch_goes_on():
+    rows = [{"id": "ok", "jurisdiction": "Wales", "exposure": "accidental"},
+            {"id": "bad", "jurisdiction": "Narnia", "exposure": "accidental"},
+            {"id": "unit", "jurisdiction": "England", "exposure": "accidental", "total_dose": "3 mSvv"}]
+    out = evaluate_table(rows_to_table(rows), criteria=G2024)
+    errors = out.column("error").to_pylist()
+    assert errors[0] is None and errors[1].startswith("jurisdiction") and "mSvv" in errors[2]
+    assert out.column("codes").to_pylist()[0] == ["1"]
+    assert Summary.of(out).errors == 2
+
+
+def test_extra_columns_pass_through_unchanged_in_order():
+    table = pa.table({"site": ["A", "B"], "id": [7, 8], "jurisdiction": ["Wales", "England"],
+                      "exposure": ["accidental", "accidental"], "total_dose": ["1 mSv", "8 mSv"],
+                      "sub_modality": ["CT head", "PET"], "seen": pa.array([dt.date(2024, 1, 2), None])})
+    out = evaluate_table(table, criteria=G2024)
+    assert out.column_names == table.column_names + list(RESULT_COLUMNS)
+    for name in table.column_names:
+        assert out.column(name).to_pylist() == table.column(name).to_pylist()
+
+
+def test_a_column_named_like_a_result_is_refused():
+    with pytest.raises(TableError, match="codes"):
+        evaluate_table(pa.table({"codes": ["x"]}))
+
+
+def test_a_misspelt_fact_is_noted():
+    out = evaluate_table(pa.table({"totl_dose": ["3 mSv"], "exposure": ["accidental"]}), criteria=G2024)
+    assert any("totl_dose" in note and "total_dose" in note for note in Summary.of(out).notes)
+
+
+def test_pandas_and_polars_frames():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"id": ["A"], "jurisdiction": ["Wales"], "exposure": ["accidental"]})
+    assert G2024.evaluate_table(frame).column("codes").to_pylist() == [["1"]]
+    try:
+        import polars as pl
+    except ImportError:
+        return
+    assert G2024.evaluate_table(pl.from_pandas(frame)).column("codes").to_pylist() == [["1"]]
+
+
+def test_python_engine_gives_the_same_table():
+    incidents = Incidents(9).many(300)
+    a = evaluate_table(rows_to_table(incidents), engine="python")
+    b = evaluate_table(rows_to_table(incidents))
+    assert a.select(list(RESULT_COLUMNS)).to_pylist() == b.select(list(RESULT_COLUMNS)).to_pylist()
+
+
+# ------------------------------------------------------------------ files
+
+@pytest.fixture
+def incidents_files(tmp_path):
+    incidents = Incidents(10).many(200)
+    text = as_text(incidents)
+    names = list(dict.fromkeys(k for row in text for k in row))
+    pq.write_table(pa.table({n: pa.array([r.get(n) for r in text], pa.string()) for n in names}),
+                   tmp_path / "in.parquet")
+    with open(tmp_path / "in.csv", "w", encoding="utf-8") as handle:
+        import csv
+        writer = csv.DictWriter(handle, fieldnames=names)
+        writer.writeheader()
+        writer.writerows(text)
+    with open(tmp_path / "in.jsonl", "w", encoding="utf-8") as handle:
+        for row in incidents:
+            handle.write(json.dumps(row) + "\n")
+    return incidents, tmp_path
+
+
+@pytest.mark.parametrize("source", ["in.parquet", "in.csv", "in.jsonl"])
+@pytest.mark.parametrize("target", ["out.parquet", "out.csv", "out.jsonl"])
+def test_files_in_and_out(incidents_files, source, target, capsys):
+    incidents, folder = incidents_files
+    status = run_table(str(folder / source), str(folder / target), engine="duckdb", criteria=None, units={},
+                       spark_master=None, explain=False)
+    assert status == 1  # some random rows carry a bad value
+    assert "incidents with duckdb" in capsys.readouterr().err
+    out = read_file(str(folder / target))
+    assert out.num_rows == len(incidents)
+    assert out.column("id").to_pylist() == [i["id"] for i in incidents]
+    if target.endswith(".parquet") or target.endswith(".jsonl"):
+        rows = out.to_pylist()
+        for row in rows:  # JSON Lines keeps dates as text
+            for name in ("notify_by", "report_by"):
+                if isinstance(row[name], str):
+                    row[name] = dt.date.fromisoformat(row[name])
+        assert not differences(rows, incidents)
+    else:
+        codes = out.column("codes").to_pylist()
+        assert any(c and ";" not in c for c in codes)
+
+
+def test_json_lines_with_a_bad_line_and_a_repeated_key(tmp_path, capsys):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"id": "A", "jurisdiction": "Wales", "exposure": "accidental"}\n'
+                    '{"id": "B", "jurisdiction": \n'
+                    '{"id": "C", "total_dose": "3 mSv", "total_dose": "30 mSv"}\n', encoding="utf-8")
+    assert run_table(str(path), str(tmp_path / "out.jsonl"), engine="duckdb", criteria="2024", units={},
+                     spark_master=None, explain=False) == 1
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["codes"] for r in rows][0] == ["1"]
+    assert rows[1]["error"].startswith("line 2") and "twice" in rows[2]["error"]
+
+
+def test_a_file_that_cannot_be_read_is_status_2(tmp_path, capsys):
+    assert run_table(str(tmp_path / "missing.parquet"), None, engine="duckdb", criteria=None, units={},
+                     spark_master=None, explain=False) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert run_table(str(tmp_path / "x.txt"), None, engine="duckdb", criteria=None, units={}, spark_master=None,
+                     explain=False) == 2
