@@ -1,0 +1,67 @@
+"""The columnar engine on Spark (evaluator/engines/spark.py): the same answers as Python, row for row.
+
+One local session (local[2]) for the module; small data, one version, so the whole file stays under
+a minute (Spark's analysis of the large query dominates). Skipped only where there is no Java or no
+pyspark (.ci/run installs Debian's openjdk-17-jre-headless when it can).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from columnar_data import Incidents, differences  # noqa: E402
+
+pytest.importorskip("pyspark", reason="pyspark is the optional extra `spark` (pip install '.[spark]')")
+if shutil.which("java") is None:
+    pytest.skip("Spark needs Java 17: no `java` here (.ci/run installs openjdk-17-jre-headless)",
+                allow_module_level=True)
+
+from evaluator import load_criteria  # noqa: E402
+from evaluator.engines.columnar import RESULT_COLUMNS, Summary, evaluate_table, rows_to_table  # noqa: E402
+
+G2024 = load_criteria("2024")
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from evaluator.engines.spark import session
+    active = session("local[2]")
+    active.sparkContext.setLogLevel("ERROR")
+    yield active
+    active.stop()
+
+
+@pytest.fixture(scope="module")
+def incidents():
+    return Incidents(21).many(160)
+
+
+@pytest.fixture(scope="module")
+def answer(spark, incidents):
+    frame = spark.createDataFrame(rows_to_table(incidents))
+    return evaluate_table(frame, criteria=G2024, engine="spark", spark=spark)
+
+
+def test_spark_agrees_with_python(answer, incidents):
+    rows = [row.asDict() for row in answer.collect()]
+    assert not differences(rows, incidents, G2024)
+
+
+def test_a_spark_frame_in_gives_a_spark_frame_out_with_its_summary(answer, incidents):
+    assert type(answer).__module__.startswith("pyspark")
+    assert answer.columns[-len(RESULT_COLUMNS):] == list(RESULT_COLUMNS)
+    summary = answer.irmer_summary
+    assert summary.engine == "spark" and summary.fallback_values > 0  # the random rows carry a few bad values
+
+
+def test_an_arrow_table_in_gives_an_arrow_table_out(spark):
+    rows = [{"id": "A", "jurisdiction": "Wales", "exposure": "accidental"},
+            {"id": "B", "jurisdiction": "England", "exposure": "accidental", "total_dose": "2999 uSv", "age": 40}]
+    out = evaluate_table(rows_to_table(rows), criteria=G2024, engine="spark", spark=spark)
+    assert out.column("codes").to_pylist() == [["1"], []]
+    assert Summary.of(out).rows == 2
