@@ -104,6 +104,11 @@ def checked(value: Any) -> Item:
     return Item(value=value)
 
 
+def _is_incident_shaped(value: Any) -> bool:
+    """A JSON object (or another whole value that is not just a number or a word a broken line leaves)."""
+    return isinstance(value, (dict, list))
+
+
 def _skip(text: str, index: int) -> int:
     while index < len(text) and text[index] in " \t\r\n":
         index += 1
@@ -121,30 +126,47 @@ class Source:
         self.stream = stream
         self.name = name
         self.line = 1
-        head = self._head()
-        if head == b"[":
-            self.shape = "array"
-            self._items = self._array()
-            return
+        self._head()
         if lines:
             self.shape = "lines"
             self._items = self._lines(None)
             return
-        # One line alone may be one incident or the first of JSON Lines: what follows it tells.
+        # One line alone may be one incident, the first of JSON Lines, or the start of a value written
+        # over several lines (an array, a pretty-printed object): what follows tells.
         first = self.stream.readline(MAX_ITEM_BYTES + 1)
-        rest = self._peek_content()
-        item = self._decode_line(first, 1)
-        if item.error is None and rest:
-            self.shape = "lines"
-            self._items = self._lines(item)
-        elif not rest and first.strip():
-            self.shape = "object"
-            self._items = iter([self._whole(first)])
-        elif not first.strip():
-            raise InputError(f"{name}: no incidents: the input is empty")
-        else:
-            self.shape = "object"
-            self._items = iter([self._whole(first + self.stream.read(MAX_ITEM_BYTES + 1))])
+        item = self._decode_line(first, self.line)
+        if item.error is None:
+            if self._peek_content():
+                self.shape = "lines"
+                self._items = self._lines(item)
+            elif isinstance(item.value, list):
+                self.shape = "array"
+                self._items = self._elements(item.value)
+            else:
+                self.shape = "object"
+                self._items = iter([item])
+            return
+        if first.lstrip().startswith(b"["):
+            self.shape = "array"  # an array over several lines: streamed element by element
+            self._items = self._array(first)
+            return
+        # Not a value on its own: JSON Lines whose first lines are broken, when a later line is an
+        # incident on its own; else one value over several lines.
+        pending, size = [first], len(first)
+        while size <= MAX_ITEM_BYTES:
+            raw = self.stream.readline(MAX_ITEM_BYTES + 1)
+            if not raw:
+                break
+            pending.append(raw)
+            size += len(raw)
+            if raw.strip():
+                candidate = self._decode_line(raw, self.line + len(pending) - 1)
+                if candidate.error is None and isinstance(candidate.value, dict):
+                    self.shape = "lines"
+                    self._items = self._lines_after(pending)
+                    return
+        self.shape = "object"
+        self._items = iter([self._whole(b"".join(pending) + self.stream.read(MAX_ITEM_BYTES + 1))])
 
     def __iter__(self) -> Iterator[Item]:
         return self._items
@@ -191,9 +213,8 @@ class Source:
         return item
 
     def _lines(self, first: Item | None) -> Iterator[Item]:
-        number = self.line
+        number = self.line  # the line before the next one read (blank lines read ahead are counted in it)
         if first is not None:
-            first.line = self.line
             yield first
         else:
             number -= 1
@@ -210,6 +231,22 @@ class Source:
             if not raw.strip():
                 continue
             yield self._decode_line(raw, number)
+
+    def _lines_after(self, pending: list[bytes]) -> Iterator[Item]:
+        """JSON Lines whose first lines were read ahead: those, then the rest."""
+        number = self.line - 1
+        for raw in pending:
+            number += 1
+            if raw.strip():
+                yield self._decode_line(raw, number)
+        self.line = number + 1
+        yield from self._lines(None)
+
+    def _elements(self, values: list[Any]) -> Iterator[Item]:
+        for index, value in enumerate(values, 1):
+            item = checked(value)
+            item.line = index
+            yield item
 
     def _whole(self, raw: bytes) -> Item:
         if len(raw) > MAX_ITEM_BYTES:
@@ -230,10 +267,15 @@ class Source:
         item.line = self.line
         return item
 
-    def _array(self) -> Iterator[Item]:
-        """The elements of a JSON array, one at a time, from a buffer that holds about one of them."""
+    def _array(self, first: bytes) -> Iterator[Item]:
+        """The elements of a JSON array, one at a time, from a buffer that holds about one of them.
+        `first` is its first line, already read."""
         decoder = codecs.getincrementaldecoder("utf-8")()
-        buffer = ""
+        try:
+            buffer = decoder.decode(first)
+        except UnicodeDecodeError:
+            raise InputError(f"{self.name}: not valid UTF-8 in the array") from None
+        buffer = buffer[buffer.index("[") + 1:]
         at_end = False
 
         def more() -> bool:
@@ -248,7 +290,6 @@ class Source:
             at_end = not data
             return True
 
-        self.stream.read(1)  # the [
         position, expect_value = 0, True
         count = 0
         column = 2  # of the buffer's first character, on line self.line (the [ is taken as column 1)

@@ -64,6 +64,11 @@ class Guarded(click.Group):
             fail(error)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:  # the reader went away (`irmer evaluate big.jsonl | head`): stop quietly
+            import os
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so that flushing at exit cannot fail again
+            sys.exit(0)
         except Exception as error:  # a bug of ours: say so plainly, without a traceback
             click.echo(f"irmer: internal error: {type(error).__name__}: {error}\n"
                        f"This is a bug in irmer; please report it with the command and its input.", err=True)

@@ -34,7 +34,10 @@ def incident_id(incident: Any) -> str | None:
         return None
     if ident is None or isinstance(ident, bool) or not isinstance(ident, (str, int)):
         return None
-    return ident if isinstance(ident, str) else str(ident) if abs(ident) < 10 ** 30 else None
+    if isinstance(ident, int) and abs(ident) >= 10 ** 30:
+        return None
+    from .language.values import id_text
+    return id_text(ident)
 
 
 def internal_error(error: BaseException) -> dict[str, Any]:

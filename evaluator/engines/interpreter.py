@@ -35,7 +35,7 @@ from ..language.units import DIMENSIONLESS, KINDS
 from ..language.values import Measure
 from .logic import (B3, INF, INTERVAL_COMPARE, NONE, YES_NO, Interval, Missing, and3, decided, divide, eq, ge, gt,
                     hull, join_truth, missing_if, not3, or3)
-from .plan import Plan, Split
+from .plan import Plan, Split, any_met
 
 # The shared semantics (three-valued logic, intervals) and the case-split plan.
 _divide, _ge, _gt, _eq = divide, ge, gt, eq
@@ -428,10 +428,15 @@ class Evaluator:
         comp_met = {item.code: verdict.met for item, verdict in zip(self.criteria.complementary, comp_verdicts)}
         notifiable = or3(list(code_met.values()) + [comp_met[item.code] for item in statutory])
         if notifiable is None:
-            def decide(e: Env) -> B3:
-                return or3([self.row_verdict(r, e).met for r in rows] +
-                           [self.comp_verdict(i, e).met for i in statutory])
-            notifiable = self.engine.refine(decide, env, self.plan.notifiable())
+            # Any row or statutory code met, whatever the unknown facts (engines/plan.py any_met).
+            parts = rows + tuple(statutory)
+
+            def part_met(index: int, names: list[str], assignment: tuple) -> B3:
+                case = env.extended(dict(zip(names, assignment)))
+                part = parts[index]
+                return (self.row_verdict(part, case) if index < len(rows) else self.comp_verdict(part, case)).met
+            split = self.plan.notifiable()
+            notifiable = any_met(split, env.values, {c.fact: c.values for c in split.choices}, part_met)
 
         notes = list(incident.notes)
         codes = [code for code, met in code_met.items() if met is True]

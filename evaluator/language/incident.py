@@ -32,7 +32,7 @@ from rapidfuzz.distance import OSA
 
 from .limits import LIMITS, MAX_FIELDS
 from .units import BOOL, ENUM, KINDS, SET
-from .values import FactInfo, Measure, ValueProblem, read_date, read_value, show_text
+from .values import FactInfo, Measure, ValueProblem, id_text, read_date, read_value, show_text
 
 # Fields an incident may carry besides the facts of the vocabulary.
 ENVELOPE: dict[str, str] = {
@@ -149,7 +149,7 @@ def read_incident(data: Mapping[str, Any], facts: Mapping[str, FactInfo]) -> Inc
     for name, info in facts.items():
         if name not in values and info.has_default:
             values[name] = info.default
-    return IncidentFacts(id=None if ident is None else str(ident), description=description, values=values,
+    return IncidentFacts(id=None if ident is None else id_text(ident), description=description, values=values,
                     given=frozenset(given), notes=notes)
 
 

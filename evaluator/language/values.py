@@ -198,6 +198,18 @@ def show_text(text: str, width: int = 40) -> str:
     return _UNPRINTABLE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
+def id_text(ident: str | int) -> str:
+    """An incident's id as its result carries it: as text, unchanged, but for a lone surrogate (not a
+    character, and not writable as UTF-8), which is written as its escape.
+
+    >>> id_text(42), id_text("INC-7"), id_text("A\\ud800")
+    ('42', 'INC-7', 'A\\\\ud800')
+    """
+    text = ident if isinstance(ident, str) else str(ident)
+    return _SURROGATE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
 
 

@@ -174,7 +174,7 @@ class CompiledEngine:
         notifiable = or3(list(code_met.values()) +
                          [m for (info, _), m in zip(self.comps, comp_met) if info.role == "statutory"])
         if notifiable is None:
-            notifiable = slow.notifiable_split.refine(values, slow.decide_notifiable)
+            notifiable = slow.refine_notifiable(values)
 
         codes = [code for code, met in code_met.items() if met is True]
         all_codes = list(codes)

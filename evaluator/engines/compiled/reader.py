@@ -8,7 +8,7 @@ from fractions import Fraction
 from typing import Any, Callable, Mapping
 
 from ...language.units import BOOL, ENUM, KINDS, SET
-from ...language.values import FactInfo, Measure
+from ...language.values import FactInfo, Measure, id_text
 from .runtime import scaled
 
 
@@ -123,7 +123,7 @@ class Reader:
                     return self.slow(data)
                 values[key] = value
             ident = data.get("id")
-            return {**self.defaults, **values}, (None if ident is None else str(ident)), []
+            return {**self.defaults, **values}, (None if ident is None else id_text(ident)), []
         return self.slow(data)
 
     def slow(self, data: Any) -> tuple[dict[str, Any], Any, list[str]]:

@@ -17,12 +17,12 @@ from ...language import ast
 from ...language.check import Checked
 from ...language.values import FactInfo
 from ..logic import B3, INF, NONE, Interval, Missing, and3, missing_if, not3, or3
-from ..plan import Plan, Split
+from ..plan import ROW_SCOPES, Plan, Split, any_met
 from .closures import Closures, Env2, Truth
 from .runtime import Unknown
 
 # Row scope clauses: (the row's clause, the fact it restricts, whether the fact holds several values).
-SCOPES = (("exposure", "exposure", False), ("modalities", "modality", True), ("jurisdictions", "jurisdiction", False))
+SCOPES = ROW_SCOPES
 
 
 class Verdict:
@@ -126,14 +126,7 @@ class CompiledSplit:
         names = [choice.fact for choice in kept]
         outcome: B3 | object = _NOTHING
         for combination in itertools.product(*(self.cases[name] for name in names)):
-            case = dict(values)
-            regions: dict[str, Interval] = {}
-            for name, (point, region) in zip(names, combination):
-                if region is None:
-                    case[name] = point
-                else:
-                    regions[name] = region
-            result = decide(case, regions)
+            result = decide(*self.assign(values, names, combination))
             if result is None:
                 return None
             if outcome is _NOTHING:
@@ -141,6 +134,20 @@ class CompiledSplit:
             elif result != outcome:
                 return None
         return outcome  # type: ignore[return-value]
+
+
+    @staticmethod
+    def assign(values: dict[str, Any], names: list[str], combination: tuple) -> tuple[dict[str, Any],
+                                                                                       dict[str, Interval]]:
+        """One case: the incident's values with the split's points, and the regions apart."""
+        case = dict(values)
+        regions: dict[str, Interval] = {}
+        for name, (point, region) in zip(names, combination):
+            if region is None:
+                case[name] = point
+            else:
+                regions[name] = region
+        return case, regions
 
 
 _NOTHING = object()
@@ -191,13 +198,10 @@ class ThreeValued:
         self.rows_of_code = {code: [logic for logic, c in zip(self.rows, codes) if c == code] for code in codes}
         self.notifiable_split = CompiledSplit(plan.notifiable(), scales, facts)
 
-    def decide_notifiable(self, case: dict[str, Any], regions: dict[str, Interval]) -> B3:
-        """Notifiable in one case of a split: any row or statutory code met."""
-        result: B3 = False
-        for logic in (*self.rows, *self.statutory):
-            met = logic.met(case, regions)
-            if met is True:
-                return True
-            if met is None:
-                result = None
-        return result
+    def refine_notifiable(self, values: dict[str, Any]) -> B3:
+        """Notifiable whatever the unknown facts of the verdict's split are (as the interpreter's refine)."""
+        split, logics = self.notifiable_split, (*self.rows, *self.statutory)
+
+        def met(part: int, names: list[str], assignment: tuple) -> B3:
+            return logics[part].met(*split.assign(values, names, assignment))
+        return any_met(split.split, values, split.cases, met)
