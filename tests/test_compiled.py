@@ -1,0 +1,160 @@
+"""The compiled engine against the interpreter: the same answer for every incident.
+
+`Guidance.evaluate` decides with the compiled engine; `explain=True` with the
+interpreter, the explaining engine. A change to the language lands in both or
+this test fails: on boundary-biased random incidents (every threshold of both
+versions and just beside it, relative thresholds exactly on their multiple,
+mixed units, missing facts, odd spellings), both versions, the whole result
+but the explanation must agree. `IRMER_DIFFERENTIAL=N` sets the number per
+version (10,000 here; bench/bench_engine.py runs 200,000).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from differential import incidents
+from evaluator import load_criteria
+from evaluator.engines.compiled import FIELDS, CompiledEngine
+from evaluator.language.incident import IncidentError
+from evaluator.result import Result
+
+PER_VERSION = int(os.environ.get("IRMER_DIFFERENTIAL", "10000"))
+SLICES = 8  # the incidents of a version in slices, so that the test runs in parallel (pytest-xdist)
+
+
+def disagreements(guidance, batch) -> list[str]:
+    out = []
+    for incident in batch:
+        explained = guidance.evaluate(incident, explain=True)
+        fast = guidance.evaluate(incident)
+        if fast != explained.model_copy(update={"explanation": []}):
+            wanted = explained.model_dump(mode="json", exclude={"explanation"})
+            got = fast.model_dump(mode="json", exclude={"explanation"})
+            changed = {k: (got[k], wanted[k]) for k in wanted if got[k] != wanted[k]}
+            out.append(f"{incident}: (compiled, interpreter) {changed}")
+    return out
+
+
+@pytest.mark.parametrize("version", ["2023", "2024"])
+@pytest.mark.parametrize("part", range(SLICES))
+def test_the_engines_agree_on_random_incidents(version, part):
+    guidance = load_criteria(version)
+    size = PER_VERSION // SLICES
+    batch = list(incidents(size, seed=part * 7919 + (2023 if version == "2023" else 2024)))
+    found = disagreements(guidance, batch)
+    assert not found, f"{len(found)} of {size} incidents differ, such as:\n" + "\n".join(found[:5])
+
+
+def test_the_incidents_reach_every_outcome():
+    """A differential test that only ever saw undetermined incidents would prove little."""
+    guidance = load_criteria("2024")
+    results = [guidance.evaluate(i) for i in incidents(2000, seed=1)]
+    assert {r.notifiable for r in results} == {True, False, None}
+    met = {code for r in results for code in r.codes}
+    assert {"1", "2.1", "2.2", "2.3", "2.4", "4.1", "8.1", "8.2", "10.1", "10.2"} <= met, sorted(met)
+    assert sum(r.error is not None for r in results) < len(results) // 4
+
+
+# ------------------------------------------------------------------- the fast reader
+
+VALUES = st.one_of(
+    st.text(max_size=12), st.integers(-10**20, 10**20), st.floats(allow_nan=True), st.booleans(), st.none(),
+    st.decimals(allow_nan=False, allow_infinity=False, places=4),
+    st.lists(st.sampled_from(["diagnostic", "radiotherapy", "Diagnostic", "x"]), max_size=3),
+    st.builds(lambda n, u: f"{n}{u}", st.sampled_from(["3", "3.0", "03", "0.30", "1e3", "3.", ".5", "١", "3,5",
+                                                        "30000000000000000", "2.5 "]),
+              st.sampled_from([" mSv", "mSv", " uSv", " µSv", " μSv", " Gy", " MBq", " mCi", "  mSv", " MSv", ""])),
+    st.sampled_from(["2024-09-02", "2024-02-30", "1899-12-31", "2200-01-01", "20240902", "England", "england",
+                     "Northern Ireland", "northern_ireland", "yes", "no", "true", "accidental", "sirt", "16"]),
+)
+
+
+def read_both(engine: CompiledEngine, data: dict):
+    """What the fast reader and the vocabulary's reader make of an incident, for comparison."""
+    answers = []
+    for read in (engine.reader.read, engine.reader.slow):
+        try:
+            answers.append(read(data))
+        except IncidentError as error:
+            answers.append(("refused", str(error)))
+    return answers
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["jurisdiction", "exposure", "modality", "age", "total_dose", "foetal_dose",
+                                        "delivered_activity", "individuals", "theme", "discovered_on", "id",
+                                        "description", "nm_therapy", "date_of_birth"]), VALUES, max_size=6))
+def test_the_fast_reader_reads_as_the_vocabulary_does(data):
+    """The compiled engine reads common forms itself; whatever it reads, it reads as the vocabulary's reader
+    does, and what it does not read goes to that reader: the two accept and refuse the same incidents."""
+    fast, slow = read_both(load_criteria("2024").compiled, data)
+    assert fast == slow
+
+
+@pytest.mark.parametrize("data", [
+    {"total_dose": "3000 uSv"}, {"total_dose": "3 mSv"}, {"total_dose": "0.003 Sv"}, {"total_dose": "3mSv"},
+    {"age": 17}, {"age": "17"}, {"age": Decimal("17.5")}, {"individuals": 3}, {"individuals": "3"},
+    {"modality": ["diagnostic", "radiotherapy"]}, {"modality": "diagnostic"}, {"jurisdiction": "england"},
+    {"discovered_on": "2024-09-02"}, {"theme": "yes"}, {"id": 12}, {"id": True}, {"total_dose": "3 MSv"},
+])
+def test_common_and_odd_forms(data):
+    fast, slow = read_both(load_criteria("2024").compiled, data)
+    assert fast == slow
+
+
+def test_one_scale_per_kind():
+    """3000 uSv and 3 mSv are the same integer; so are the thresholds they meet."""
+    engine = load_criteria("2024").compiled
+    a, _, _ = engine.reader.read({"total_dose": "3000 uSv"})
+    b, _, _ = engine.reader.read({"total_dose": "3 mSv"})
+    assert a["total_dose"] == b["total_dose"] == 3 * 10**9 and type(a["total_dose"]) is int
+
+
+# ------------------------------------------------------------------------- the result
+
+def test_a_result_document_is_the_result_as_json():
+    """`irmer evaluate` writes the engine's plain dict; it must be the Result's JSON, field for field."""
+    guidance = load_criteria("2024")
+    for incident in incidents(300, seed=5):
+        try:
+            document = guidance.compiled.evaluate(incident)
+        except IncidentError:
+            continue
+        assert tuple(document) == FIELDS
+        result = Result(**document)
+        assert json.dumps(document, default=str) == json.dumps(result.model_dump(mode="json",
+                                                                                 exclude={"explanation"}))
+    assert FIELDS == tuple(name for name in Result.model_fields if name != "explanation")
+
+
+def test_the_table_pickles_and_decides_the_same():
+    """The cache keeps the Table: one unpickled decides as the one compiled."""
+    guidance = load_criteria("2023")
+    table = pickle.loads(pickle.dumps(guidance.compiled.table))
+    engine = CompiledEngine(table, lambda: guidance.checked)
+    for incident in incidents(300, seed=9):
+        try:
+            want = guidance.compiled.evaluate(incident)
+        except IncidentError:
+            continue
+        assert engine.evaluate(incident) == want
+
+
+def test_the_three_valued_side_is_built_only_when_needed():
+    guidance = load_criteria("2024")
+    engine = CompiledEngine(guidance.compiled.table, lambda: pytest.fail("the checked AST was asked for"))
+    complete = {"jurisdiction": "England", "exposure": "accidental", "modality": "diagnostic", "age": 40,
+                "total_dose": "8 mSv"}
+    assert engine.evaluate(complete)["codes"] == ["1"]
+    asked = []
+    engine = CompiledEngine(guidance.compiled.table, lambda: asked.append(1) or guidance.checked)
+    assert engine.evaluate({**complete, "age": None})["codes"] == ["1"]  # 8 mSv meets both thresholds
+    assert asked == [1]
