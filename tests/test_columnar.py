@@ -197,3 +197,29 @@ def test_a_file_that_cannot_be_read_is_status_2(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert run_table(str(tmp_path / "x.txt"), None, engine="duckdb", criteria=None, units={}, spark_master=None,
                      explain=False) == 2
+
+
+# ------------------------------------------------------------------ irmer diff --incidents
+
+def test_the_population_report_is_the_same_from_the_columnar_engine(monkeypatch):
+    from columnar_data import python_incident
+    from evaluator.tools import impact
+    items = [python_incident(i) for i in Incidents(12).many(1200)] + ["line 7: not valid JSON", 3]
+    items.append({"id": "odd", "totl_dose": "3 mSv"})  # not a fact: refused, as evaluate refuses it
+    monkeypatch.setattr(impact, "COLUMNAR_FROM", 10 ** 9)
+    by_python = impact.population(G2023, G2024, items, "f")
+    monkeypatch.setattr(impact, "COLUMNAR_FROM", 100)
+    by_sql = impact.population(G2023, G2024, items, "f")
+    assert by_sql == by_python
+    assert by_sql.refused[-1].field == "totl_dose"
+
+
+def test_incident_files_refuse_a_key_given_twice(tmp_path):
+    from evaluator.tools.impact import IncidentFileError, read_incidents
+    lines = tmp_path / "in.jsonl"
+    lines.write_text('{"id": "A"}\n{"id": "B", "age": 3, "age": 4}\n', encoding="utf-8")
+    assert "twice" in read_incidents(lines)[1]
+    single = tmp_path / "in.json"
+    single.write_text('{"id": "B", "age": 3, "age": 4}', encoding="utf-8")
+    with pytest.raises(IncidentFileError, match="twice"):
+        read_incidents(single)

@@ -270,6 +270,8 @@ def incident_of(row: Mapping[str, Any], facts: Mapping[str, Any], units: Mapping
             value = f"{value!r} {units[name]}" if isinstance(value, float) else f"{value} {units[name]}"
         elif name in units and isinstance(value, str) and _BARE.match(value):
             value = f"{value.strip()} {units[name]}"
+        elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            value = value.isoformat()  # read the same as the date; the quick reader takes text
         incident[name] = value
     return incident
 
@@ -291,16 +293,25 @@ def result_row(result: Result) -> dict[str, Any]:
 
 
 def python_results(rows: list[dict[str, Any]], facts: Mapping[str, Any], units: Mapping[str, str],
-                   guidance: Any) -> list[dict[str, Any]]:
-    """Guidance.evaluate on each row (the fixed version, or the one in force on its discovered_on)."""
-    from ..load import criteria_for
+                   guidance: Any, versions: list[str | None] | None = None) -> list[dict[str, Any]]:
+    """Guidance.evaluate on each row: the fixed version, the one the SQL chose (`versions`), or the one
+    in force on its discovered_on."""
+    from ..load import criteria_for, load_criteria
     out = []
-    for row in rows:
+    loaded: dict[str, Any] = {}
+    for n, row in enumerate(rows):
         if row.get(_BAD_LINE):
             out.append({**_empty(), "error": row[_BAD_LINE]})
             continue
         incident = incident_of(row, facts, units)
-        chosen = guidance if guidance is not None else criteria_for(incident)[0]
+        if guidance is not None:
+            chosen = guidance
+        elif versions is not None and versions[n] is not None:
+            if versions[n] not in loaded:
+                loaded[versions[n]] = load_criteria(versions[n])
+            chosen = loaded[versions[n]]
+        else:
+            chosen = criteria_for(incident)[0]
         out.append(result_row(chosen.evaluate(incident)))
     return out
 
@@ -476,7 +487,10 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
     import pyarrow.compute as pc
     subset = prepared.table.filter(pc.is_in(prepared.table.column(ROW), value_set=wanted))
     rows = subset.select([n for n in subset.column_names if n in prepared.types or n == _BAD_LINE]).to_pylist()
-    results = python_results(rows, prepared.facts, units, criteria)
+    con.register("_irmer_wanted", pa.table({ROW: subset.column(ROW)}))
+    chosen_versions = [v for (v,) in con.execute(f"SELECT s.{VERSION} FROM _irmer_wanted w JOIN _irmer_source s "
+                                                 f"ON w.{ROW} = s.{ROW} ORDER BY w.{ROW}").fetchall()]
+    results = python_results(rows, prepared.facts, units, criteria, chosen_versions)
     fixed = _attach(pa.table({ROW: subset.column(ROW)}), results)
     con.register("_irmer_python", fixed)
     chosen_results = ", ".join(f'CASE WHEN p.{ROW} IS NULL THEN s."{n}" ELSE p."{n}" END AS "{n}"'

@@ -22,15 +22,18 @@ import csv
 import io
 import json
 from collections import defaultdict
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable
 
 from pydantic import BaseModel, Field
 
+from ..language.incident import DuplicateKeyError, strict_object
 from ..load import Guidance
 
 EXAMPLES_PER_CELL = 3
+COLUMNAR_FROM = 10_000  # from this many incidents both versions run on the columnar engine (faster from there)
 WORDS = {True: "notifiable", False: "not notifiable", None: "undetermined"}
 
 
@@ -100,8 +103,10 @@ def read_incidents(path: str | Path) -> list[Any]:
     if not stripped:
         return []
     try:
-        document = json.loads(stripped, parse_float=Decimal, parse_constant=str)
+        document = json.loads(stripped, parse_float=Decimal, parse_constant=str, object_pairs_hook=strict_object)
         return document if isinstance(document, list) else [document]
+    except DuplicateKeyError as error:
+        raise IncidentFileError(f"{path}: {error}") from None
     except json.JSONDecodeError as error:
         lines = [line for line in text.splitlines() if line.strip()]
         if len(lines) < 2:
@@ -109,9 +114,11 @@ def read_incidents(path: str | Path) -> list[Any]:
         out: list[Any] = []
         for number, line in enumerate(lines, 1):
             try:
-                out.append(json.loads(line, parse_float=Decimal, parse_constant=str))
+                out.append(json.loads(line, parse_float=Decimal, parse_constant=str, object_pairs_hook=strict_object))
             except json.JSONDecodeError as line_error:
                 out.append(f"line {number}: not valid JSON at column {line_error.colno}: {line_error.msg}")
+            except DuplicateKeyError as repeated:
+                out.append(f"line {number}: {repeated}")
         return out
 
 
@@ -153,7 +160,8 @@ def population(old: Guidance, new: Guidance, incidents: Iterable[Any], source: s
                                                                      "c": defaultdict(list)})
     by_old_code: dict[str, dict[str, dict]] = defaultdict(lambda: {"n": 0, "v": defaultdict(list),
                                                                      "c": defaultdict(list)})
-    for row, item in enumerate(items, 1):
+    outcomes = _outcomes(old, new, items)
+    for row, (item, pair) in enumerate(zip(items, outcomes), 1):
         ident = str(item.get("id")) if isinstance(item, dict) and item.get("id") is not None else None
         if isinstance(item, str):
             report.refused.append(Refused(row=row, reason=item))
@@ -161,7 +169,7 @@ def population(old: Guidance, new: Guidance, incidents: Iterable[Any], source: s
         if not isinstance(item, dict):
             report.refused.append(Refused(row=row, reason=f"an incident is an object, not {type(item).__name__}"))
             continue
-        a, b = old.evaluate(item), new.evaluate(item)
+        a, b = pair
         if a.error or b.error:
             error = a.error or b.error
             report.refused.append(Refused(row=row, id=ident, field=error.field, reason=error.message))
@@ -197,6 +205,56 @@ def population(old: Guidance, new: Guidance, incidents: Iterable[Any], source: s
     report.by_modality = _groups(by_modality)
     report.by_old_code = _groups(by_old_code)
     return report
+
+
+@dataclass
+class Outcome:
+    """What one version said of one incident: as much of a Result as the report reads."""
+
+    notifiable: bool | None = None
+    codes: list[str] = field(default_factory=list)
+    error: Any = None  # an ErrorInfo: field and message
+
+
+def _outcomes(old: Guidance, new: Guidance, items: list[Any]) -> list[tuple[Outcome, Outcome] | None]:
+    """Both versions' outcome for each incident (None for an item that is not one).
+
+    A large file goes through the columnar engine (SQL on DuckDB, the same answers as
+    Guidance.evaluate, row for row); a few incidents, and those the table form would read
+    differently (a field that is not a fact, a `;` inside a JSON modality), through evaluate.
+    """
+    from ..language.incident import ENVELOPE
+    facts = new.vocabulary.facts
+    out: list[tuple[Outcome, Outcome] | None] = [None] * len(items)
+    table_rows = []
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        plain = all(key in facts or key in ENVELOPE for key in item) and not (
+            isinstance(item.get("modality"), str) and ";" in item["modality"])
+        if len(items) >= COLUMNAR_FROM and plain:
+            table_rows.append(n)
+        else:
+            out[n] = (_outcome(old.evaluate(item)), _outcome(new.evaluate(item)))
+    if table_rows:
+        from ..engines.columnar import evaluate_table, rows_to_table
+        table = rows_to_table([items[n] for n in table_rows])
+        answers = [evaluate_table(table, criteria=guidance) for guidance in (old, new)]
+        columns = [(a.column("notifiable").to_pylist(), a.column("codes").to_pylist(), a.column("error").to_pylist())
+                   for a in answers]
+        for k, n in enumerate(table_rows):
+            pair = []
+            for guidance, (notifiable, codes, errors) in zip((old, new), columns):
+                if errors[k] is not None:  # the error's field and words, as evaluate gives them
+                    pair.append(_outcome(guidance.evaluate(items[n])))
+                else:
+                    pair.append(Outcome(notifiable[k], codes[k] or []))
+            out[n] = (pair[0], pair[1])
+    return out
+
+
+def _outcome(result: Any) -> Outcome:
+    return Outcome(result.notifiable, list(result.codes), result.error)
 
 
 def _group(group: dict, verdict: tuple[str, str], code: tuple[str, str], name: str) -> None:
