@@ -36,6 +36,7 @@ fuzz: $(BIN)/irmer
 
 bench: $(BIN)/irmer
 	$(BIN)/python bench/bench_evaluate.py
+	$(BIN)/python bench/bench_columnar.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
