@@ -190,12 +190,28 @@ def any_met(split: Split, known: Mapping[str, Any], options: Mapping[str, tuple]
     names = [choice.fact for choice in kept]
     reads = [tuple(i for i, name in enumerate(names) if name in part.facts) for part in split.parts]
     memo: list[dict[tuple, Any]] = [{} for _ in split.parts]
+    # The first case alone often settles it: undecided there, undecided overall.
+    first = tuple(options[name][0] for name in names)
+    verdict: Any = False
+    for index, relevant in enumerate(reads):
+        assignment = tuple(first[i] for i in relevant)
+        own = [names[i] for i in relevant]
+        memo[index][assignment] = answer = met(index, own, assignment)
+        if answer is True:
+            verdict = True
+            break
+        if answer is None:
+            verdict = None
+    if verdict is None:
+        return None
     always_unmet = True
     for index, (relevant, answers_of) in enumerate(zip(reads, memo)):
         own = [names[i] for i in relevant]
         answers = set()
         for assignment in itertools.product(*(options[name] for name in own)):
-            answers_of[assignment] = answer = met(index, own, assignment)
+            answer = answers_of.get(assignment, _NOTHING)
+            if answer is _NOTHING:
+                answers_of[assignment] = answer = met(index, own, assignment)
             answers.add(answer)
         if answers == {True}:
             return True
