@@ -1363,12 +1363,13 @@ class QueryBuilder:
 
     def row_term(self, n: int, guard: B = True) -> "Term":
         row = self.rows[n]
-        return Term(guard, lambda c: self.row_verdict(row, c)["met"], _reads(self.plan.row(n).nodes))
+        roots = [row.band, row.when, row.unless] + [e.when for e in self.exclusions.get(row.code, ())]
+        return Term(guard, lambda c: self.row_verdict(row, c)["met"], _reads(self.checked.reachable(roots)))
 
     def comp_term(self, n: int, guard: B) -> "Term":
         item = self.criteria.complementary[n]
-        return Term(guard, lambda c: self.comp_verdict(item, c)["met"],
-                    _reads(self.plan.split(self.plan.comp_roots(item)).nodes))
+        roots = [item.when] + [e.when for e in self.exclusions.get(item.code, ())]
+        return Term(guard, lambda c: self.comp_verdict(item, c)["met"], _reads(self.checked.reachable(roots)))
 
     # ------------------------------------------------------------- the query
     def build(self) -> exp.Select:
