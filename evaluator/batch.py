@@ -47,6 +47,10 @@ class Item:
     value: Any = None
     error: str | None = None
     line: int | None = None  # the line it starts on
+    raw: bytes | None = None  # a JSON line not yet decoded (with --workers, the workers decode it)
+
+    def decoded(self) -> "Item":
+        return self if self.raw is None else decode_line(self.raw, self.line or 0)
 
 
 class Duplicated:
@@ -115,6 +119,20 @@ def _skip(text: str, index: int) -> int:
     return index
 
 
+def decode_line(raw: bytes, number: int) -> Item:
+    """One line of JSON Lines: its value, or why it cannot be read."""
+    if len(raw) > MAX_ITEM_BYTES:
+        return Item(error=f"line {number} is longer than {MAX_ITEM_BYTES:,} bytes", line=number)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return Item(error=f"not valid UTF-8: byte 0x{raw[error.start]:02x} at column {error.start + 1}",
+                    line=number)
+    item = parse(text.rstrip("\r\n"))
+    item.line = number
+    return item
+
+
 class Source:
     """The incidents of one input, streamed: `shape` is "object", "array" or "lines"."""
 
@@ -124,6 +142,7 @@ class Source:
         if not hasattr(stream, "peek"):
             stream = io.BufferedReader(stream)  # type: ignore[arg-type]
         self.stream = stream
+        self.defer = False  # see `deferred`
         self.name = name
         self.line = 1
         self._head()
@@ -171,6 +190,11 @@ class Source:
     def __iter__(self) -> Iterator[Item]:
         return self._items
 
+    def deferred(self) -> "Source":
+        """From here on, lines are handed out undecoded (Item.raw), for worker processes to decode."""
+        self.defer = True
+        return self
+
     # ------------------------------------------------------------- reading
     def _head(self) -> bytes:
         """Skip a byte-order mark and blank space; the first byte of content, not consumed."""
@@ -201,16 +225,9 @@ class Source:
             self.stream.read(len(data))
 
     def _decode_line(self, raw: bytes, number: int) -> Item:
-        if len(raw) > MAX_ITEM_BYTES:
-            return Item(error=f"line {number} is longer than {MAX_ITEM_BYTES:,} bytes", line=number)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            return Item(error=f"not valid UTF-8: byte 0x{raw[error.start]:02x} at column {error.start + 1}",
-                        line=number)
-        item = parse(text.rstrip("\r\n"))
-        item.line = number
-        return item
+        if self.defer:
+            return Item(raw=raw, line=number)
+        return decode_line(raw, number)
 
     def _lines(self, first: Item | None) -> Iterator[Item]:
         number = self.line  # the line before the next one read (blank lines read ahead are counted in it)
@@ -464,7 +481,7 @@ def evaluate_chunk(items: list[Item], options: Options) -> list[tuple[Any, bool]
     versions = _worker_versions(options.criteria)
     out = []
     for item in items:
-        result = evaluate_item(item, versions, options)
+        result = evaluate_item(item.decoded(), versions, options)
         out.append((render(result, options) if options.output == "json" else result, failed(result)))
     return out
 
@@ -505,7 +522,7 @@ def _results(source: Source, options: Options, versions: Versions, workers: int,
     import itertools
     from concurrent.futures import ProcessPoolExecutor
     from collections import deque
-    items = iter(source)
+    items = iter(source.deferred())  # the workers decode the lines: the reading process only splits them
     with ProcessPoolExecutor(max_workers=workers) as pool:
         pending: deque = deque()
         while True:
