@@ -437,11 +437,16 @@ def query_for(guidance: Any, types: Mapping[str, str], units: Mapping[str, str],
     key = (guidance.version, str(guidance.path), tuple(sorted(types.items())), tuple(sorted(units.items())),
            tuple(keep), source, refine, dialect)
     if key not in _QUERIES:
-        try:
-            query = compile_query(guidance.checked, source, types, units, keep + [ROW], refine=refine)
-            _QUERIES[key] = query.sql(dialect=dialect)
-        except SQLUnsupported:
-            _QUERIES[key] = None
+        def work() -> str | None:
+            try:
+                return compile_query(guidance.checked, source, types, units, keep + [ROW], refine=refine).sql(
+                    dialect=dialect)
+            except SQLUnsupported:
+                return None
+        # Building and printing the query takes a second or two: the disk cache keeps it (evaluator/cache.py).
+        from ..cache import remember
+        inputs = [guidance.source.encode(), guidance.vocabulary.source.encode(), repr(key[2:]).encode()]
+        _QUERIES[key] = remember("sql", inputs, work)
     return _QUERIES[key]
 
 
