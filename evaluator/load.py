@@ -34,7 +34,7 @@ from .catalogue import (VOCABULARY_FILE, VersionInfo, find_criteria, in_force_on
                         versions)
 from .prepared import incident_id, internal_error
 from .resources import criteria_dir
-from .result import ErrorInfo, Result
+from .result import ErrorInfo, Result, from_document
 from .language.transform import to_ast
 from .language.values import FactInfo, ValueProblem, read_date
 
@@ -238,7 +238,7 @@ class Guidance:
                 if isinstance(incident, BaseModel):
                     incident = incident.model_dump(exclude_none=True)
                 if not explain:
-                    return Result(**self.compiled.evaluate(incident))
+                    return from_document(self.compiled.evaluate(incident))
                 read = self.read(incident)
             except IncidentError as error:
                 infos = [ErrorInfo(field=p.field, message=p.message, hint=p.hint) for p in error.problems]

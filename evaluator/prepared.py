@@ -97,8 +97,8 @@ class Prepared:
         """A Result, as Guidance.evaluate gives it (with the explanation when asked for)."""
         if explain:
             return self.guidance.evaluate(incident, explain=True)
-        from .result import Result
-        return Result(**self.document(incident))
+        from .result import from_document
+        return from_document(self.document(incident))
 
 
 def _digest(path: Path) -> str:

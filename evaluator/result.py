@@ -79,3 +79,26 @@ class Result(BaseModel):
     notes: list[str] = Field(default_factory=list, description="things a reader should know about this result")
     error: ErrorInfo | None = Field(None, description="set when the incident could not be read")
     errors: list[ErrorInfo] = Field(default_factory=list, description="every problem with the incident")
+
+
+_AUTHORITIES: dict[tuple, AuthorityInfo] = {}
+
+
+def from_document(document: dict) -> Result:
+    """The Result of an engine's result dict (the compiled engine's), its authority a shared value.
+
+    >>> from_document({"id": "A", "notifiable": True, "codes": ["1"],
+    ...                "authority": {"jurisdiction": "Wales", "name": "HIW", "contact": None}}).authority.name
+    'HIW'
+    """
+    authority = document.get("authority")
+    if isinstance(authority, dict):
+        key = (authority.get("jurisdiction"), authority.get("name"), authority.get("contact"))
+        shared = _AUTHORITIES.get(key)
+        if shared is None:
+            shared = _AUTHORITIES[key] = AuthorityInfo(**authority)
+        document = {**document, "authority": shared}
+    return _VALIDATE(document)
+
+
+_VALIDATE = Result.__pydantic_validator__.validate_python

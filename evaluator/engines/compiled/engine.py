@@ -50,6 +50,7 @@ class CompiledEngine:
         self.deadlines = [(name, after, dt.timedelta(days=days)) for name, after, days in table.deadlines]
         self._dispatch: dict[tuple, tuple[tuple[RowInfo, Callable], ...]] = {}
         self._slow: Any = None
+        self.statutory = [index for index, info in enumerate(table.comps) if info.role == "statutory"]
 
     @classmethod
     def compile(cls, checked: Any, facts: Any) -> "CompiledEngine":
@@ -104,10 +105,8 @@ class CompiledEngine:
 
     def decide(self, values: dict[str, Any], ident: Any, notes: list[str]) -> dict[str, Any]:
         rows = self.rows_for(values)
-        decided: list[tuple[RowInfo, tuple]] = []
         try:
-            for info, fast in rows:
-                decided.append((info, fast(values)))
+            decided = [(info, fast(values)) for info, fast in rows]
             comp_met = [fast(values) for _, fast in self.comps]
         except (KeyError, Unknown):
             return self.decide_three_valued(values, ident, notes, rows)
@@ -116,7 +115,12 @@ class CompiledEngine:
         for info, verdict in decided:
             if verdict[2] and info.code not in codes:
                 codes.append(info.code)
-        notifiable = bool(codes) or any(met for (info, _), met in zip(self.comps, comp_met) if info.role == "statutory")
+        notifiable = bool(codes)
+        if not notifiable:
+            for index in self.statutory:
+                if comp_met[index]:
+                    notifiable = True
+                    break
         all_codes = list(codes)
         letters: list[str] = []
         for (info, _), met in zip(self.comps, comp_met):
@@ -210,7 +214,7 @@ class CompiledEngine:
     def _document(self, values: dict[str, Any], ident: Any, notes: list[str], notifiable: B3, codes: list[str],
                   letters: list[str], missing: list[str], env: Any) -> dict[str, Any]:
         notify_by = report_by = None
-        if notifiable is not False:
+        if notifiable is not False and self.deadlines:
             dates = {}
             for name, after, delta in self.deadlines:
                 start = values.get(after)

@@ -106,7 +106,7 @@ class Reader:
 
     def read(self, data: Any) -> tuple[dict[str, Any], Any, list[str]]:
         """(values, id, notes) of an incident; raises IncidentError as the vocabulary's reader does."""
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = self.defaults.copy()  # what the incident gives replaces them
         readers = self.readers
         if type(data) is dict:
             for key, raw in data.items():
@@ -123,7 +123,7 @@ class Reader:
                     return self.slow(data)
                 values[key] = value
             ident = data.get("id")
-            return {**self.defaults, **values}, (None if ident is None else id_text(ident)), []
+            return values, (None if ident is None else id_text(ident)), []
         return self.slow(data)
 
     def slow(self, data: Any) -> tuple[dict[str, Any], Any, list[str]]:
