@@ -565,6 +565,55 @@ def sql_command(version: str, dialect: str, table: str, view: str, units: tuple[
         fail(error if isinstance(error, CriteriaError) else CliError(str(error)))
 
 
+# ------------------------------------------------------------------ serve
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="The port to listen on (0: any free port, printed when listening).")
+@click.option("--log", "log_path", default="irmer-decisions.jsonl", show_default=True, metavar="PATH",
+              type=click.Path(dir_okay=False), help="The decision log: every decision, as JSON Lines.")
+@click.option("--no-log", is_flag=True, help="Keep no decision log (for development only).")
+@click.option("--log-input", type=click.Choice(["full", "sha256"]), default="full", show_default=True,
+              help="Keep each incident in the log, or only its SHA-256.")
+@click.option("--log-max-bytes", type=click.IntRange(0), default=100 << 20, show_default=True, metavar="BYTES",
+              help="Rotate the log at this size (0: never).")
+@click.option("--log-keep", type=click.IntRange(0), default=0, show_default=True, metavar="N",
+              help="Keep this many rotated logs (0: all of them).")
+@click.option("--max-body", type=click.IntRange(1), default=16 << 20, show_default=True, metavar="BYTES",
+              help="The largest request body (413 beyond).")
+@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=30.0, show_default=True,
+              metavar="SECONDS", help="The time a request may take (503 beyond).")
+@click.option("--quiet", "-q", is_flag=True, help="No access log.")
+def serve(host: str, port: int, log_path: str, no_log: bool, log_input: str, log_max_bytes: int, log_keep: int,
+          max_body: int, timeout: float, quiet: bool) -> None:
+    """Serve the HTTP API for incident systems and the interview page (docs/service.md).
+
+    \b
+    http://HOST:PORT/              the interview page
+    POST /v1/evaluate, /v1/explain incidents in, results out (as irmer evaluate)
+    GET  /openapi.json             the API's contract
+
+    \b
+    Exit status:
+      0  stopped by SIGTERM or Ctrl-C, after the requests in flight finished
+      2  could not start (the port is taken, the decision log cannot be opened)
+    """
+    try:
+        from .service.app import Settings
+        from .service.decision_log import LogError
+        from .service.server import ListenError, run
+    except ImportError as error:
+        fail(CliError(f"irmer serve needs FastAPI and uvicorn ({error}); install irmer-criteria with its "
+                      "dependencies"))
+    settings = Settings(log=None if no_log else Path(log_path), log_input=log_input, log_max_bytes=log_max_bytes,
+                        log_keep=log_keep, max_body=max_body, timeout=timeout)
+    try:
+        run(settings, host, port, access_log=not quiet)
+    except (ListenError, LogError) as error:
+        fail(CliError(f"irmer serve: {error}"))
+
+
 @main.command(name="versions")
 def versions_command() -> None:
     """List the shipped guidance versions."""
