@@ -23,7 +23,7 @@ NAME__unit. Buttons say what to do next: `_skip=FACT` (not known), `_unskip=FACT
 >>> view = interview(Form.parse(b"jurisdiction=England&exposure=accidental"), Decider(), request_id="doc",
 ...                  path="/interview")[0]
 >>> view.verdict.state, view.next.name, [field.name for field in view.also]
-('undetermined', 'modality', ['age', 'total_dose'])
+('undetermined', 'age', ['total_dose'])
 """
 
 from __future__ import annotations
