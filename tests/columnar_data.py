@@ -127,24 +127,26 @@ def python_incident(incident: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def expected(incident: dict[str, Any], criteria: Any = None) -> dict[str, Any]:
-    """What Guidance.evaluate says, as the engine's columns."""
+def expected(incident: dict[str, Any], criteria: Any = None, interpreter: bool = False) -> dict[str, Any]:
+    """What Guidance.evaluate says (the compiled engine, held to the interpreter by tests/test_compiled.py),
+    or with `interpreter` the reference engine itself, as the engine's columns."""
     from evaluator.engines.columnar import result_row
     from evaluator.load import criteria_for
     data = python_incident(incident)
     guidance = criteria or criteria_for(data)[0]
-    return result_row(guidance.evaluate(data))
+    return result_row(guidance.evaluate(data, explain=interpreter))
 
 
 COMPARED = ("notifiable", "codes", "complementary", "missing", "authority", "notify_by", "report_by", "criteria",
             "error")
 
 
-def differences(rows: list[dict[str, Any]], incidents: list[dict[str, Any]], criteria: Any = None) -> list[str]:
-    """Every row where the engine's columns differ from Guidance.evaluate, described."""
+def differences(rows: list[dict[str, Any]], incidents: list[dict[str, Any]], criteria: Any = None,
+                interpreter: bool = False) -> list[str]:
+    """Every row where the engine's columns differ from Python's, described."""
     out = []
     for row, incident in zip(rows, incidents):
-        want = expected(incident, criteria)
+        want = expected(incident, criteria, interpreter)
         got = {k: row[k] for k in COMPARED}
         if got != want:
             changed = {k: (got[k], want[k]) for k in COMPARED if got[k] != want[k]}

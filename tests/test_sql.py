@@ -1,8 +1,9 @@
 """The SQL backend (evaluator/engines/sql.py): the interpreter's answers, in SQL, exact at every threshold.
 
 The queries here run the case split in SQL too (`case_split="sql"`, as the
-view `irmer sql` prints), so every part of the query is checked against
-Guidance.evaluate; tests/test_columnar.py checks the engine around it.
+view `irmer sql` prints), so every part of the query is checked against the
+interpreter, the reference engine; tests/test_columnar.py checks the engine
+around it against Guidance.evaluate, on more rows.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def cases_in_sql() -> list[dict]:
 @pytest.mark.parametrize("n", range(len(CASES)))
 def test_boundaries(n):
     incident, notifiable, codes = CASES[n]
-    want = expected(incident, G2024)
+    want = expected(incident, G2024, interpreter=True)
     assert (want["notifiable"], want["codes"]) == (notifiable, codes)  # the table is right about the interpreter
     row = cases_in_sql()[n]
     assert {k: row[k] for k in want} == want
@@ -86,13 +87,13 @@ def test_boundaries(n):
 def test_examples_of_both_versions():
     for guidance in (G2023, G2024):
         incidents = [{"id": e.title, **guidance.example_incident(e)} for e in guidance.ast.examples]
-        assert not differences(in_sql(incidents, guidance), incidents, guidance)
+        assert not differences(in_sql(incidents, guidance), incidents, guidance, interpreter=True)
 
 
 def test_random_incidents_with_the_case_split_in_sql():
     incidents = Incidents(11).many(400)
     out = evaluate_table(rows_to_table(incidents), case_split="sql")
-    assert not differences(out.to_pylist(), incidents)
+    assert not differences(out.to_pylist(), incidents, interpreter=True)
 
 
 def test_a_multiple_of_a_fact_against_a_known_fact_is_not_folded():
@@ -154,3 +155,15 @@ def test_the_query_is_built_from_tables_of_generators():
     assert set(sql.NUMBER_RULES) == {ast.Ref, ast.Number, ast.Percent, ast.Scale, ast.Ratio, ast.Case}
     query = compile_query(G2024.checked, "t").sql("duckdb")
     assert "DOUBLE" not in query.upper()
+
+
+def test_irmer_sql_prints_a_view_and_refuses_a_bad_unit():
+    from click.testing import CliRunner
+    from evaluator.cli import main
+    runner = CliRunner()
+    ok = runner.invoke(main, ["sql", "2023", "--dialect", "spark", "--table", "dose_events", "--view", "irmer_2023",
+                              "--unit", "total_dose=mSv", "--columns", "id,jurisdiction,exposure,total_dose"])
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.startswith("CREATE OR REPLACE VIEW irmer_2023") and "dose_events" in ok.output
+    bad = runner.invoke(main, ["sql", "2024", "--unit", "total_dose=mGy"])
+    assert bad.exit_code == 2 and "not a unit of" in bad.output
