@@ -614,6 +614,85 @@ def serve(host: str, port: int, log_path: str, no_log: bool, log_input: str, log
         fail(CliError(f"irmer serve: {error}"))
 
 
+# ------------------------------------------------------------------ audit
+
+DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@main.command(name="audit")
+@click.argument("log", metavar="LOG", type=click.Path(dir_okay=False))
+@click.option("--criteria", "-c", help="One version for every incident (default: the one in force on each "
+                                       "incident's discovered_on).")
+@click.option("--as-of", "as_of", type=DAY, metavar="DATE", help="The audit date, YYYY-MM-DD (default: today).")
+@click.option("--since", type=DAY, metavar="DATE",
+              help="The first day of the audit period (default: the day after --as-of a year earlier).")
+@click.option("--map", "mapping", type=click.Path(dir_okay=False), metavar="MAP.toml",
+              help="How an export's columns, units, values and dates map onto the vocabulary (docs/audit.md).")
+@click.option("--output", "-o", "target", metavar="FILE",
+              help="Write the report to FILE: report.html, report.md or report.json.")
+@click.option("--format", "-f", "shape", type=click.Choice(["html", "markdown", "json"]), default=None,
+              help="The report's format (default: from the extension of -o; markdown on standard output).")
+@click.option("--theme-window", type=click.IntRange(1, 3660), default=90, show_default=True, metavar="DAYS",
+              help="Possible themes: similar incidents discovered within this many days.")
+@click.option("--theme-min", type=click.IntRange(2, None), default=3, show_default=True, metavar="N",
+              help="Possible themes: at least this many similar incidents.")
+@click.option("--theme-by", default="modality,cause", show_default=True, metavar="A,B,...",
+              help="Possible themes: what makes incidents similar (modality, cause, or any column of the log).")
+@click.option("--re-audit", "re_audit", type=DAY, metavar="DATE",
+              help="The re-audit date (default: 6 months after --as-of).")
+@click.option("--engine", type=click.Choice(["auto", "python", "duckdb"]), default="auto", show_default=True,
+              help="python: the compiled engine, row by row; duckdb: the columnar engine; auto: DuckDB from "
+                   "10,000 rows.")
+@click.option("--title", help="The report's title.")
+def audit_command(log: str, criteria: str | None, as_of: Any, since: Any, mapping: str | None, target: str | None,
+                  shape: str | None, theme_window: int, theme_min: int, theme_by: str, re_audit: Any, engine: str,
+                  title: str | None) -> None:
+    """Audit an incident log against the guidance (docs/audit.md).
+
+    LOG is CSV, JSON Lines or Parquet: the vocabulary's facts, the audit columns notified_on,
+    report_sent_on, notified_codes and authority_notified, and any other columns. The report
+    follows a clinical audit: the standard, the method, the findings (notifiable but not notified,
+    late, wrong codes or authority, undetermined, unreadable, possible themes for judgement), the
+    annual report's tables, an action plan and the re-audit date.
+
+    \b
+    Exit status:
+      0  audited: no finding
+      1  audited: there are findings (the report lists them)
+      2  the command could not run (an unreadable log or mapping file, a bad option)
+    """
+    from .tools.audit import AuditError, Options, audit
+    from .tools.audit_log import LogError
+    from .tools.audit_report import ReportError, format_of, render
+    options = Options(criteria=criteria, mapping=mapping, engine=engine, theme_window=theme_window,
+                      theme_min=theme_min, theme_by=tuple(k.strip() for k in theme_by.split(",") if k.strip()))
+    if as_of:
+        options.as_of = as_of.date()
+    options.since = since.date() if since else None
+    options.re_audit = re_audit.date() if re_audit else None
+    if title:
+        options.title = title
+    try:
+        if not options.theme_by:
+            raise AuditError("--theme-by names at least one column, such as modality,cause")
+        form = shape or (format_of(target) if target else "markdown")
+        report = audit(log, options)
+        text = render(report, form)
+        if target:
+            try:
+                Path(target).write_text(text, encoding="utf-8")
+            except OSError as error:
+                raise ReportError(f"cannot write {target}: {error}") from None
+        else:
+            click.echo(text, nl=False)
+    except (LogError, AuditError, ReportError) as error:
+        fail(CliError(f"irmer audit: {error}"))
+    found = ", ".join(f"{f.count:,} {f.kind.replace('_', ' ')}" for f in report.findings) or "no findings"
+    click.echo(f"irmer: audited {report.summary.audited:,} incidents of {log} ({report.method.rows:,} rows) on "
+               f"{report.audited_on}: {found}" + (f"; report written to {target}" if target else ""), err=True)
+    sys.exit(1 if report.findings else 0)
+
+
 @main.command(name="versions")
 def versions_command() -> None:
     """List the shipped guidance versions."""
