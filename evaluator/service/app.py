@@ -315,6 +315,11 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
                                          ref_template="#/components/schemas/{model}")
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             schemas.update(defs["$defs"])
+            # An absent fact is unknown (or the vocabulary's default), not null: the pydantic model's
+            # `default: null` would contradict each fact's own schema.
+            for fact in schemas["Incident"].get("properties", {}).values():
+                if "default" in fact and fact["default"] is None:
+                    del fact["default"]
             # A request FastAPI finds invalid is answered 400 with a problem document, not 422.
             for operations in document.get("paths", {}).values():
                 for operation in operations.values():

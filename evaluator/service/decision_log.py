@@ -149,11 +149,7 @@ class DecisionLog:
         data = (b"\n" if self._torn else b"") + b"".join(part for part, _, _ in group)
         started = time.perf_counter()
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
-            os.fsync(self._fd)
+            self._write(data)
         except OSError as error:
             self._torn = True
             self.failure = f"cannot write the decision log {self.path}: {error.strerror or error}"
@@ -167,6 +163,14 @@ class DecisionLog:
             self.on_flush(sum(count for _, count, _ in group), len(data), time.perf_counter() - started)
         if self.max_bytes and os.fstat(self._fd).st_size >= self.max_bytes:
             self._rotate()
+
+    def _write(self, data: bytes) -> None:
+        """Write all of `data` and fsync it (raises OSError)."""
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        os.fsync(self._fd)
 
     def _rotate(self) -> None:
         """Rename the full file to the next number and start a new one (on the writer thread)."""
