@@ -55,7 +55,7 @@ class Prepared:
         self.path = path
         self._guidance: Any = None
         table = self._table()
-        self.engine = CompiledEngine(table, lambda: self.guidance.checked)
+        self.engine = CompiledEngine(table)
         self.version = table.version
 
     @property

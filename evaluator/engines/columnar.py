@@ -78,7 +78,8 @@ class Summary:
     in_sql: int = 0
     fallback: int = 0  # evaluated by Guidance.evaluate
     fallback_values: int = 0  # ... because of a value the SQL does not read
-    fallback_split: int = 0  # ... because it needs the case split (DuckDB leaves it to Python)
+    fallback_split: int = 0  # ... because it needs the case split (with case_split="python")
+    split_in_sql: int = 0  # rows the case split decided in SQL (DuckDB: one row per case, grouped)
     errors: int = 0
     seconds: float = 0.0
     versions: dict[str, int] = field(default_factory=dict)
@@ -404,7 +405,7 @@ def evaluate_table(table: Any, *, criteria: Any = None, engine: str = "duckdb", 
     if engine == "python":
         out = _python_table(prepared, criteria, units, summary)
     else:
-        out = _duckdb_table(prepared, criteria, units, summary, refine=(case_split or "python") == "sql")
+        out = _duckdb_table(prepared, criteria, units, summary, split=case_split or "explode")
     summary.seconds = time.perf_counter() - start
     summary.errors = out.num_rows - out.column("error").null_count
     versions = out.column("criteria").value_counts().to_pylist()
@@ -432,15 +433,15 @@ _QUERIES: dict[tuple, str | None] = {}  # compiled SQL by (version, column types
 
 
 def query_for(guidance: Any, types: Mapping[str, str], units: Mapping[str, str], keep: list[str],
-              source: str, refine: bool, dialect: str) -> str | None:
+              source: str, refine: bool, dialect: str, form: str = "lambda") -> str | None:
     """The SQL for one version over `source` (None when the criteria do not compile to SQL), cached."""
     key = (guidance.version, str(guidance.path), tuple(sorted(types.items())), tuple(sorted(units.items())),
-           tuple(keep), source, refine, dialect)
+           tuple(keep), source, refine, dialect, form)
     if key not in _QUERIES:
         def work() -> str | None:
             try:
-                return compile_query(guidance.checked, source, types, units, keep + [ROW], refine=refine).sql(
-                    dialect=dialect)
+                return compile_query(guidance.checked, source, types, units, keep + [ROW], refine=refine,
+                                     form=form).sql(dialect=dialect)
             except SQLUnsupported:
                 return None
         # Building and printing the query takes a second or two: the disk cache keeps it (evaluator/cache.py).
@@ -451,7 +452,7 @@ def query_for(guidance: Any, types: Mapping[str, str], units: Mapping[str, str],
 
 
 def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], summary: Summary,
-                  refine: bool) -> pa.Table:
+                  split: str) -> pa.Table:
     import duckdb
     from ..load import compile_file, versions
     con = duckdb.connect()
@@ -468,7 +469,8 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
     for n, (version, guidance) in enumerate(chosen.items()):
         source = f"_irmer_source_{n}"
         con.execute(f"CREATE TEMP VIEW {source} AS SELECT * FROM _irmer_source WHERE {VERSION} = '{version}'")
-        sql = query_for(guidance, prepared.types, units, prepared.keep, source, refine=refine, dialect="duckdb")
+        sql = query_for(guidance, prepared.types, units, prepared.keep, source, refine=split == "sql",
+                        dialect="duckdb")
         if sql is None:
             summary.notes.append(f"{version} does not compile to SQL; its rows are evaluated in Python")
             rows = con.execute(f"SELECT {ROW} FROM _irmer_source WHERE {VERSION} = '{version}'").fetchall()
@@ -478,11 +480,16 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
         parts.append(f"_irmer_part_{len(parts)}")
     union = " UNION ALL ".join(f"SELECT * FROM {p}" for p in parts)
     flagged = []
+    splits = []
     if parts:
         counts = con.execute(f"SELECT count(*) FILTER (WHERE {FALLBACK}), count(*) FILTER (WHERE NOT {FALLBACK} AND "
                              f"{UNDECIDED}) FROM ({union})").fetchone()
         summary.fallback_values, summary.fallback_split = counts
-        flagged = [r[0] for r in con.execute(f"SELECT {ROW} FROM ({union}) WHERE {FALLBACK} OR {UNDECIDED}").fetchall()]
+        if split == "explode" and summary.fallback_split:
+            splits = _split_in_sql(con, chosen, prepared, units, union)
+            summary.split_in_sql, summary.fallback_split = summary.fallback_split, 0
+        wanted_rows = f"{FALLBACK}" if split == "explode" else f"{FALLBACK} OR {UNDECIDED}"
+        flagged = [r[0] for r in con.execute(f"SELECT {ROW} FROM ({union}) WHERE {wanted_rows}").fetchall()]
     summary.fallback_values += len(python_rows)
     fallback_rows = sorted(set(flagged) | set(python_rows))
     summary.fallback = len(fallback_rows)
@@ -498,11 +505,15 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
     results = python_results(rows, prepared.facts, units, criteria, chosen_versions)
     fixed = _attach(pa.table({ROW: subset.column(ROW)}), results)
     con.register("_irmer_python", fixed)
-    chosen_results = ", ".join(f'CASE WHEN p.{ROW} IS NULL THEN s."{n}" ELSE p."{n}" END AS "{n}"'
-                               for n in RESULT_COLUMNS)
+    # Python's answer where it decided, else the case split's, else the first query's.
+    split_table = " UNION ALL ".join(f"SELECT * FROM {t}" for t in splits) or \
+        f"SELECT * FROM ({union}) WHERE FALSE"
+    chosen_results = ", ".join(f'CASE WHEN p.{ROW} IS NOT NULL THEN p."{n}" WHEN x.{ROW} IS NOT NULL THEN x."{n}" '
+                               f'ELSE s."{n}" END AS "{n}"' for n in RESULT_COLUMNS)
     if parts:
         merged = (f"SELECT {', '.join('s.' + chr(34) + n + chr(34) for n in prepared.keep)}, {chosen_results} "
-                  f"FROM ({union}) s LEFT JOIN _irmer_python p ON s.{ROW} = p.{ROW} ORDER BY s.{ROW}")
+                  f"FROM ({union}) s LEFT JOIN ({split_table}) x ON s.{ROW} = x.{ROW} "
+                  f"LEFT JOIN _irmer_python p ON s.{ROW} = p.{ROW} ORDER BY s.{ROW}")
     else:
         merged = (f"SELECT {', '.join('i.' + chr(34) + n + chr(34) for n in prepared.keep)}, "
                   f"{', '.join('p.' + chr(34) + n + chr(34) for n in RESULT_COLUMNS)} "
@@ -510,6 +521,24 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
     out = con.sql(merged).to_arrow_table()
     con.close()
     return _typed(out)
+
+
+def _split_in_sql(con: Any, chosen: Mapping[str, Any], prepared: Prepared, units: Mapping[str, str],
+                  union: str) -> list[str]:
+    """The rows that need the case split, decided by the query that makes it (one row per case, grouped)."""
+    con.execute(f"CREATE TEMP TABLE _irmer_split_source AS SELECT s.* FROM _irmer_source s SEMI JOIN "
+                f"(SELECT {ROW} FROM ({union}) WHERE NOT {FALLBACK} AND {UNDECIDED}) u ON s.{ROW} = u.{ROW}")
+    tables = []
+    for n, (version, guidance) in enumerate(chosen.items()):
+        source = f"_irmer_split_source_{n}"
+        con.execute(f"CREATE TEMP VIEW {source} AS SELECT * FROM _irmer_split_source WHERE {VERSION} = '{version}'")
+        sql = query_for(guidance, prepared.types, units, prepared.keep, source, refine=True, dialect="duckdb",
+                        form="explode")
+        if sql is None:
+            continue
+        con.execute(f"CREATE TEMP TABLE _irmer_split_{n} AS {sql}")
+        tables.append(f"_irmer_split_{n}")
+    return tables
 
 
 def _typed(table: pa.Table) -> pa.Table:

@@ -20,22 +20,15 @@ from the same plan, so they enumerate the same cases.
 
 from __future__ import annotations
 
-import itertools
 import math
-from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable
 
 from ..language import ast
 from ..language.check import Checked
 from ..language.units import BOOL, ENUM, KINDS, SET
 from .logic import INF, Interval
-
-SPLIT_BUDGET = 1024  # the most cases a split enumerates for one decision
-SCOPE_FACTS = ("exposure", "modality", "jurisdiction")  # every row is scoped by them
-# A row's scope clauses: (the clause, the fact it restricts, whether the fact holds several values).
-ROW_SCOPES = (("exposure", "exposure", False), ("modalities", "modality", True), ("jurisdictions", "jurisdiction", False))
-
+from .split import ROW_SCOPES, SCOPE_FACTS, SPLIT_BUDGET, Choice, Part, Split, any_met  # noqa: F401 - the API
 
 def is_constant(expr: Any) -> bool:
     if isinstance(expr, (ast.Number, ast.Percent)):
@@ -110,133 +103,6 @@ def regions(cuts: list[Fraction], floor: Fraction, integer: bool) -> list[Interv
     return pieces
 
 
-@dataclass(frozen=True)
-class Choice:
-    """One unknown fact a decision can be split on, and the values that cover every case."""
-
-    fact: str
-    values: tuple[Any, ...]  # True/False, named values, one-value sets, or Intervals for numbers
-    direct: bool = False  # a number compared only with constants: a point of each region stands for it
-
-
-@dataclass(frozen=True)
-class Part:
-    """A row or a complementary code of a decision: the facts it reads, and the scope that can rule it out."""
-
-    facts: frozenset[str]
-    scopes: tuple[tuple[str, frozenset[str], bool], ...] = ()  # (fact, allowed values, the fact holds several)
-
-    def ruled_out(self, known: Mapping[str, Any]) -> bool:
-        for fact, allowed, any_of in self.scopes:
-            value = known.get(fact)
-            if value is not None and (allowed.isdisjoint(value) if any_of else value not in allowed):
-                return True
-        return False
-
-
-@dataclass(frozen=True)
-class Split:
-    """The choices for one decision, in the order a split takes them (fewest values first)."""
-
-    choices: tuple[Choice, ...]
-    nodes: tuple[ast.Node, ...] = field(default=(), repr=False, compare=False)
-    parts: tuple[Part, ...] = field(default=(), repr=False, compare=False)
-
-    def choice(self, fact: str) -> Choice | None:
-        return next((c for c in self.choices if c.fact == fact), None)
-
-    def cases(self, known: Mapping[str, Any]) -> list[Choice]:
-        """The choices to enumerate for an incident: its unknown facts, within the budget.
-
-        A fact that only rows ruled out by the incident's own scope read (the
-        radiotherapy rows of a diagnostic incident) cannot change the decision:
-        it is not enumerated, and leaves the budget to the facts that can.
-        """
-        live = None
-        if self.parts:
-            live = frozenset().union(*(part.facts for part in self.parts if not part.ruled_out(known)))
-        kept: list[Choice] = []
-        total = 1
-        for choice in self.choices:
-            if choice.fact in known or (live is not None and choice.fact not in live):
-                continue
-            if total * len(choice.values) > SPLIT_BUDGET:
-                break
-            kept.append(choice)
-            total *= len(choice.values)
-        return kept
-
-
-_NOTHING = object()
-
-
-def any_met(split: Split, known: Mapping[str, Any], options: Mapping[str, tuple],
-            met: Callable[[int, list[str], tuple], Any]) -> Any:
-    """Whether some part of the split's decision is met whatever its unknown facts are: True, False, or
-    None when the cases disagree or one is undecided. Exactly the refine of "any part met" over the
-    split's cases (every case of the facts it enumerates), worked out with less work:
-
-    each part reads only some of the facts enumerated, so its answer in one case is its answer in every
-    case that gives those facts the same values. Each part is first asked over its own facts' cases: if
-    it is met in all of them, every case is notifiable; if every part is unmet in all of its own, no
-    case is. Only otherwise are the cases of all the facts enumerated, with these answers kept.
-
-    `options[fact]` are the values an engine assigns to a fact (its choice's values, in the engine's
-    form); `met(part, facts, values)` is whether the part is met when the facts have those values.
-    """
-    kept = split.cases(known)
-    if not kept:
-        return None
-    names = [choice.fact for choice in kept]
-    reads = [tuple(i for i, name in enumerate(names) if name in part.facts) for part in split.parts]
-    memo: list[dict[tuple, Any]] = [{} for _ in split.parts]
-    # The first case alone often settles it: undecided there, undecided overall.
-    first = tuple(options[name][0] for name in names)
-    verdict: Any = False
-    for index, relevant in enumerate(reads):
-        assignment = tuple(first[i] for i in relevant)
-        own = [names[i] for i in relevant]
-        memo[index][assignment] = answer = met(index, own, assignment)
-        if answer is True:
-            verdict = True
-            break
-        if answer is None:
-            verdict = None
-    if verdict is None:
-        return None
-    always_unmet = True
-    for index, (relevant, answers_of) in enumerate(zip(reads, memo)):
-        own = [names[i] for i in relevant]
-        answers = set()
-        for assignment in itertools.product(*(options[name] for name in own)):
-            answer = answers_of.get(assignment, _NOTHING)
-            if answer is _NOTHING:
-                answers_of[assignment] = answer = met(index, own, assignment)
-            answers.add(answer)
-        if answers == {True}:
-            return True
-        always_unmet = always_unmet and answers == {False}
-    if always_unmet:
-        return False
-    outcome: Any = _NOTHING
-    for combination in itertools.product(*(options[name] for name in names)):
-        result: Any = False
-        for relevant, answers_of in zip(reads, memo):
-            answer = answers_of[tuple(combination[i] for i in relevant)]
-            if answer is True:
-                result = True
-                break
-            if answer is None:
-                result = None
-        if result is None:
-            return None
-        if outcome is _NOTHING:
-            outcome = result
-        elif result != outcome:
-            return None
-    return outcome
-
-
 class Plan:
     """The splits of one checked criteria file: per row, per shared code, and for the verdict."""
 
@@ -294,7 +160,7 @@ class Plan:
         choices.sort(key=lambda c: len(c.values))  # stable: fewest values first, then by name
         shaped = tuple(Part(frozenset(_facts(self.checked.reachable(roots)) | {fact for fact, _, _ in scopes}),
                             scopes) for roots, scopes in parts)
-        return Split(tuple(choices), tuple(nodes), shaped)
+        return Split(tuple(choices), shaped)
 
     def choice_for(self, fact: str, nodes: list[ast.Node]) -> Choice | None:
         """The values of an unknown fact that cover every case the nodes can tell apart."""

@@ -1233,6 +1233,18 @@ READ_RULES: dict[str, Callable[..., tuple[list, B]]] = {
 # ------------------------------------------------------------- the query
 
 @dataclass
+class Site:
+    """One decision's case split: the row's plan (a struct), a case (a struct), its code, how many cases."""
+
+    name: str
+    plan: exp.Expression
+    struct: exp.Expression
+    code: exp.Expression  # 1 true, 0 false, 2048 unknown
+    cases: exp.Expression
+    any_kept: B
+
+
+@dataclass
 class Term:
     """One disjunct of a decision the case split makes: a row's or a code's `met`, in a case."""
 
@@ -1270,9 +1282,13 @@ class QueryBuilder:
     """The whole query for one checked file: read, rows, refinement, codes, outputs."""
 
     def __init__(self, checked: Checked, source: exp.Expression, types: Mapping[str, str],
-                 units: Mapping[str, str], keep: Iterable[str], refine: bool = True):
+                 units: Mapping[str, str], keep: Iterable[str], refine: bool = True, form: str = "lambda",
+                 key: str = "_irmer_row"):
         self.checked = checked
         self.refining = refine
+        self.form = form  # the case split as a lambda over the cases (portable), or "explode" (UNNEST; DuckDB)
+        self.key = key  # with "explode": a column that tells the rows apart
+        self.ctes: list[tuple[str, exp.Expression]] = []
         self.criteria = checked.criteria
         self.rows = self.criteria.rows
         self.source = source
@@ -1322,8 +1338,9 @@ class QueryBuilder:
         met = AND(when, NOT(excluded))
         return {"met": met, "missing": compiler._missing(met, (m_when, m_excluded))}
 
-    def refine(self, split: Split | None, terms: list[Term], name: str) -> tuple[exp.Expression | None, B]:
-        """The interpreter's refine, in SQL: every case of the split in a lambda; the answer when all agree.
+    def site(self, split: Split | None, terms: list[Term], name: str) -> "Site | B":
+        """The interpreter's refine for one decision, in SQL: a Site, or a constant when it does not depend
+        on the case.
 
         The decision is the `or` of the terms. A term whose phase-one value was
         decided keeps that value in every case (narrowing a fact's interval never
@@ -1331,35 +1348,95 @@ class QueryBuilder:
         kept fact that no undecided term reads is not enumerated, as every one of
         its values gives the same answer. The cases left are the interpreter's,
         each once.
-
-        Returns the row's plan of cases (a struct, for a column `name` of the
-        layer before, where it is needed) and the decision, which reads it.
         """
         if split is None:
-            return None, None
+            return None
         i = exp.to_identifier("_irmer_case")
         # Facts with a default are never unknown, so never split.
         choices = [c for c in split.choices if not self.checked.facts[c.fact].has_default]
         relevant = {c.fact: OR(*(t.guard for t in terms if c.fact in t.facts)) for c in choices}
         env = CaseEnv(self.env, choices, i, relevant, plan=name)
         if env.any_kept is False:
-            return None, None
+            return None
         compiler = Compiler(self.checked, env, track_missing=False)
         result = OR(*(AND(t.guard, t.decide(compiler)) if t.guard is True else
                       _value(CASE([(t.guard, to_sql(t.decide(compiler)))], exp.false())) for t in terms))
         if result is None or isinstance(result, bool):
-            return None, result
+            # The same in every case: decided wherever some fact is kept (the interpreter's `if not kept`).
+            return None if result is None else cast(CASE([(env.any_kept, to_sql(result))]), "BOOLEAN")
         code = exp.Coalesce(this=cast(to_sql(result), "INTEGER"), expressions=[integer(2 * SPLIT_BUDGET)])
-        cases = env.cases
-        struct = env.struct()
-        every = template("LIST_TRANSFORM(RANGE(0, :n), LAMBDA _irmer_case: :s)", n=cases.copy(), s=struct)
-        each = template("LIST_TRANSFORM(:cases, LAMBDA _irmer_c: :body)", cases=every, body=code)
-        total = template("AGGREGATE(:l, 0, (_irmer_acc, _irmer_item) -> _irmer_acc + _irmer_item)", "spark", l=each)
-        decided = exp.Case(this=total, ifs=[exp.If(this=integer(0), true=exp.false()),
-                                            exp.If(this=cases.copy(), true=exp.true())])
         plan = exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(field), expression=value)
                                        for field, value in env.plan])
-        return plan, cast(CASE([(NOT(_copy(env.any_kept)), cast(exp.null(), "BOOLEAN"))], decided), "BOOLEAN")
+        return Site(name, plan, env.struct(), code, env.cases, env.any_kept)
+
+    def refine(self, split: Split | None, terms: list[Term], name: str) -> tuple[exp.Expression | None, B]:
+        """The case split in a lambda over the cases (portable: DuckDB, Spark; the view `irmer sql` prints).
+
+        Returns the row's plan of cases (a struct, for a column `name` of the
+        layer before, where it is needed) and the decision, which reads it.
+        """
+        site = self.site(split, terms, name)
+        if not isinstance(site, Site):
+            return None, site
+        every = template("LIST_TRANSFORM(RANGE(0, :n), LAMBDA _irmer_case: :s)", n=site.cases.copy(), s=site.struct)
+        each = template("LIST_TRANSFORM(:cases, LAMBDA _irmer_c: :body)", cases=every, body=site.code)
+        total = template("AGGREGATE(:l, 0, (_irmer_acc, _irmer_item) -> _irmer_acc + _irmer_item)", "spark", l=each)
+        decided = exp.Case(this=total, ifs=[exp.If(this=integer(0), true=exp.false()),
+                                            exp.If(this=site.cases.copy(), true=exp.true())])
+        return site.plan, cast(CASE([(NOT(_copy(site.any_kept)), cast(exp.null(), "BOOLEAN"))], decided), "BOOLEAN")
+
+    def decide_all(self, query: exp.Expression, decisions: list[tuple[str, Split | None, list[Term], B]],
+                   stage: str) -> tuple[exp.Expression, dict[str, B]]:
+        """The case split for several decisions (name, split, terms, where needed): the query with what the
+        decisions read, and each decision's value (None where the split is not made in SQL)."""
+        values: dict[str, B] = {}
+        if not self.refining:
+            return query, {name: None for name, _, _, _ in decisions}
+        if self.form == "lambda":
+            plans = []
+            for name, split, terms, needed in decisions:
+                plan, values[name] = self.refine(split, terms, f"_plan_{name}")
+                if plan is not None:
+                    plans.append((f"_plan_{name}", CASE([(needed, plan)])))
+            return (_layer(query, f"_irmer_{stage}_plans", plans) if plans else query), values
+        # "explode": one row per case (UNNEST), grouped back by row: vectorised, where DuckDB runs
+        # lambdas row by row. The layers so far become a CTE that each decision reads.
+        base = f"_irmer_{stage}_base"
+        self.ctes.append((base, query))
+        parts = []
+        for number, (name, split, terms, needed) in enumerate(decisions):
+            site = self.site(split, terms, f"_plan_{name}")
+            if not isinstance(site, Site):
+                values[name] = site
+                continue
+            rows = exp.select(exp.Star(), exp.alias_(site.plan, site.name, quoted=True, copy=False), copy=False
+                              ).from_(base, copy=False).where(to_sql(AND(needed, _copy(site.any_kept))), copy=False)
+            rows = exp.select(exp.Star(), template("UNNEST(RANGE(0, :n)) AS _irmer_case", n=site.cases.copy()),
+                              copy=False).from_(exp.Subquery(this=rows), copy=False)
+            rows = exp.select(exp.Star(), exp.alias_(site.struct, "_irmer_c", copy=False), copy=False).from_(
+                exp.Subquery(this=rows), copy=False)
+            decided = exp.Case(this=exp.Sum(this=site.code), ifs=[
+                exp.If(this=integer(0), true=exp.false()),
+                exp.If(this=exp.AnyValue(this=site.cases.copy()), true=exp.true())])
+            parts.append(exp.select(column(self.key), exp.alias_(integer(number), "_irmer_site"),
+                                    exp.alias_(decided, "_irmer_value"), copy=False).from_(
+                exp.Subquery(this=rows), copy=False).group_by(column(self.key), copy=False))
+            values[name] = column(f"_ref_{name}")
+        if not parts:
+            return exp.select(exp.Star()).from_(base), values
+        union = reduce(lambda a, b: exp.union(a, b, distinct=False), parts)
+        pivot = exp.select(column(self.key), *(
+            exp.alias_(exp.Max(this=CASE([(exp.EQ(this=column("_irmer_site"), expression=integer(number)),
+                                           column("_irmer_value"))])), f"_ref_{name}", quoted=True)
+            for number, (name, *_rest) in enumerate(decisions) if isinstance(values.get(name), exp.Column)
+        ), copy=False).from_(exp.Subquery(this=union), copy=False).group_by(column(self.key), copy=False)
+        joined = exp.select("_irmer_b.*", *(f'_irmer_p."_ref_{name}"' for name, value in values.items()
+                                            if isinstance(value, exp.Column))).from_(
+            exp.to_table(base).as_("_irmer_b")).join(
+            exp.Subquery(this=pivot, alias=exp.TableAlias(this=exp.to_identifier("_irmer_p"))),
+            on=exp.EQ(this=exp.column(self.key, table="_irmer_b", quoted=True),
+                      expression=exp.column(self.key, table="_irmer_p", quoted=True)), join_type="LEFT")
+        return joined, values
 
     def row_term(self, n: int, guard: B = True) -> "Term":
         row = self.rows[n]
@@ -1400,17 +1477,14 @@ class QueryBuilder:
         query = _layer(query, "_irmer_rows", layer)
 
         # Rows left unknown: the case split, as the interpreter makes it.
-        plans, layer = [], []
+        query, refined = self.decide_all(query, [
+            (str(n), self.plan.row(n), [self.row_term(n)], IS_NULL(column(f"_met_{n}")))
+            for n in range(len(self.rows))], "rows")
+        layer = []
         for n, row in enumerate(self.rows):
-            met = column(f"_met_{n}")
-            plan, refined = self.refine(self.plan.row(n) if self.refining else None, [self.row_term(n)],
-                                        f"_plan_{n}")
-            if plan is not None:
-                plans.append((f"_plan_{n}", CASE([(IS_NULL(met), plan)])))
-            layer.append((f"_rmet_{n}", cast(CASE([(IS_NULL(met), to_sql(refined))], met.copy()), "BOOLEAN")
-                          if refined is not None else met))
-        if plans:
-            query = _layer(query, "_irmer_plans", plans)
+            met, value = column(f"_met_{n}"), refined[str(n)]
+            layer.append((f"_rmet_{n}", met if value is None else cast(CASE([(IS_NULL(met), to_sql(value))],
+                                                                            met.copy()), "BOOLEAN")))
         query = _layer(query, "_irmer_refined", layer)
 
         # Codes shared by several rows; a row's scope, settled when it cannot fire.
@@ -1419,21 +1493,17 @@ class QueryBuilder:
         for n, row in enumerate(self.rows):
             layer.append((f"_fin_{n}", cast(CASE([(AND(IS_NULL(column(f"_in_{n}")), _is(column(f"_rmet_{n}"), False)),
                                                        exp.true())], column(f"_in_{n}")), "BOOLEAN")))
-        plans = []
-        for j, code in enumerate(codes):
-            same = [(n, r) for n, r in enumerate(self.rows) if r.code == code]
-            met = OR(*(column(f"_rmet_{n}") for n, _ in same))
-            if len(same) > 1:
-                plan, refined = self.refine(self.plan.code(code) if self.refining else None,
-                                            [self.row_term(n, IS_NULL(column(f"_met_{n}"))) for n, _ in same],
-                                            f"_cplan_{j}")
-                if plan is not None:
-                    plans.append((f"_cplan_{j}", CASE([(IS_NULL(_copy(met)), plan)])))
-                if refined is not None:
-                    met = cast(CASE([(IS_NULL(met), to_sql(refined))], _copy(met)), "BOOLEAN")
+        shared = {j: [n for n, r in enumerate(self.rows) if r.code == code] for j, code in enumerate(codes)}
+        query, refined = self.decide_all(query, [
+            (f"c{j}", self.plan.code(codes[j]), [self.row_term(n, IS_NULL(column(f"_met_{n}"))) for n in same],
+             IS_NULL(OR(*(column(f"_rmet_{n}") for n in same))))
+            for j, same in shared.items() if len(same) > 1], "codes")
+        for j, same in shared.items():
+            met = OR(*(column(f"_rmet_{n}") for n in same))
+            value = refined.get(f"c{j}")
+            if value is not None:
+                met = cast(CASE([(IS_NULL(met), to_sql(value))], _copy(met)), "BOOLEAN")
             layer.append((f"_code_{j}", met))
-        if plans:
-            query = _layer(query, "_irmer_cplans", plans)
         query = _layer(query, "_irmer_codes", layer)
 
         # Notifiable: any code, or a statutory complementary code; else the case split over everything.
@@ -1441,11 +1511,11 @@ class QueryBuilder:
         first = OR(*(column(f"_code_{j}") for j in range(len(codes))), *(column(f"_cmet_{n}") for n, _ in statutory))
         terms = [self.row_term(n, IS_NULL(column(f"_met_{n}"))) for n in range(len(self.rows))]
         terms += [self.comp_term(n, IS_NULL(column(f"_cmet_{n}"))) for n, _ in statutory]
-        plan, refined = self.refine(self.plan.notifiable() if self.refining else None, terms, "_nplan")
-        notifiable = first if refined is None else cast(CASE([(IS_NULL(first), to_sql(refined))], _copy(first)),
-                                                            "BOOLEAN")
-        if plan is not None:
-            query = _layer(query, "_irmer_nplan", [("_nplan", CASE([(IS_NULL(_copy(first)), plan)]))])
+        query, refined = self.decide_all(query, [("n", self.plan.notifiable(), terms, IS_NULL(_copy(first)))],
+                                         "notifiable")
+        value = refined["n"]
+        notifiable = first if value is None else cast(CASE([(IS_NULL(first), to_sql(value))], _copy(first)),
+                                                          "BOOLEAN")
         # Without the case split in SQL, a row that needs it is left to Python.
         undecided = False if self.refining else OR(*(IS_NULL(column(f"_met_{n}")) for n in range(len(self.rows))),
                                                     IS_NULL(_copy(notifiable)))
@@ -1455,8 +1525,11 @@ class QueryBuilder:
         final += [exp.alias_(exp.column(f"_out_{name}", quoted=True), name, quoted=True, copy=False)
                   for name in RESULT_COLUMNS]
         final += [exp.column(FALLBACK, quoted=True), exp.column(UNDECIDED, quoted=True)]
-        return exp.select(*final, copy=False).from_(exp.Subquery(this=query, alias=exp.TableAlias(
+        result = exp.select(*final, copy=False).from_(exp.Subquery(this=query, alias=exp.TableAlias(
             this=exp.to_identifier("_irmer_result"))), copy=False)
+        for name, body in self.ctes:
+            result = result.with_(name, as_=body, copy=False)
+        return result
 
     def outputs(self, codes: list[str]) -> list[tuple[str, exp.Expression]]:
         notifiable = column("_notifiable")
@@ -1522,7 +1595,7 @@ class QueryBuilder:
 
 def compile_query(checked: Checked, table: str | exp.Expression, types: Mapping[str, str] | None = None,
                   units: Mapping[str, str] | None = None, keep: Iterable[str] | None = None,
-                  refine: bool = True) -> exp.Select:
+                  refine: bool = True, form: str = "lambda") -> exp.Select:
     """The query over a table of incidents (by default: a text column for every fact and `id`).
 
     With `refine=False` the query leaves out the case split and marks the rows
@@ -1533,7 +1606,7 @@ def compile_query(checked: Checked, table: str | exp.Expression, types: Mapping[
         types = {name: "text" for name in ["id", *checked.facts]}
     source = exp.select(exp.Star()).from_(exp.to_table(table) if isinstance(table, str) else table, copy=False)
     keep = list(types) if keep is None else list(keep)
-    return QueryBuilder(checked, source, types, units or {}, keep, refine).build()
+    return QueryBuilder(checked, source, types, units or {}, keep, refine, form).build()
 
 
 def create_view(checked: Checked, table: str, view: str, dialect: str, units: Mapping[str, str] | None = None,

@@ -17,21 +17,21 @@ criteria file is compiled:
   one, and only that row is then decided by the three-valued engine below;
 - rows are dispatched by exposure, modality and jurisdiction: a diagnostic
   incident never runs the radiotherapy rows;
-- the three-valued engine (exact intervals, Kleene logic: the rules of
-  engines/logic.py) is compiled to closures, and the case split over unknown
-  facts takes its facts, values and regions from the plan worked out at load
-  time (engines/plan.py). Inside a region, a fact compared only with constants
+- the three-valued side (exact intervals, Kleene logic: the rules of
+  engines/logic.py) is generated too (codegen3.py), and the case split over
+  unknown facts takes its facts, values and regions from the plan worked out
+  at load time (engines/plan.py). Inside a region, a fact compared only with constants
   is represented by one point of the region, so most cases of a split run the
   generated two-valued code too;
 - what the engine needs at run time is a Table (table.py) of generated code
   and plain data, which the cache keeps (evaluator/cache.py): a new process
-  decides its first incident without parsing or checking anything. The
-  three-valued side (threevalued.py) is built from the checked AST only when an
-  incident first needs it.
+  decides its first incident without parsing or checking anything, whether
+  or not the incident gives every fact.
 
-Modules: runtime (what generated code calls), scales, reader, codegen (two-valued
-Python source), closures (three-valued), threevalued (verdicts and splits),
-table (compiling), engine (deciding and composing a result).
+Modules: runtime (the Table, what generated code calls), scales, reader,
+codegen (two-valued Python source), codegen3 (three-valued Python source),
+threevalued (verdicts and splits at run time), table (compiling), engine
+(deciding and composing a result).
 
 >>> from evaluator import load_criteria
 >>> engine = load_criteria("2024").compiled  # Guidance.evaluate uses it

@@ -34,11 +34,9 @@ def error_document(ident: Any, version: str | None, problems: list[dict[str, Any
 class CompiledEngine:
     """A criteria file compiled to Python: evaluate(dict) -> the result as a dict, without explanations."""
 
-    def __init__(self, table: Table, checked: Any):
-        """`checked`: the checked criteria, or a function that gives them (called once, if ever needed)."""
+    def __init__(self, table: Table):
         self.table = table
         self.version = table.version
-        self._checked = checked
         namespace: dict[str, Any] = {**RUNTIME, **table.constants}
         exec(compile(table.source, f"<compiled {table.version}>", "exec"), namespace)  # our own generated code
         self.namespace = namespace
@@ -56,7 +54,7 @@ class CompiledEngine:
     def compile(cls, checked: Any, facts: Any) -> "CompiledEngine":
         """Compile checked criteria (a language.check.Checked) with their vocabulary's facts."""
         from .table import build_table
-        return cls(build_table(checked, facts), checked)
+        return cls(build_table(checked, facts))
 
     @property
     def source(self) -> str:
@@ -69,11 +67,10 @@ class CompiledEngine:
 
     @property
     def slow(self) -> Any:
-        """The three-valued side, built on first use."""
+        """The three-valued side, built on first use (from the Table alone)."""
         if self._slow is None:
             from .threevalued import ThreeValued
-            checked = self._checked() if callable(self._checked) else self._checked
-            self._slow = ThreeValued(checked, self.table.facts, self.table.scales, self.namespace)
+            self._slow = ThreeValued(self.table, self.namespace)
         return self._slow
 
     # ------------------------------------------------------------ evaluating
@@ -127,22 +124,20 @@ class CompiledEngine:
             if met and (info.role == "statutory" or (info.role == "tag") == notifiable):
                 letters.append(info.code)
                 all_codes += self._prefixed(info, codes, decided, notes)
-        return self._document(values, ident, notes, notifiable, all_codes, letters, [], None)
+        return self._document(values, ident, notes, notifiable, all_codes, letters, [])
 
     def decide_three_valued(self, values: dict[str, Any], ident: Any, notes: list[str],
                             dispatched: tuple[tuple[RowInfo, Callable], ...]) -> dict[str, Any]:
         """Some row needs a fact the incident does not give: three-valued logic, and the plan's splits."""
-        from .closures import Env2
         slow = self.slow
         verdicts: list[Any] = [SCOPE_OUT] * len(self.rows)
-        env = Env2(values)
         undecided = False
         for info, fast in dispatched:
             try:
                 verdicts[info.index] = fast(values)
             except (KeyError, Unknown):
                 logic = slow.rows[info.index]
-                verdict = logic.verdict(env)
+                verdict = logic.verdict(values)
                 if verdict.met is None:
                     refined = slow.row_splits[info.index].refine(values, logic.met)
                     if refined is not None:
@@ -158,7 +153,7 @@ class CompiledEngine:
                 comp_met.append(fast(values))
                 comp_verdicts.append(None)
             except (KeyError, Unknown):
-                verdict = logic.verdict(env)
+                verdict = logic.verdict(values)
                 comp_met.append(verdict.met)
                 comp_verdicts.append(verdict)
         met_of = [v[2] if type(v) is tuple else v.met for v in verdicts]
@@ -209,10 +204,10 @@ class CompiledEngine:
                 if verdict is not None and verdict.met is None:
                     found |= verdict.missing
             missing = sorted(found)
-        return self._document(values, ident, notes, notifiable, all_codes, letters, missing, env)
+        return self._document(values, ident, notes, notifiable, all_codes, letters, missing)
 
     def _document(self, values: dict[str, Any], ident: Any, notes: list[str], notifiable: B3, codes: list[str],
-                  letters: list[str], missing: list[str], env: Any) -> dict[str, Any]:
+                  letters: list[str], missing: list[str]) -> dict[str, Any]:
         notify_by = report_by = None
         if notifiable is not False and self.deadlines:
             dates = {}
@@ -226,7 +221,7 @@ class CompiledEngine:
         jurisdiction = values.get("jurisdiction")
         return {"id": ident, "notifiable": notifiable, "codes": codes, "complementary": letters, "missing": missing,
                 "authority": self.table.authorities.get(jurisdiction), "notify_by": notify_by, "report_by": report_by,
-                "advice": self._advice(values, env, jurisdiction), "criteria": self.version, "notes": notes,
+                "advice": self._advice(values, jurisdiction), "criteria": self.version, "notes": notes,
                 "error": None, "errors": []}
 
     def _prefixed(self, item: ComplementaryInfo, codes: list[str], verdicts: list[tuple[RowInfo, Any]],
@@ -264,14 +259,13 @@ class CompiledEngine:
             out.append(item.code + code)
         return out
 
-    def _advice(self, values: dict[str, Any], env: Any, jurisdiction: Any) -> list[dict[str, Any]]:
+    def _advice(self, values: dict[str, Any], jurisdiction: Any) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for index, (_, by_place, fast) in enumerate(self.advice):
             try:
                 holds = fast(values)
             except (KeyError, Unknown):
-                from .closures import Env2
-                holds = self.slow.advice[index](env or Env2(values))[0]
+                holds = self.slow.advice[index](values, {})
             if holds is True:
                 out += by_place.get(jurisdiction, ())
         return out

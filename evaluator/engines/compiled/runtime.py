@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from ..logic import (INTERVAL_COMPARE, NONE, Interval, and3, decided, divide, gt, hull, join_truth, not3,
+                     or3)
+
 # What a row's generated function returns: (in_scope, band, met), as the interpreter's verdict has them.
 SCOPE_OUT = (False, True, False)  # exposure, modality or jurisdiction rule the row out
 BAND_OUT = (False, False, False)  # the incident is not in the row's category
@@ -41,6 +44,9 @@ def _fraction(n: Any, d: Any) -> Any:
 
 RUNTIME = {"_nz": _nz, "_outside": _outside, "_fraction": _fraction, "Fraction": Fraction}
 RUNTIME.update(SCOPE_OUT=SCOPE_OUT, BAND_OUT=BAND_OUT, NOT_MET=NOT_MET, MET=MET)
+# The three-valued side's generated code (codegen3.py) calls the shared rules of engines/logic.py.
+RUNTIME.update(NONE=NONE, ONCE=(None,), Interval=Interval, and3=and3, or3=or3, not3=not3, CMP=INTERVAL_COMPARE,
+               GT=gt, DIVIDE=divide, JOIN_TRUTH=join_truth, HULL=hull, DECIDED=decided)
 
 
 def scaled(value: Fraction, scale: int) -> int | Fraction:
@@ -83,3 +89,6 @@ class Table:
     advice: tuple[tuple[str, dict[Any, tuple[dict[str, Any], ...]]], ...]  # (name, place -> the advice shown)
     deadlines: tuple[tuple[str, str, int], ...]  # (name, the date it counts from, days)
     shared_codes: frozenset[str] = field(default_factory=frozenset)  # codes of several rows (code 1)
+    # The plan's splits (engines/split.py): {"rows": [Split per row], "codes": {code: Split},
+    # "notifiable": Split}, for the three-valued side.
+    splits: dict[str, Any] = field(default_factory=dict)

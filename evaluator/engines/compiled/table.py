@@ -17,12 +17,14 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ...language.check import Checked
+from ..plan import Plan
 from ...language.units import KINDS, resolve_unit
 from ...language.values import FactInfo
 from .codegen import Codegen
+from .codegen3 import Codegen3
 from .runtime import ComplementaryInfo, RowInfo, Table
 from .scales import kind_scales
-from .threevalued import SCOPES
+from ..split import ROW_SCOPES as SCOPES
 
 
 def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
@@ -72,7 +74,19 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
         for place in places:
             by_place[place] = tuple(s for s, text in zip(shown, item.texts) if place in text.jurisdictions)
         advice.append((item.name, by_place))
+    # The three-valued side: generated too, with the same constants, and the plan's splits as data.
+    three = Codegen3(checked, scales, gen.const)
+    for i, row in enumerate(criteria.rows):
+        lines += three.row(i, row, exclusions.get(row.code, []))
+    for j, item in enumerate(criteria.complementary):
+        lines += three.complementary(j, item, exclusions.get(item.code, []))
+    for k, item in enumerate(criteria.advice):
+        lines += three.advice(k, item)
+    plan = Plan(checked)
     codes = [row.code for row in criteria.rows]
+    splits = {"rows": [plan.row(i) for i in range(len(criteria.rows))],
+              "codes": {code: plan.code(code) for code in dict.fromkeys(codes) if codes.count(code) > 1},
+              "notifiable": plan.notifiable()}
     return Table(
         version=criteria.header.version, source="\n".join(lines), constants=gen.constants, scales=scales,
         units={name: {u: resolve_unit(u)[1] for u in kind.units + kind.spellings}
@@ -82,4 +96,4 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
                      for a in criteria.authorities},
         advice=tuple(advice),
         deadlines=tuple((d.name, d.after, d.days) for d in criteria.deadlines if d.days is not None),
-        shared_codes=frozenset(code for code in codes if codes.count(code) > 1))
+        shared_codes=frozenset(code for code in codes if codes.count(code) > 1), splits=splits)

@@ -1,10 +1,10 @@
-"""The three-valued side of the compiled engine: verdicts of rows that need a missing fact, and splits.
+"""The three-valued side of the compiled engine at run time: verdicts of rows that need a missing fact,
+and the case splits.
 
-Built from the checked AST the first time an incident needs it (a process that
-only sees complete incidents never builds it). Each verdict is the
-interpreter's (engines/interpreter.py `row_verdict`, `comp_verdict`), over the
-closures of closures.py; each split is the plan's (engines/plan.py) on the
-engine's scales.
+Everything here comes from the Table (table.py): the generated three-valued
+functions (codegen3.py) and the plan's splits as data (engines/split.py). No
+AST is needed, so a process that loaded its Table from the cache decides an
+incident with missing facts without parsing or checking anything.
 """
 
 from __future__ import annotations
@@ -13,16 +13,9 @@ import itertools
 from fractions import Fraction
 from typing import Any, Callable, Mapping
 
-from ...language import ast
-from ...language.check import Checked
-from ...language.values import FactInfo
-from ..logic import B3, INF, NONE, Interval, Missing, and3, missing_if, not3, or3
-from ..plan import ROW_SCOPES, Plan, Split, any_met
-from .closures import Closures, Env2, Truth
-from .runtime import Unknown
-
-# Row scope clauses: (the row's clause, the fact it restricts, whether the fact holds several values).
-SCOPES = ROW_SCOPES
+from ..logic import B3, INF, NONE, Interval, Missing
+from ..split import Split, any_met
+from .runtime import Table, Unknown
 
 
 class Verdict:
@@ -34,84 +27,47 @@ class Verdict:
         self.in_scope, self.band, self.met, self.missing = in_scope, band, met, missing
 
 
-def excluded_by(exclusions: list[Truth], env: Env2) -> tuple[B3, Missing]:
-    results = [e(env) for e in exclusions]
-    value = or3(v for v, _ in results)
-    return value, missing_if(value, (m for v, m in results if v is None))
-
-
 class RowLogic:
-    """A row, three-valued: its verdict exactly as the interpreter's row_verdict."""
+    """A row: its two-valued function, and its three-valued one (the interpreter's row_verdict)."""
 
-    def __init__(self, row: ast.Row, fast: Callable, closures: Closures, exclusions: list[ast.Exclusion]):
-        self.fast = fast
-        self.scopes = [(fact, frozenset(getattr(row, clause)), any_of)
-                       for clause, fact, any_of in SCOPES if getattr(row, clause)]
-        self.band = closures.truth(row.band) if row.band is not None else None
-        self.when = closures.when(row)
-        self.unless = closures.truth(row.unless) if row.unless is not None else None
-        self.exclusions = [closures.truth(e.when) for e in exclusions]
+    def __init__(self, fast: Callable, slow: Callable):
+        self.fast, self.slow = fast, slow
 
-    def verdict(self, env: Env2) -> Verdict:
-        parts: list[tuple[B3, Missing]] = []
-        for fact, allowed, any_of in self.scopes:
-            value = env.values.get(fact)
-            if value is None:
-                parts.append((None, frozenset({fact})))
-            else:
-                parts.append(((not allowed.isdisjoint(value)) if any_of else value in allowed, NONE))
-        scope = and3(r for r, _ in parts)
-        scope_missing = missing_if(scope, (m for r, m in parts if r is None))
-        band, band_missing = self.band(env) if self.band is not None and scope is not False else (True, NONE)
-        in_scope = and3([scope, band])
-        when, when_missing = self.when(env) if in_scope is not False else (None, NONE)
-        unless, unless_missing = (self.unless(env) if self.unless is not None and in_scope is not False
-                                  else (False, NONE))
-        excluded, excluded_missing = excluded_by(self.exclusions, env) if in_scope is not False else (False, NONE)
-        met = and3([in_scope, when, not3(unless), not3(excluded)])
-        missing = missing_if(met, (m for v, m in ((scope, scope_missing), (band, band_missing), (when, when_missing),
-                                                  (unless, unless_missing), (excluded, excluded_missing))
-                                   if v is None))
-        return Verdict(in_scope, band, met, missing)
+    def verdict(self, values: dict[str, Any], regions: Mapping[str, Interval] = {}) -> Verdict:  # noqa: B006
+        return Verdict(*self.slow(values, regions))
 
-    def met(self, values: dict[str, Any], regions: dict[str, Interval]) -> B3:
-        """Met in one case of a split: the generated code when it can decide, else three-valued."""
+    def met(self, values: dict[str, Any], regions: Mapping[str, Interval]) -> B3:
+        """Met in one case of a split: the two-valued code when it can decide, else three-valued."""
         try:
             return self.fast(values)[2]
         except (KeyError, Unknown):
-            return self.verdict(Env2(values, regions)).met
+            return self.slow(values, regions)[2]
 
 
 class ComplementaryLogic:
-    def __init__(self, item: ast.Complementary, fast: Callable, closures: Closures,
-                 exclusions: list[ast.Exclusion]):
-        self.fast = fast
-        self.when = closures.truth(item.when)
-        self.exclusions = [closures.truth(e.when) for e in exclusions]
+    def __init__(self, fast: Callable, slow: Callable):
+        self.fast, self.slow = fast, slow
 
-    def verdict(self, env: Env2) -> Verdict:
-        when, missing = self.when(env)
-        excluded, excluded_missing = excluded_by(self.exclusions, env)
-        met = and3([when, not3(excluded)])
-        return Verdict(True, True, met, missing_if(met, [missing if when is None else NONE,
-                                                         excluded_missing if excluded is None else NONE]))
+    def verdict(self, values: dict[str, Any], regions: Mapping[str, Interval] = {}) -> Verdict:  # noqa: B006
+        met, missing = self.slow(values, regions)
+        return Verdict(True, True, met, missing)
 
-    def met(self, values: dict[str, Any], regions: dict[str, Interval]) -> B3:
+    def met(self, values: dict[str, Any], regions: Mapping[str, Interval]) -> B3:
         try:
             return self.fast(values)
         except (KeyError, Unknown):
-            return self.verdict(Env2(values, regions)).met
+            return self.slow(values, regions)[0]
 
 
 class CompiledSplit:
     """A split of the plan, on the engine's scales: for each choice, what each case assigns.
 
     A case assigns a point (a named value, yes/no, a threshold, or any point of a
-    region where the fact is compared only with constants), which the generated
-    code can use, or else a region, which only the three-valued engine can.
+    region where the fact is compared only with constants), which the two-valued
+    code can use, or else a region, which only the three-valued code can.
     """
 
-    def __init__(self, split: Split, scales: Mapping[str, int], facts: Mapping[str, FactInfo]):
+    def __init__(self, split: Split, scales: Mapping[str, int], facts: Mapping[str, Any]):
         self.split = split
         self.cases: dict[str, tuple[tuple[Any, Interval | None], ...]] = {}
         for choice in split.choices:
@@ -134,7 +90,6 @@ class CompiledSplit:
             elif result != outcome:
                 return None
         return outcome  # type: ignore[return-value]
-
 
     @staticmethod
     def assign(values: dict[str, Any], names: list[str], combination: tuple) -> tuple[dict[str, Any],
@@ -164,39 +119,33 @@ def _assignment(value: Any, scale: int, direct: bool) -> tuple[Any, Interval | N
     if direct:
         # Any point inside stands for the region: it meets every threshold as the region does.
         if region.lo_open:
-            inside = (lo + hi) / 2 if hi != INF else lo + 1
+            inside = (Fraction(lo) + hi) / 2 if hi != INF else lo + 1  # exact
         else:
             inside = lo
-        return _plain(Fraction(inside)), None
+        return _plain(inside), None
     return None, region
 
 
-def _plain(value: Fraction) -> int | Fraction:
-    return value.numerator if value.denominator == 1 else value
+def _plain(value: Any) -> Any:
+    return value.numerator if getattr(value, "denominator", None) == 1 else value
 
 
 class ThreeValued:
     """Every row, complementary code and advice of a file, three-valued, with the plan's splits."""
 
-    def __init__(self, checked: Checked, facts: Mapping[str, FactInfo], scales: Mapping[str, int],
-                 namespace: Mapping[str, Callable]):
-        criteria = checked.criteria
-        plan = Plan(checked)
-        closures = Closures(checked, scales)
-        exclusions = plan.exclusions
-        self.rows = [RowLogic(row, namespace[f"row_{i}"], closures, exclusions.get(row.code, []))
-                     for i, row in enumerate(criteria.rows)]
-        self.comps = [ComplementaryLogic(item, namespace[f"comp_{j}"], closures, exclusions.get(item.code, []))
-                      for j, item in enumerate(criteria.complementary)]
-        self.statutory = [logic for logic, item in zip(self.comps, criteria.complementary)
-                          if item.role == "statutory"]
-        self.advice = [closures.truth(advice.when) for advice in criteria.advice]
-        self.row_splits = [CompiledSplit(plan.row(i), scales, facts) for i in range(len(self.rows))]
-        codes = [row.code for row in criteria.rows]
-        self.code_splits = {code: CompiledSplit(plan.code(code), scales, facts)
-                            for code in dict.fromkeys(codes) if codes.count(code) > 1}
-        self.rows_of_code = {code: [logic for logic, c in zip(self.rows, codes) if c == code] for code in codes}
-        self.notifiable_split = CompiledSplit(plan.notifiable(), scales, facts)
+    def __init__(self, table: Table, namespace: Mapping[str, Callable]):
+        self.rows = [RowLogic(namespace[f"row_{i}"], namespace[f"row3_{i}"]) for i in range(len(table.rows))]
+        self.comps = [ComplementaryLogic(namespace[f"comp_{j}"], namespace[f"comp3_{j}"])
+                      for j in range(len(table.comps))]
+        self.statutory = [logic for logic, info in zip(self.comps, table.comps) if info.role == "statutory"]
+        self.advice = [namespace[f"advice3_{k}"] for k in range(len(table.advice))]
+        splits = table.splits
+        self.row_splits = [CompiledSplit(split, table.scales, table.facts) for split in splits["rows"]]
+        self.code_splits = {code: CompiledSplit(split, table.scales, table.facts)
+                            for code, split in splits["codes"].items()}
+        self.rows_of_code = {code: [logic for logic, info in zip(self.rows, table.rows) if info.code == code]
+                             for code in splits["codes"]}
+        self.notifiable_split = CompiledSplit(splits["notifiable"], table.scales, table.facts)
 
     def refine_notifiable(self, values: dict[str, Any]) -> B3:
         """Notifiable whatever the unknown facts of the verdict's split are (as the interpreter's refine)."""
