@@ -35,8 +35,9 @@ fuzz: $(BIN)/irmer
 	HYPOTHESIS_PROFILE=$(FUZZ_PROFILE) $(BIN)/python -m pytest tests/fuzz $(PYTEST_WORKERS) --durations=15 --timeout=3600
 
 bench: $(BIN)/irmer
-	$(BIN)/python bench/bench_evaluate.py
+	$(BIN)/python bench/bench_engine.py
 	$(BIN)/python bench/bench_columnar.py
+	$(BIN)/python bench/bench_service.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

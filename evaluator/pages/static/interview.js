@@ -41,7 +41,8 @@
         target = form.querySelector('[name="' + CSS.escape(focusName) + '"]');
       }
       if (target) { target.focus({preventScroll: !submitter && !wasNext}); }
-      document.dispatchEvent(new CustomEvent("interview:updated", {detail: {number: number}}));
+      // The number of the answer shown, for whoever waits for the page to settle (the browser test).
+      document.documentElement.setAttribute("data-updated", String(number));
     }).catch(function (error) {
       form.removeAttribute("aria-busy");
       var status = form.querySelector("#verdict-h");
