@@ -38,6 +38,7 @@ bench: $(BIN)/irmer
 	$(BIN)/python bench/bench_engine.py
 	$(BIN)/python bench/bench_columnar.py
 	$(BIN)/python bench/bench_service.py
+	$(BIN)/python bench/bench_audit.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -32,7 +32,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 
 from .audit_log import AUDIT_COLUMNS, LogMap, apply_map, evaluate, read_log, read_map
 
@@ -69,6 +69,9 @@ class Item(BaseModel):
     authority: str | None = Field(default=None, description="the enforcing authority for the incident")
     authority_notified: str | None = None
     group: int | None = Field(default=None, description="the possible theme it belongs to (1, 2, ...)")
+
+
+ITEMS = TypeAdapter(list[Item])
 
 
 class Group(BaseModel):
@@ -582,12 +585,12 @@ class Auditor:
             return "the log has no discovered_on column"
         return None
 
-    def finding(self, name: str, items: list[Item], quotes: list[Quote] | None = None,
+    def finding(self, name: str, items: list[dict[str, Any]], quotes: list[Quote] | None = None,
                 groups: list[Group] | None = None) -> Finding:
         kind = KINDS[name]
         return Finding(kind=name, title=kind.title, rule=self._rule(kind),
                        quotes=quotes if quotes is not None else self.quotes(kind),
-                       count=len(groups) if groups is not None else len(items), items=items,
+                       count=len(groups) if groups is not None else len(items), items=ITEMS.validate_python(items),
                        groups=groups or [], judgement=kind.judgement)
 
     def quotes(self, kind: Kind, codes: list[tuple[str, str, str | None]] | None = None) -> list[Quote]:
@@ -686,9 +689,13 @@ class Auditor:
 
 # ------------------------------------------------------------------ one function per check
 
-def _item(row: Mapping[str, Any], detail: str, **extra: Any) -> Item:
-    return Item(id=row["id"], row=row["_row"] + 1, discovered_on=row.get("day"), detail=detail,
-                criteria=row.get("criteria"), **extra)
+ITEM = "_row, id, day, criteria"  # the columns every item reads
+
+
+def _item(row: Mapping[str, Any], detail: str, **extra: Any) -> dict[str, Any]:
+    """An Item's fields (the finding validates them all at once: a million-row log has many items)."""
+    return {"id": row["id"], "row": row["_row"] + 1, "discovered_on": row.get("day"), "detail": detail,
+            "criteria": row.get("criteria"), **extra}
 
 
 def _days(count: int) -> str:
@@ -697,7 +704,8 @@ def _days(count: int) -> str:
 
 def check_not_notified(auditor: Auditor, kind: Kind) -> Finding:
     as_of = auditor.options.as_of
-    rows = auditor.rows(f"SELECT * FROM audit WHERE {CLEAN} AND notifiable AND NOT notified ORDER BY day, _row")
+    rows = auditor.rows(f"SELECT {ITEM}, codes, notify_by, authority FROM audit WHERE {CLEAN} AND notifiable AND NOT notified "
+                        "ORDER BY day, _row")
     items = []
     for row in rows:
         deadline = row["notify_by"]
@@ -712,7 +720,8 @@ def check_not_notified(auditor: Auditor, kind: Kind) -> Finding:
 
 
 def check_late_notification(auditor: Auditor, kind: Kind) -> Finding:
-    rows = auditor.rows(f"SELECT * FROM audit WHERE {CLEAN} AND notifiable AND notified_on > notify_by "
+    rows = auditor.rows(f"SELECT {ITEM}, codes, notify_by, notified_on FROM audit WHERE {CLEAN} AND notifiable "
+                        "AND notified_on > notify_by "
                         "ORDER BY day, _row")
     items = [_item(r, f"notified on {r['notified_on']}, {_days((r['notified_on'] - r['notify_by']).days)} after "
                       f"notify_by {r['notify_by']}", codes=r["codes"], deadline=r["notify_by"],
@@ -722,7 +731,8 @@ def check_late_notification(auditor: Auditor, kind: Kind) -> Finding:
 
 def check_late_report(auditor: Auditor, kind: Kind) -> Finding:
     as_of = _lit(auditor.options.as_of)
-    rows = auditor.rows(f"SELECT * FROM audit WHERE {CLEAN} AND notifiable AND notified AND report_by IS NOT NULL "
+    rows = auditor.rows(f"SELECT {ITEM}, codes, report_by, report_sent_on FROM audit WHERE {CLEAN} AND notifiable AND notified "
+                        "AND report_by IS NOT NULL "
                         f"AND (report_sent_on > report_by OR (report_sent_on IS NULL AND {as_of} > report_by)) "
                         "ORDER BY day, _row")
     items = []
@@ -740,7 +750,8 @@ def _norm(codes: list[str]) -> list[str]:
 
 
 def check_codes_differ(auditor: Auditor, kind: Kind) -> Finding:
-    rows = auditor.rows(f"SELECT * FROM audit WHERE {CLEAN} AND notifiable IS NOT NULL AND len(notified_codes) > 0 "
+    rows = auditor.rows(f"SELECT {ITEM}, codes, notified_codes, jurisdiction FROM audit WHERE {CLEAN} AND notifiable IS NOT NULL "
+                        "AND len(notified_codes) > 0 "
                         "AND list_sort(list_distinct(list_transform(notified_codes, lambda x: upper(x)))) <> "
                         "list_sort(list_distinct(list_transform(codes, lambda x: upper(x)))) ORDER BY day, _row")
     items, involved = [], []
@@ -762,7 +773,8 @@ def check_codes_differ(auditor: Auditor, kind: Kind) -> Finding:
 
 
 def check_wrong_authority(auditor: Auditor, kind: Kind) -> Finding:
-    rows = auditor.rows(f"SELECT a.*, w.resolved FROM audit a JOIN _authorities w ON a.authority_notified = w.written "
+    rows = auditor.rows(f"SELECT {ITEM}, authority, authority_notified, jurisdiction, w.resolved FROM audit a "
+                        "JOIN _authorities w ON a.authority_notified = w.written "
                         f"WHERE {CLEAN} AND a.authority IS NOT NULL AND w.resolved IS DISTINCT FROM a.authority "
                         "ORDER BY day, _row")
     items = []
@@ -777,14 +789,14 @@ def check_wrong_authority(auditor: Auditor, kind: Kind) -> Finding:
 
 
 def check_undetermined(auditor: Auditor, kind: Kind) -> Finding:
-    rows = auditor.rows(f"SELECT * FROM audit WHERE {CLEAN} AND notifiable IS NULL ORDER BY day, _row")
+    rows = auditor.rows(f"SELECT {ITEM}, missing FROM audit WHERE {CLEAN} AND notifiable IS NULL ORDER BY day, _row")
     items = [_item(r, f"collect {', '.join(r['missing'])}" if r["missing"] else
                    "undetermined: the facts recorded do not decide it", missing=r["missing"]) for r in rows]
     return auditor.finding("undetermined", items)
 
 
 def check_unreadable(auditor: Auditor, kind: Kind) -> Finding:
-    rows = auditor.rows("SELECT * FROM audit WHERE scope AND (error IS NOT NULL OR problem IS NOT NULL) "
+    rows = auditor.rows(f"SELECT {ITEM}, error, problem FROM audit WHERE scope AND (error IS NOT NULL OR problem IS NOT NULL) "
                         "ORDER BY day, _row")
     items = [_item(r, "; ".join(p for p in (r["error"], r["problem"]) if p)) for r in rows]
     return auditor.finding("unreadable", items)
@@ -823,11 +835,12 @@ def check_possible_theme(auditor: Auditor, kind: Kind) -> Finding:
         spans AS (
             SELECT *, min(day) OVER (PARTITION BY {key}, run) AS first_day,
                       max(day) OVER (PARTITION BY {key}, run) AS last_day FROM groups)
-        SELECT * FROM spans WHERE last_day >= {_lit(auditor.period.start)}
+        SELECT _row, id, day, criteria, {key}, run, last_day FROM spans
+        WHERE last_day >= {_lit(auditor.period.start)}
         ORDER BY first_day, {key}, run, day, _row"""
     rows = auditor.rows(sql)
     groups: list[Group] = []
-    items: list[Item] = []
+    items: list[dict[str, Any]] = []
     labels = list(options.theme_by)
     current: tuple | None = None
     for r in rows:
@@ -841,10 +854,10 @@ def check_possible_theme(auditor: Auditor, kind: Kind) -> Finding:
         group.incidents.append(r["id"])
         items.append(_item(r, "", group=group.number))
     for item in items:
-        group = groups[item.group - 1]
+        group = groups[item["group"] - 1]
         described = ", ".join(f"{k} {v}" for k, v in group.key.items())
-        item.detail = (f"possible theme {group.number}: {described}; {group.count} incidents from {group.first} "
-                       f"to {group.last}")
+        item["detail"] = (f"possible theme {group.number}: {described}; {group.count} incidents from {group.first} "
+                          f"to {group.last}")
     return auditor.finding("possible_theme", items, groups=groups)
 
 
