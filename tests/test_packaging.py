@@ -29,6 +29,11 @@ PACKAGED = [
     "evaluator/criteria/incident-vocabulary.irmer",
     "evaluator/language/units.txt",
     "evaluator/cli.py",
+    "evaluator/pages/templates/base.html",
+    "evaluator/pages/templates/macros.html",
+    "evaluator/pages/templates/criteria.html",
+    "evaluator/pages/templates/diff.html",
+    "evaluator/pages/static/style.css",
 ]
 
 
@@ -132,4 +137,4 @@ def test_installed_diff(installed, elsewhere):
     assert verdicts["3"] == "broadened" and verdicts["7"] == "equivalent"
     assert report["population"]["rows"] == 7
     html_page = run([str(installed / "irmer"), "diff", "2023", "2024", "-f", "html", "-o", "diff.html"], cwd=elsewhere)
-    assert html_page.returncode == 1 and (elsewhere / "diff.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert html_page.returncode == 1 and (elsewhere / "diff.html").read_text(encoding="utf-8").lower().startswith("<!doctype html>")

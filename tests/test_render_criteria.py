@@ -1,11 +1,14 @@
 """`irmer render`: a criteria file as the regulator's table, each row with its rule and examples.
 
-The goldens pin the whole page (HTML and markdown) of both shipped versions.
+The goldens pin the whole page (HTML and markdown) of both shipped versions,
+the HTML without the stylesheet all the pages share.
 The content tests say what must stay true whatever the layout: every code and
 every line of the regulator's words is on the page, verbatim; every
 interpretation is flagged and links to the heading that explains it; every
 example is run and marked; the page is self-contained; a file that does not
 check gives a located error and exit status 1; and a browser draws the page.
+The page comes from evaluator/pages/templates/criteria.html, so text is escaped
+as Jinja2's autoescape escapes it (markupsafe).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import html as _html
 import re
 
 import pytest
+from markupsafe import escape
 
 from evaluator.language import ast
 from evaluator.load import compile_text
@@ -23,7 +27,7 @@ from evaluator.resources import criteria_dir
 
 from conftest import ROOT, check_golden
 from browser import page_colours, screenshot
-from test_render_diff import cells, md_html, md_tables, parse
+from test_render_diff import cells, markup_of, md_html, md_tables, parse
 
 DOCS = ROOT / "docs" / "interpretations.md"
 
@@ -53,9 +57,14 @@ def text_of(page: str) -> str:
     return " ".join("".join(parse(page).text).split())
 
 
+def escaped(text: str) -> str:
+    """Text as the page's template writes it."""
+    return str(escape(text))
+
+
 def row_html(page: str, anchor: str) -> str:
     """A row of the HTML page, its words and everything beneath it."""
-    return page.split(f'id="{anchor}"', 1)[1].split("</div></td></tr></tbody>", 1)[0]
+    return re.split(r"</div>\s*</td>\s*</tr>\s*</tbody>", page.split(f'id="{anchor}"', 1)[1], maxsplit=1)[0]
 
 
 def with_source(guidance, old: str, new: str):
@@ -67,7 +76,7 @@ def with_source(guidance, old: str, new: str):
 # ----------------------------------------------------------------- goldens
 
 def test_html_golden(guidance, pages):
-    check_golden(f"render/criteria-{stem(guidance)}.html", pages[0])
+    check_golden(f"render/criteria-{stem(guidance)}.html", markup_of(pages[0]))
 
 
 def test_markdown_golden(guidance, pages):
@@ -78,7 +87,7 @@ def test_markdown_golden(guidance, pages):
 
 def test_html_is_well_formed_and_accessible(guidance, pages):
     page = pages[0]
-    assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
+    assert page.lower().startswith('<!doctype html>\n<html lang="en">')
     parsed = parse(page)
     assert parsed.problems == [] and parsed.stack == []
     assert parsed.title == f"{guidance.header.title} ({guidance.version})"
@@ -116,7 +125,7 @@ def test_html_is_laid_out_like_the_guidance_table(guidance, pages):
             '<th scope="col">Criteria for notification</th></tr></thead>')
     assert page.count(head) == len(guidance.ast.tables)
     # The tables in the guidance's order, each under its heading.
-    positions = [page.index(f">{_html.escape(t.title)}</h3>") for t in guidance.ast.tables]
+    positions = [page.index(f">{escaped(t.title)}</h3>") for t in guidance.ast.tables]
     assert positions == sorted(positions)
     for key in ("Version", "Publisher", "Published", "In force", "Supersedes", "Source"):
         assert f"<dt>{key}</dt>" in page
@@ -131,7 +140,7 @@ def test_html_is_laid_out_like_the_guidance_table(guidance, pages):
 def test_every_code_appears(guidance, pages):
     page, md = pages
     for row in guidance.ast.rows:
-        label = f' <span class="row-label">({_html.escape(row.label)})</span>' if row.label else ""
+        label = f' <span class="row-label">({escaped(row.label)})</span>' if row.label else ""
         assert f'<span class="code">{row.code}</span>{label}' in page, row.name
         assert f"#### {row.name}" in md, row.name
     for item in guidance.ast.complementary:
@@ -144,7 +153,7 @@ def test_every_line_of_the_regulators_words_appears_verbatim(guidance, pages):
     words = regulator_words(guidance.ast)
     assert len(words) > 40
     for text in words:
-        assert _html.escape(text) in page, text
+        assert escaped(text) in page, text
     drawn = text_of(md_html(md))
     for text in words:
         assert " ".join(text.split()) in drawn, text
@@ -153,7 +162,7 @@ def test_every_line_of_the_regulators_words_appears_verbatim(guidance, pages):
 def test_each_row_says_one_paragraph_per_line(g2024):
     page = html(g2024)
     row = next(r for r in g2024.ast.rows if r.code == "4.2a")
-    cell = "".join(f'<p class="says">{_html.escape(t.text)}</p>' for t in row.says)
+    cell = "".join(f'<p class="says">{escaped(t.text)}</p>' for t in row.says)
     assert f'<td class="criteria">{cell}</td>' in page
     assert len(row.says) == 2
 
@@ -230,7 +239,7 @@ def test_examples_are_run_and_marked(guidance, pages):
     page, md = pages
     examples = guidance.ast.examples
     for example in examples:
-        assert _html.escape(example.title) in page, example.title
+        assert escaped(example.title) in page, example.title
     assert '<td class="mark fail">' not in page
     marks = page.count('<td class="mark pass"><span aria-hidden="true">✓</span> pass</td>')
     assert marks >= len(examples)  # an example can be shown under more than one code
@@ -274,7 +283,7 @@ def test_text_that_means_something_is_escaped(g2024):
     parsed = parse(page)
     assert parsed.problems == [] and parsed.stack == []
     assert "script" not in parsed.tags
-    assert _html.escape(bad) in page
+    assert escaped(bad) in page
     md = markdown(other)
     for table in md_tables(md):
         assert len({len(cells(line)) for line in table}) == 1, table

@@ -23,8 +23,11 @@ HERE = Path(__file__).resolve().parent
 @lru_cache(maxsize=1)
 def environment() -> Any:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+    from ..tools.markup import code_spans
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html", "svg"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    # Prose with `code` spans, as (is code, text) pieces: macros.html's `prose` sets the code in <code>.
+    env.filters["code_spans"] = code_spans
     return env
 
 

@@ -1,7 +1,10 @@
-"""Escaping for the pages the tools write: markdown (GitHub-flavoured) and HTML.
+"""Markdown (GitHub-flavoured) for the pages the tools write, and prose split at its `code` spans.
 
 Shared by `irmer diff` (evaluator/tools/render_diff.py) and `irmer render`
 (evaluator/tools/render_criteria.py), so that text is escaped one way everywhere.
+The HTML pages are not built here: they come from the templates in
+evaluator/pages, where Jinja2 escapes every value (`code_spans` is a filter
+there, so that a template can set the code of a note in <code>).
 
 >>> md("a | b *c*")
 'a \\\\| b \\\\*c\\\\*'
@@ -9,13 +12,12 @@ Shared by `irmer diff` (evaluator/tools/render_diff.py) and `irmer render`
 '``x `y` z``'
 >>> md_prose("use `total_dose >= 3 mSv` here")
 'use `total_dose >= 3 mSv` here'
->>> h("<b>")
-'&lt;b&gt;'
+>>> code_spans("use `total_dose >= 3 mSv` here")
+[(False, 'use '), (True, 'total_dose >= 3 mSv'), (False, ' here')]
 """
 
 from __future__ import annotations
 
-import html as _html
 import re
 from typing import Any, Iterable
 
@@ -41,12 +43,22 @@ def md_code(value: Any, cell: bool = False) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def code_spans(value: Any) -> list[tuple[bool, str]]:
+    """Prose cut at its backticks: (is code, text) pieces; unbalanced backticks leave it all prose.
+
+    >>> code_spans("a `b` c `d")
+    [(False, 'a `b` c `d')]
+    """
+    text = str(value)
+    pieces = text.split("`")
+    if len(pieces) % 2 == 0:
+        return [(False, text)]
+    return [(i % 2 == 1, piece) for i, piece in enumerate(pieces) if piece or i % 2 == 1]
+
+
 def md_prose(value: Any, cell: bool = False) -> str:
     """Prose with `code` spans: the prose escaped, the code kept as code."""
-    pieces = str(value).split("`")
-    if len(pieces) % 2 == 0:  # unbalanced backticks: all prose
-        return md(value)
-    return "".join(_spaced(p) if i % 2 == 0 else md_code(p, cell) for i, p in enumerate(pieces))
+    return "".join(md_code(p, cell) if code else _spaced(p) for code, p in code_spans(value))
 
 
 def _spaced(text: str) -> str:
@@ -64,8 +76,3 @@ def md_table(header: list[str], rows: list[list[Any]], align: str | None = None)
     """A table: header, rule (or the alignment row given), rows; cells already escaped."""
     rule = align or "|" + "|".join("---" for _ in header) + "|"
     return [md_row(header), rule] + [md_row(r) for r in rows]
-
-
-def h(value: Any) -> str:
-    """Text for HTML."""
-    return _html.escape(str(value))

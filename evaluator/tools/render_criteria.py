@@ -3,7 +3,8 @@
 Two outputs of the same page, for people who review policy rather than code:
 
 - `html(guidance)`: one self-contained HTML page (inline CSS, no scripts, no
-  external resources; prints on A4);
+  external resources; prints on A4), from the template
+  evaluator/pages/templates/criteria.html and the pages' one stylesheet;
 - `markdown(guidance)`: GitHub-flavoured markdown, to paste into a review.
 
 Both show, in this order:
@@ -30,9 +31,9 @@ complementary code when its result or its expectation has that letter.
 
 >>> from evaluator import load_criteria
 >>> page = html(load_criteria("2024"))
->>> page.startswith('<!DOCTYPE html>')
+>>> page.lower().startswith('<!doctype html>')
 True
->>> '<th scope="col">Criteria for notification</th>' in page
+>>> 'Criteria for notification' in page and 'irmer-2024-08-28' in page
 True
 """
 
@@ -52,9 +53,10 @@ from ..language.diagnostics import CriteriaError, render
 from .examples import ExampleOutcome, run_examples
 from ..load import Guidance, compile_file, find_criteria
 from ..language.printer import PRECEDENCE, expression
+from .. import pages
+from .markup import md, md_code, md_prose, md_table
 
 INTERPRETATIONS = "docs/interpretations.md"
-from .markup import h, md, md_code, md_prose, md_table
 KEYWORD = 11  # the rule's keyword column: "modalities " is the longest keyword
 COLUMNS = ("Notification code", "Exposure category", "Criteria for notification")
 COMPLEMENTARY_COLUMNS = ("Code", "Exposure category", "Criteria for notification", "Suffix codes", "Role")
@@ -80,6 +82,11 @@ class Flag:
     owner: str  # what it is attached to, in words: "code 2.2", "definition child"
     anchor: str  # the owner's anchor on the page
     link: str  # docs/interpretations.md#...
+
+    @property
+    def target(self) -> str:
+        """Its own anchor on the page, where its text is shown."""
+        return f"{self.anchor}-{self.id}"
 
 
 @dataclass
@@ -118,6 +125,10 @@ class Page:
         made = [Flag(i.id, i.text, owner, anchor, self.link(i.id)) for i in getattr(node, "interpretations", ())]
         self.flags += made
         return made
+
+    def flags_at(self, anchor: str) -> list[Flag]:
+        """The interpretations of what is shown at an anchor (a table, a block, an authority)."""
+        return [f for f in self.flags if f.anchor == anchor]
 
     def link(self, ident: str) -> str:
         return f"{self.interpretations}#{self.anchors.get(ident, ident)}"
@@ -364,16 +375,18 @@ def _plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n} {word if n == 1 else (words or word + 's')}"
 
 
+def _tally(outcomes: list[ExampleOutcome]) -> str:
+    """'12 examples, all pass' or '12 examples, 1 FAIL'."""
+    failed = sum(not o.passed for o in outcomes)
+    return f"{_plural(len(outcomes), 'example')}, " + (f"{failed} FAIL" if failed else "all pass")
+
+
 def summary(page: Page) -> str:
     criteria = page.criteria
-    passed = sum(o.passed for o in page.outcomes)
-    total = len(page.outcomes)
-    examples = (f"{_plural(total, 'example')}, all pass" if passed == total
-                else f"{_plural(total, 'example')}, {total - passed} FAIL")
     parts = [f"{_plural(len(criteria.rows), 'row')} in {_plural(len(criteria.tables), 'table')}",
              _plural(len(criteria.complementary), "complementary code"),
              _plural(len(criteria.exclusions), "general exclusion"),
-             examples, _plural(len(page.flags), "interpretation")]
+             _tally(page.outcomes), _plural(len(page.flags), "interpretation")]
     return ", ".join(parts) + "."
 
 
@@ -394,374 +407,220 @@ FOOTER = ("The exposure categories, the criteria for notification, the notes of 
 
 
 # --------------------------------------------------------------------- html
-
-def _html_code(value: Any) -> str:
-    """Prose with `code` spans: prose escaped, code in <code>."""
-    pieces = str(value).split("`")
-    if len(pieces) % 2 == 0:
-        return h(value)
-    return "".join(h(p) if i % 2 == 0 else f"<code>{h(p)}</code>" for i, p in enumerate(pieces))
+# The page's view: what evaluator/pages/templates/criteria.html lays out, worked out here as plain
+# data. Text stays text (the template escapes it); the layout is the template's.
 
 
-def _html_says(node: Any, cls: str = "says") -> str:
-    return "".join(f'<p class="{cls}">{h(t.text)}</p>' for t in getattr(node, "says", ()))
+@dataclass
+class ExampleRow:
+    """An example as a row of a table of examples."""
+
+    passed: bool
+    title: str
+    says: list[str]
+    notes: list[str]
+    given: list[str]  # `name value`
+    expected: list[str]  # each expectation in words
+    failures: list[str]  # when it failed: what did not hold, then what came out
 
 
-def _html_notes(node: Any) -> str:
-    return "".join(f'<p class="note"><span class="label">Note (ours)</span> {_html_code(t.text)}</p>'
-                   for t in getattr(node, "notes", ()))
+@dataclass
+class Examples:
+    caption: str
+    rows: list[ExampleRow]
 
 
-def _html_flag(flag: Flag) -> str:
-    return (f'<aside class="interp" id="{h(flag.anchor)}-{h(flag.id)}" aria-label="Interpretation {h(flag.id)}">'
-            f'<p class="interp-head"><span class="flag" aria-hidden="true">{FLAG}</span> '
-            f'<strong>Interpretation</strong> <a href="{h(flag.link)}"><code>{h(flag.id)}</code></a></p>'
-            f"<p>{_html_code(flag.text)}</p></aside>")
+@dataclass
+class Applies:
+    """A general exclusion shown under a code it applies to."""
+
+    name: str
+    anchor: str
+    rule: str
 
 
-def _html_flags(flags: list[Flag]) -> str:
-    return "".join(_html_flag(f) for f in flags)
+@dataclass
+class Detail:
+    """What is shown beneath a row, a complementary code or in a block: the rule, and our notes on it."""
+
+    rule: str = ""
+    exclusions: list[Applies] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
+    examples: Examples | None = None
 
 
-def _html_rule(lines: list[str], label: str = "Rule") -> str:
-    if not lines:
-        return ""
-    return (f'<div class="rule-block"><p class="label">{h(label)}</p>'
-            f'<pre class="rule"><code>{h(chr(10).join(lines))}</code></pre></div>')
+@dataclass
+class RowView:
+    """A row of a guidance table, or a complementary code (with its suffix and role `cells`)."""
+
+    anchor: str
+    code: str
+    label: str | None
+    category: str
+    says: list[str]
+    flags: list[Flag]
+    detail: Detail
+    cells: list[tuple[str, str]] = field(default_factory=list)  # (class, text) after the criteria
+
+    @property
+    def marker(self) -> str:
+        """What the mark beside a flagged code says."""
+        return _plural(len(self.flags), "interpretation")
 
 
-def _html_exclusions(exclusions: list[tuple[ast.Exclusion, list[str]]]) -> str:
-    out = []
-    for exclusion, lines in exclusions:
-        out.append(f'<div class="rule-block"><p class="label">General exclusion '
-                   f'<a href="#{_anchor("exclusion", exclusion.name)}"><code>{h(exclusion.name)}</code></a> '
-                   f'applies: not notifiable under this code</p>'
-                   f'<pre class="rule"><code>{h(chr(10).join(lines))}</code></pre></div>')
-    return "".join(out)
+@dataclass
+class TableView:
+    anchor: str
+    title: str
+    exposure: str
+    says: list[str]
+    notes: list[str]
+    flags: list[Flag]
+    rows: list[RowView]
 
 
-def _html_mark(outcome: ExampleOutcome) -> str:
-    if outcome.passed:
-        return f'<td class="mark pass"><span aria-hidden="true">{PASS}</span> pass</td>'
-    return f'<td class="mark fail"><span aria-hidden="true">{FAIL}</span> FAIL</td>'
+@dataclass
+class Block:
+    """A general exclusion, definition, deadline or advice, in a section of its own."""
+
+    anchor: str
+    name: str
+    says: list[str]
+    detail: Detail
+    applies: str = ""  # an exclusion's codes
+    days: tuple[int, str] | None = None  # a deadline's days, and the date they count from
+    texts: list[tuple[str, str]] = field(default_factory=list)  # an advice's text, where it is given
 
 
-def _html_example_row(outcome: ExampleOutcome) -> str:
-    example = outcome.example
-    extra = "".join(f'<p class="quote">“{h(t.text)}”</p>' for t in example.says)
-    extra += "".join(f'<p class="ex-note">{_html_code(t.text)}</p>' for t in example.notes)
-    given = " ".join(f"<code>{h(fact)}</code>" for fact in given_facts(example)) or '<span class="absent">none</span>'
-    expect = "<br>".join(h(e) for e in expected(example))
-    if not outcome.passed:
-        expect += "".join(f'<p class="failure">{h(f)}</p>' for f in outcome.failures)
-        expect += f'<p class="failure">got: {h(result_words(outcome))}</p>'
-    return (f'<tr>{_html_mark(outcome)}<th scope="row"><span class="ex-title">{h(example.title)}</span>'
-            f"{extra}</th><td class=\"given\">{given}</td><td>{expect}</td></tr>")
+@dataclass
+class AuthorityView:
+    anchor: str
+    jurisdiction: str
+    name: str
+    contact: str
+    says: list[str]
+    notes: list[str]
+    flags: list[Flag]
 
 
-def _html_examples(outcomes: list[ExampleOutcome], page: Page, caption: str) -> str:
+@dataclass
+class View:
+    """The whole page, in its order."""
+
+    title: str
+    version: str
+    file: str
+    facts: list[tuple[str, str]]
+    summary: str
+    failing: bool
+    contents_tables: list[tuple[str, str]]  # (anchor, title)
+    contents: list[tuple[str, str]]
+    tables: list[TableView]
+    complementary: list[RowView]
+    exclusions: list[Block]
+    definitions: list[Block]
+    deadlines: list[Block]
+    authorities: list[AuthorityView]
+    advice: list[Block]
+    others: Examples | None
+    flags: list[Flag]
+    interpretations: str  # the link to docs/interpretations.md
+
+
+def _texts(node: Any, name: str) -> list[str]:
+    """The texts of a node's `says` or `note` lines."""
+    return [t.text for t in getattr(node, name, ())]
+
+
+def _examples(outcomes: list[ExampleOutcome], caption: str) -> Examples | None:
     if not outcomes:
-        return ""
-    passed = sum(o.passed for o in outcomes)
-    state = "all pass" if passed == len(outcomes) else f"{len(outcomes) - passed} FAIL"
-    rows = "".join(_html_example_row(o) for o in outcomes)
-    return (f'<table class="examples"><caption>{h(caption)}: {_plural(len(outcomes), "example")}, {state}</caption>'
-            '<colgroup><col class="c-mark"><col class="c-title"><col class="c-given"><col class="c-expect"></colgroup>'
-            '<thead><tr><th scope="col">Run</th><th scope="col">Example</th><th scope="col">Given</th>'
-            f'<th scope="col">Expected</th></tr></thead><tbody>{rows}</tbody></table>')
+        return None
+    rows = [ExampleRow(passed=o.passed, title=o.example.title, says=_texts(o.example, "says"),
+                       notes=_texts(o.example, "notes"), given=given_facts(o.example), expected=expected(o.example),
+                       failures=[] if o.passed else [*o.failures, f"got: {result_words(o)}"])
+            for o in outcomes]
+    return Examples(f"{caption}: {_tally(outcomes)}", rows)
 
 
-def _html_detail(item: Item, node: Any, page: Page, columns: int, what: str) -> str:
-    parts = [_html_rule(item.rule), _html_exclusions(item.exclusions), _html_notes(node), _html_flags(item.flags),
-             _html_examples(item.examples, page, f"Examples of {what}")]
-    return (f'<tr class="detail"><td colspan="{columns}"><div class="detail">'
-            + "".join(parts) + "</div></td></tr>")
+def _detail(item: Item, node: Any, what: str) -> Detail:
+    return Detail(rule="\n".join(item.rule), notes=_texts(node, "notes"), flags=item.flags,
+                  exclusions=[Applies(e.name, _anchor("exclusion", e.name), "\n".join(lines))
+                              for e, lines in item.exclusions],
+                  examples=_examples(item.examples, f"Examples of {what}"))
 
 
-def _html_code_cell(code: str, label: str | None, flags: list[Flag], anchor: str) -> str:
-    marker = ""
-    if flags:
-        marker = (f' <a class="flag-mark" href="#{h(flags[0].anchor)}-{h(flags[0].id)}" '
-                  f'title="{h(_plural(len(flags), "interpretation"))}"><span aria-hidden="true">{FLAG}</span>'
-                  f'<span class="vh">{h(_plural(len(flags), "interpretation"))}</span></a>')
-    label_html = f' <span class="row-label">({h(label)})</span>' if label else ""
-    return f'<th scope="row" id="{h(anchor)}"><span class="code">{h(code)}</span>{label_html}{marker}</th>'
+def _block(page: Page, prefix: str, node: Any, rule: list[str], **extra: Any) -> Block:
+    anchor = _anchor(prefix, node.name)
+    detail = Detail(rule="\n".join(rule), notes=_texts(node, "notes"), flags=page.flags_at(anchor))
+    return Block(anchor=anchor, name=node.name, says=_texts(node, "says"), detail=detail, **extra)
 
 
-def _html_row(row: ast.Row, page: Page) -> str:
-    item = page.item(row)
-    category = h(row.category.text) if row.category else ""
-    return (f'<tbody class="row">'
-            f'<tr class="words">{_html_code_cell(row.code, row.label, item.flags, item.anchor)}'
-            f'<td class="category">{category}</td><td class="criteria">{_html_says(row)}</td></tr>'
-            f"{_html_detail(item, row, page, 3, f'code {row.name}')}</tbody>")
-
-
-def _html_table(table: ast.Table, page: Page) -> str:
-    anchor = _anchor("table", table.title)
-    flags = [f for f in page.flags if f.anchor == anchor]
-    head = "".join(f'<th scope="col">{h(c)}</th>' for c in COLUMNS)
-    scope = (f'<p class="scope">Exposure: <code>{h(", ".join(table.exposure))}</code></p>'
-             if table.exposure else "")
-    return "\n".join([
-        f'<section class="gtable" id="{anchor}" aria-labelledby="{anchor}-h">',
-        f'<h3 id="{anchor}-h">{h(table.title)}</h3>', scope, _html_says(table, "table-says"), _html_notes(table),
-        _html_flags(flags),
-        f'<table class="criteria"><caption class="vh">{h(table.title)}: notification codes, categories and '
-        f'criteria</caption><colgroup><col class="c-code"><col class="c-category"><col class="c-criteria"></colgroup>'
-        f"<thead><tr>{head}</tr></thead>",
-        "\n".join(_html_row(row, page) for row in table.rows), "</table>", "</section>"])
-
-
-def _html_complementary(page: Page) -> str:
+def view(page: Page) -> View:
+    """What the HTML page shows, in its order."""
     criteria = page.criteria
-    if not criteria.complementary:
-        return ""
-    head = "".join(f'<th scope="col">{h(c)}</th>' for c in COMPLEMENTARY_COLUMNS)
-    bodies = []
+    header = criteria.header
+    tables = []
+    for table in criteria.tables:
+        rows = []
+        for row in table.rows:
+            item = page.item(row)
+            rows.append(RowView(anchor=item.anchor, code=row.code, label=row.label,
+                                category=row.category.text if row.category else "", says=_texts(row, "says"),
+                                flags=item.flags, detail=_detail(item, row, f"code {row.name}")))
+        anchor = _anchor("table", table.title)
+        tables.append(TableView(anchor=anchor, title=table.title, exposure=", ".join(table.exposure),
+                                says=_texts(table, "says"), notes=_texts(table, "notes"),
+                                flags=page.flags_at(anchor), rows=rows))
+    complementary = []
     for comp in criteria.complementary:
         item = page.item(comp)
         suffix = f"{comp.suffix_from} to {comp.suffix_to}" if comp.suffix_from is not None else "—"
-        role = ROLES.get(comp.role or "", comp.role or "—")
-        bodies.append(f'<tbody class="row"><tr class="words">'
-                      f"{_html_code_cell(comp.code, None, item.flags, item.anchor)}"
-                      f'<td class="category">{h(comp.category.text) if comp.category else ""}</td>'
-                      f'<td class="criteria">{_html_says(comp)}</td><td class="suffix">{h(suffix)}</td>'
-                      f'<td class="role">{h(role)}</td></tr>'
-                      f"{_html_detail(item, comp, page, 5, f'code {comp.code}')}</tbody>")
-    return "\n".join([
-        '<section id="complementary" aria-labelledby="complementary-h">',
-        '<h2 id="complementary-h">Complementary codes</h2>',
-        f'<p class="intro">{h(COMPLEMENTARY_INTRO)}</p>',
-        '<table class="criteria complementary"><caption class="vh">Complementary codes</caption>'
-        '<colgroup><col class="c-code"><col class="c-category"><col class="c-criteria"><col class="c-suffix">'
-        f'<col class="c-role"></colgroup><thead><tr>{head}</tr></thead>',
-        "\n".join(bodies), "</table>", "</section>"])
-
-
-def _html_block(anchor: str, title: str, node: Any, page: Page, rule: list[str], extra: str = "") -> str:
-    flags = [f for f in page.flags if f.anchor == anchor]
-    return "".join([f'<section class="block" id="{anchor}" aria-labelledby="{anchor}-h">',
-                    f'<h3 id="{anchor}-h">{title}</h3>', _html_says(node), extra,
-                    '<div class="detail">', _html_rule(rule), _html_notes(node), _html_flags(flags), "</div>",
-                    "</section>"])
-
-
-def _html_sections(page: Page) -> list[str]:
-    criteria = page.criteria
-    out: list[str] = []
-    if criteria.exclusions:
-        out += ['<section id="exclusions" aria-labelledby="exclusions-h">',
-                '<h2 id="exclusions-h">General exclusions</h2>']
-        for e in criteria.exclusions:
-            codes = ", ".join(e.codes)
-            out.append(_html_block(_anchor("exclusion", e.name), f"<code>{h(e.name)}</code>", e, page,
-                                   exclusion_rule(e), f'<p class="scope">Applies to codes {h(codes)}.</p>'))
-        out.append("</section>")
-    if criteria.definitions:
-        out += ['<section id="definitions" aria-labelledby="definitions-h">',
-                '<h2 id="definitions-h">Definitions</h2>']
-        for d in criteria.definitions:
-            out.append(_html_block(_anchor("definition", d.name), f"<code>{h(d.name)}</code>", d, page,
-                                   definition_rule(d)))
-        out.append("</section>")
-    if criteria.deadlines:
-        out += ['<section id="deadlines" aria-labelledby="deadlines-h">', '<h2 id="deadlines-h">Deadlines</h2>']
-        for d in criteria.deadlines:
-            days = f'<p class="scope">{h(d.days)} days after <code>{h(d.after)}</code>.</p>' if d.days else ""
-            out.append(_html_block(_anchor("deadline", d.name), f"<code>{h(d.name)}</code>", d, page,
-                                   [deadline_rule(d)], days))
-        out.append("</section>")
-    if criteria.authorities:
-        rows = []
-        for a in criteria.authorities:
-            anchor = _anchor("authority", a.jurisdiction)
-            flags = [f for f in page.flags if f.anchor == anchor]
-            rows.append(f'<tr id="{anchor}"><th scope="row">{h(a.jurisdiction)}</th><td>{h(a.name or "")}</td>'
-                        f'<td>{h(a.contact or "")}</td><td>{_html_says(a)}{_html_notes(a)}{_html_flags(flags)}</td>'
-                        "</tr>")
-        out += ['<section id="authorities" aria-labelledby="authorities-h">',
-                '<h2 id="authorities-h">Enforcing authorities</h2>',
-                '<table class="plain"><caption class="vh">Enforcing authorities and their contacts</caption>'
-                '<thead><tr><th scope="col">Jurisdiction</th><th scope="col">Authority</th>'
-                '<th scope="col">Contact</th><th scope="col">The guidance says</th></tr></thead>'
-                f"<tbody>{''.join(rows)}</tbody></table>", "</section>"]
-    if criteria.advice:
-        out += ['<section id="advice" aria-labelledby="advice-h">', '<h2 id="advice-h">Advice</h2>']
-        for a in criteria.advice:
-            texts = "".join(f'<tr><th scope="row">{h(", ".join(t.jurisdictions))}</th><td>{h(t.text)}</td></tr>'
-                            for t in a.texts)
-            table = ('<table class="plain"><caption class="vh">The advice in each jurisdiction</caption>'
-                     '<thead><tr><th scope="col">Where</th><th scope="col">Advice given with the result</th>'
-                     f"</tr></thead><tbody>{texts}</tbody></table>") if texts else ""
-            rule = _clauses("when", a.when, 5) if a.when is not None else []
-            out.append(_html_block(_anchor("advice", a.name), f"<code>{h(a.name)}</code>", a, page, rule, table))
-        out.append("</section>")
+        complementary.append(RowView(
+            anchor=item.anchor, code=comp.code, label=None, category=comp.category.text if comp.category else "",
+            says=_texts(comp, "says"), flags=item.flags, detail=_detail(item, comp, f"code {comp.code}"),
+            cells=[("suffix", suffix), ("role", ROLES.get(comp.role or "", comp.role or "—"))]))
+    authorities = []
+    for a in criteria.authorities:
+        anchor = _anchor("authority", a.jurisdiction)
+        authorities.append(AuthorityView(anchor=anchor, jurisdiction=a.jurisdiction, name=a.name or "",
+                                         contact=a.contact or "", says=_texts(a, "says"), notes=_texts(a, "notes"),
+                                         flags=page.flags_at(anchor)))
     others = page.others
-    if others:
-        out += ['<section id="other-examples" aria-labelledby="other-examples-h">',
-                '<h2 id="other-examples-h">Examples not shown under a row</h2>',
-                '<p class="intro">Examples that fire no row and expect no code: mostly incidents just short of a '
-                "threshold, which must not be notifiable.</p>",
-                f'<div class="detail wide">{_html_examples(others, page, "Other examples")}</div>', "</section>"]
-    if page.flags:
-        rows = "".join(f'<tr><th scope="row"><a href="{h(f.link)}"><code>{h(f.id)}</code></a></th>'
-                       f'<td><a href="#{h(f.anchor)}-{h(f.id)}">{h(f.owner)}</a></td></tr>' for f in page.flags)
-        out += ['<section id="interpretations" aria-labelledby="interpretations-h">',
-                f'<h2 id="interpretations-h"><span aria-hidden="true">{FLAG}</span> Interpretations</h2>',
-                '<p class="intro">Readings we chose where the guidance is unclear. Each is explained, with the '
-                f'words that made a choice necessary, in <a href="{h(page.interpretations)}">'
-                f"{h(INTERPRETATIONS)}</a>.</p>",
-                '<table class="plain"><caption class="vh">Every interpretation in this file</caption>'
-                '<thead><tr><th scope="col">Interpretation (explained in the docs)</th>'
-                f'<th scope="col">Where on this page</th></tr></thead><tbody>{rows}</tbody></table>', "</section>"]
-    return out
-
-
-def _html_contents(page: Page) -> str:
-    criteria = page.criteria
-    tables = "".join(f'<li><a href="#{_anchor("table", t.title)}">{h(t.title)}</a></li>' for t in criteria.tables)
-    items = [("complementary", "Complementary codes", criteria.complementary),
-             ("exclusions", "General exclusions", criteria.exclusions),
-             ("definitions", "Definitions", criteria.definitions), ("deadlines", "Deadlines", criteria.deadlines),
-             ("authorities", "Enforcing authorities", criteria.authorities), ("advice", "Advice", criteria.advice),
-             ("other-examples", "Examples not shown under a row", page.others),
-             ("interpretations", "Interpretations", page.flags)]
-    rest = "".join(f'<li><a href="#{anchor}">{h(title)}</a></li>' for anchor, title, present in items if present)
-    return (f'<nav aria-labelledby="contents-h"><p class="label" id="contents-h">Contents</p>'
-            f'<ol><li><a href="#tables">Notification codes, categories and criteria</a>'
-            f"<ol>{tables}</ol></li>{rest}</ol></nav>")
-
-
-CSS = """
-:root { color-scheme: light; --ink: #1f2328; --muted: #57606a; --line: #d0d7de; --rule-line: #8c959f;
-  --soft: #f6f8fa; --head: #e8ecf1; --flag-bg: #fff8c5; --flag-ink: #6a4500; --flag-line: #d4a72c; }
-* { box-sizing: border-box; }
-body { margin: 0 auto; max-width: 1240px; padding: 24px 32px 48px; color: var(--ink); background: #fff;
-  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-h1 { font-size: 1.75em; margin: 0 0 .4em; line-height: 1.25; }
-h2 { font-size: 1.4em; margin: 1.8em 0 .6em; padding-bottom: .25em; border-bottom: 2px solid var(--line); }
-h3 { font-size: 1.18em; margin: 1.6em 0 .4em; }
-code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; }
-code { font-size: .9em; }
-p { margin: 0 0 .5em; }
-a { color: #0550ae; }
-.kicker { margin: 0 0 .2em; color: var(--muted); font-size: .9em; }
-dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .15em 1.2em; margin: 0 0 1em; }
-dl.facts dt { font-weight: 600; color: var(--muted); }
-dl.facts dd { margin: 0; }
-.summary { padding: .6em 1em; background: var(--soft); border-left: 4px solid var(--muted); border-radius: 4px; }
-.summary.failing { border-left-color: #cf222e; }
-nav ol { margin: .3em 0; padding-left: 1.4em; columns: 2; column-gap: 2.5em; }
-nav ol ol { columns: 1; }
-.legend { display: flex; flex-wrap: wrap; gap: .4em 1.6em; margin: 1em 0 0; padding: .5em 0; font-size: .9em;
-  color: var(--muted); border-top: 1px solid var(--line); border-bottom: 1px solid var(--line); }
-.legend span.sample { color: var(--ink); }
-.legend code { background: var(--soft); padding: .05em .35em; border-radius: 3px; color: var(--ink); }
-.table-says, .intro, .scope { color: var(--ink); max-width: 60em; }
-.scope { color: var(--muted); font-size: .92em; }
-table { border-collapse: collapse; }
-caption { text-align: left; font-weight: 600; color: var(--muted); font-size: .85rem; padding: 0 0 .3em; }
-th, td { border: 1px solid var(--line); padding: .4em .6em; vertical-align: top; text-align: left; }
-table.criteria { width: 100%; table-layout: fixed; margin: .4em 0 1em; border: 1px solid var(--rule-line); }
-table.criteria > thead th { background: var(--head); border-bottom: 2px solid var(--rule-line); font-weight: 700; }
-table.criteria col.c-code { width: 15%; } table.criteria col.c-category { width: 24%; }
-table.complementary col.c-code { width: 7%; } table.complementary col.c-category { width: 24%; }
-table.complementary col.c-suffix { width: 8%; } table.complementary col.c-role { width: 12%; }
-tbody.row { border-top: 2px solid var(--rule-line); }
-tr.words > th, tr.words > td { padding: .6em .7em; font-size: 1.02em; }
-tr.words > th { font-weight: 400; }
-tr.words .code { font-weight: 700; font-size: 1.1em; }
-.row-label { display: block; font-size: .9em; }
-tr.words td.criteria p { margin: 0 0 .45em; }
-tr.words td.criteria p:last-child { margin: 0; }
-.flag-mark { text-decoration: none; color: var(--flag-ink); background: var(--flag-bg);
-  border: 1px solid var(--flag-line); border-radius: 3px; padding: 0 .3em; margin-left: .3em; font-size: .85em; }
-tr.detail > td { background: var(--soft); padding: 0; border-top: 1px dashed var(--line); }
-div.detail { padding: .55em .8em .7em 1.1em; border-left: 4px solid var(--line); font-size: .88em; color: var(--ink); }
-div.detail.wide { border-left: 0; padding: 0; font-size: .9em; }
-section.block div.detail { background: var(--soft); border-radius: 4px; margin: .3em 0 0; }
-.label { font-size: .92em; font-weight: 700; color: var(--muted); margin: 0 0 .15em; }
-.rule-block { margin: 0 0 .5em; }
-pre.rule { margin: 0; padding: .35em .6em; background: #fff; border: 1px solid var(--line); border-radius: 4px;
-  font-size: 1.02em; line-height: 1.45; white-space: pre-wrap; overflow-wrap: anywhere; }
-p.note { color: var(--muted); }
-p.note .label { margin-right: .4em; }
-aside.interp { margin: .5em 0; padding: .35em .7em; background: var(--flag-bg); border: 1px solid var(--flag-line);
-  border-left: 5px solid var(--flag-line); border-radius: 4px; }
-aside.interp p { margin: 0 0 .2em; } aside.interp p:last-child { margin: 0; }
-.interp-head { color: var(--flag-ink); }
-.interp-head a { color: #5c3b00; }
-.flag { color: var(--flag-ink); }
-table.examples { width: 100%; table-layout: fixed; margin: .6em 0 0; background: #fff; font-size: .97em; }
-table.examples col.c-mark { width: 5.2em; } table.examples col.c-title { width: 37%; }
-table.examples col.c-expect { width: 19%; }
-table.examples th, table.examples td { padding: .3em .5em; }
-table.examples thead th { background: var(--head); font-size: .9em; }
-table.examples th[scope=row] { font-weight: 400; }
-.ex-title { font-weight: 600; }
-.quote { font-style: italic; margin: .25em 0 0; }
-.ex-note { color: var(--muted); margin: .25em 0 0; }
-td.given code { display: inline-block; margin: 0 .2em .2em 0; padding: 0 .3em; background: var(--soft);
-  border: 1px solid var(--line); border-radius: 3px; font-size: .86em; white-space: nowrap; }
-td.mark { font-weight: 700; white-space: nowrap; }
-td.pass { color: #116329; background: #dafbe1; }
-td.fail { color: #a40e26; background: #ffebe9; }
-p.failure { color: #a40e26; margin: .3em 0 0; }
-.absent { color: var(--muted); font-style: italic; }
-table.plain { margin: .3em 0 1em; min-width: 60%; }
-table.plain thead th { background: var(--head); }
-table.plain tbody th { font-weight: 600; }
-section.block h3 code { font-size: .95em; }
-.vh { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
-footer { margin-top: 2.5em; padding-top: .6em; border-top: 1px solid var(--line); color: var(--muted);
-  font-size: .9em; }
-@page { size: A4; margin: 14mm; }
-@media print {
-  body { max-width: none; padding: 0; font-size: 9.5pt; }
-  nav { display: none; }
-  tbody.row, aside.interp, section.block, tr { break-inside: avoid; }
-  h2, h3 { break-after: avoid; }
-  a { color: inherit; text-decoration: none; }
-  thead { display: table-header-group; }
-  tr.detail > td, td.pass, td.fail, aside.interp, thead th, .flag-mark {
-    print-color-adjust: exact; -webkit-print-color-adjust: exact; }
-}
-"""
+    contents = [("complementary", "Complementary codes", criteria.complementary),
+                ("exclusions", "General exclusions", criteria.exclusions),
+                ("definitions", "Definitions", criteria.definitions), ("deadlines", "Deadlines", criteria.deadlines),
+                ("authorities", "Enforcing authorities", criteria.authorities), ("advice", "Advice", criteria.advice),
+                ("other-examples", "Examples not shown under a row", others),
+                ("interpretations", "Interpretations", page.flags)]
+    return View(
+        title=header.title or header.version, version=header.version, file=Path(page.guidance.name).name,
+        facts=header_facts(header), summary=summary(page), failing=any(not o.passed for o in page.outcomes),
+        contents_tables=[(t.anchor, t.title) for t in tables],
+        contents=[(anchor, title) for anchor, title, present in contents if present],
+        tables=tables, complementary=complementary,
+        exclusions=[_block(page, "exclusion", e, exclusion_rule(e), applies=", ".join(e.codes))
+                    for e in criteria.exclusions],
+        definitions=[_block(page, "definition", d, definition_rule(d)) for d in criteria.definitions],
+        deadlines=[_block(page, "deadline", d, [deadline_rule(d)], days=(d.days, d.after) if d.days else None)
+                   for d in criteria.deadlines],
+        authorities=authorities,
+        advice=[_block(page, "advice", a, _clauses("when", a.when, 5) if a.when is not None else [],
+                       texts=[(", ".join(t.jurisdictions), t.text) for t in a.texts]) for a in criteria.advice],
+        others=_examples(others, "Other examples"), flags=page.flags, interpretations=page.interpretations)
 
 
 def html(guidance: Guidance, interpretations: str = INTERPRETATIONS) -> str:
     """The criteria as one self-contained page, laid out like the guidance table.
 
     `interpretations` is the link to docs/interpretations.md from where the page will be read.
+    The page is evaluator/pages/templates/criteria.html, with the one stylesheet of the pages.
     """
-    page = build(guidance, interpretations)
-    criteria = guidance.ast
-    header = criteria.header
-    title = header.title or header.version
-    failing = any(not o.passed for o in page.outcomes)
-    facts = "".join(f"<dt>{h(k)}</dt><dd>{h(v)}</dd>" for k, v in header_facts(header))
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>{h(title)} ({h(header.version)})</title>", f"<style>{CSS}</style>", "</head>", "<body>",
-           "<header>", f'<p class="kicker">Criteria file <code>{h(Path(guidance.name).name)}</code></p>',
-           f"<h1>{h(title)}</h1>", f'<dl class="facts">{facts}</dl>',
-           f'<p class="summary{" failing" if failing else ""}">{h(summary(page))}</p>',
-           _html_contents(page),
-           '<p class="legend"><span><span class="sample">Ordinary type</span> in the tables: the regulator\'s words'
-           "</span>"
-           "<span><code>monospace</code>: the formal rule, as the criteria language writes it</span>"
-           f'<span><span class="flag">{FLAG}</span> an interpretation we chose</span>'
-           f"<span>{PASS} pass / {FAIL} FAIL: an example, run</span></p>",
-           "</header>", "<main>",
-           '<section id="tables" aria-labelledby="tables-h">',
-           '<h2 id="tables-h">Notification codes, categories and criteria</h2>']
-    out += [_html_table(table, page) for table in criteria.tables]
-    out.append("</section>")
-    out.append(_html_complementary(page))
-    out += _html_sections(page)
-    out += ["</main>", f"<footer><p>{h(FOOTER)}</p></footer>", "</body>", "</html>"]
-    return "\n".join(part for part in out if part) + "\n"
+    shown = view(build(guidance, interpretations))
+    return pages.render("criteria.html", page="criteria-page", title=f"{shown.title} ({shown.version})", view=shown,
+                        columns=COLUMNS, complementary_columns=COMPLEMENTARY_COLUMNS,
+                        complementary_intro=COMPLEMENTARY_INTRO, interpretations_doc=INTERPRETATIONS, footer=FOOTER,
+                        flag=FLAG, pass_mark=PASS, fail_mark=FAIL)
 
 
 # ----------------------------------------------------------------- markdown
@@ -797,8 +656,6 @@ def _md_rule(lines: list[str], label: str = "Rule") -> list[str]:
 def _md_examples(outcomes: list[ExampleOutcome], page: Page, caption: str) -> list[str]:
     if not outcomes:
         return []
-    passed = sum(o.passed for o in outcomes)
-    state = "all pass" if passed == len(outcomes) else f"{len(outcomes) - passed} FAIL"
     rows = []
     for outcome in outcomes:
         example = outcome.example
@@ -812,7 +669,7 @@ def _md_examples(outcomes: list[ExampleOutcome], page: Page, caption: str) -> li
             expect += "".join(f"<br>**{md(f)}**" for f in outcome.failures)
             expect += f"<br>got: {md(result_words(outcome))}"
         rows.append([mark, title, given, expect])
-    return [f"{caption}: {_plural(len(outcomes), 'example')}, {state}.", ""] + md_table(
+    return [f"{caption}: {_tally(outcomes)}.", ""] + md_table(
         ["Run", "Example", "Given", "Expected"], rows) + [""]
 
 
@@ -854,7 +711,7 @@ def markdown(guidance: Guidance, interpretations: str = INTERPRETATIONS) -> str:
         lines += [f"### {md(table.title)}", ""]
         if table.exposure:
             lines += [f"Exposure: {md_code(', '.join(table.exposure))}", ""]
-        lines += _md_says(table) + _md_notes(table) + _md_flags([f for f in page.flags if f.anchor == anchor])
+        lines += _md_says(table) + _md_notes(table) + _md_flags(page.flags_at(anchor))
         for row in table.rows:
             item = page.item(row)
             category = f" — {md(row.category.text)}" if row.category else ""
@@ -898,7 +755,7 @@ def markdown(guidance: Guidance, interpretations: str = INTERPRETATIONS) -> str:
                 rule = [deadline_rule(node)]
                 if node.days:
                     lines += [f"{node.days} days after {md_code(node.after)}.", ""]
-            lines += _md_rule(rule) + _md_notes(node) + _md_flags([f for f in page.flags if f.anchor == anchor])
+            lines += _md_rule(rule) + _md_notes(node) + _md_flags(page.flags_at(anchor))
     if criteria.authorities:
         lines += ["## Enforcing authorities", ""]
         lines += md_table(["Jurisdiction", "Authority", "Contact", "The guidance says"],
@@ -906,7 +763,7 @@ def markdown(guidance: Guidance, interpretations: str = INTERPRETATIONS) -> str:
                             for a in criteria.authorities]) + [""]
         for a in criteria.authorities:
             anchor = _anchor("authority", a.jurisdiction)
-            lines += _md_notes(a) + _md_flags([f for f in page.flags if f.anchor == anchor])
+            lines += _md_notes(a) + _md_flags(page.flags_at(anchor))
     if criteria.advice:
         lines += ["## Advice", ""]
         for a in criteria.advice:
@@ -915,7 +772,7 @@ def markdown(guidance: Guidance, interpretations: str = INTERPRETATIONS) -> str:
                 lines += md_table(["Where", "Advice given with the result"],
                                    [[md(", ".join(t.jurisdictions)), md(t.text)] for t in a.texts]) + [""]
             lines += _md_rule(_clauses("when", a.when, 5) if a.when is not None else []) + _md_notes(a)
-            lines += _md_flags([f for f in page.flags if f.anchor == _anchor("advice", a.name)])
+            lines += _md_flags(page.flags_at(_anchor("advice", a.name)))
     others = page.others
     if others:
         lines += ["## Examples not shown under a row", "",

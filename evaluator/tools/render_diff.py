@@ -16,13 +16,19 @@ three show the same things in the same order:
 `text` is rich markup, like evaluator/tools/render_text.py: colour on a terminal,
 and, when rich drops the colour, the same text with `[-removed-]` and
 `{+added+}` marks (as `git diff --word-diff` writes them), so that nothing
-depends on colour alone.
+depends on colour alone. `html` works out the page's `view` (plain dataclasses)
+and lays it out with the template evaluator/pages/templates/diff.html.
+
+>>> from evaluator.tools.diff import redline
+>>> [(c.kind, c.parts) for c in (_side(redline("a b", "a c"), "old"), _side(redline("a b", "a c"), "new"))]
+[('marked', [('same', 'a '), ('removed', 'b')]), ('marked', [('same', 'a '), ('added', 'c')])]
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from rich.markup import escape
@@ -31,9 +37,10 @@ from .diff import (Change, CodeChange, DiffReport, NoWitness, Redline, RedlinePa
                    VersionRef, Witness)
 from .diff import redline as _redline
 from .impact import Group, Population, Transition
+from .markup import md, md_code, md_prose, md_table
+from .. import pages
 
 VERDICTS = ("narrowed", "broadened", "both", "equivalent")
-from .markup import h, md, md_code, md_prose, md_table
 # What each verdict means, said once in each output.
 MEANING = {
     "narrowed": "some incidents no longer meet it, and none newly do",
@@ -695,376 +702,278 @@ def markdown(report: DiffReport) -> str:
 
 
 # ------------------------------------------------------------------- html
+# The page's view: what evaluator/pages/templates/diff.html lays out, worked out here as plain data.
+# Text stays text (the template escapes it); the layout is the template's.
+
+ABSENT = "(not in this version)"
+
 
 def _anchor(prefix: str, name: str) -> str:
     return prefix + "-" + (re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-") or "x")
 
 
-def _badge(verdict: str | None) -> str:
-    if verdict is None:
-        return '<span class="badge none">no verdict</span>'
-    return f'<span class="badge {verdict}">{h(verdict)}</span>'
+@dataclass
+class Cell:
+    """One side of a row of an old-and-new table; the template draws each kind of cell its own way."""
+
+    kind: str  # plain, absent (greyed), code, rule (a formal rule, line by line), paragraphs, marked (a redline)
+    text: str = ""
+    paragraphs: list[str] = field(default_factory=list)
+    parts: list[tuple[str, str]] = field(default_factory=list)  # marked: (same | removed | added, text)
+    whole: bool = False  # marked: the whole text, rewritten
 
 
-def _status(status: str) -> str:
-    return f'<span class="status {status}">{h(status)}</span>'
+@dataclass
+class Row:
+    label: str
+    old: Cell
+    new: Cell
 
 
-def _html_note(note: str) -> str:
-    pieces = note.split("`")
-    if len(pieces) % 2 == 0:
-        return h(note)
-    return "".join(h(p) if i % 2 == 0 else f"<code>{h(p)}</code>" for i, p in enumerate(pieces))
+@dataclass
+class Compare:
+    """A table of old and new, side by side."""
+
+    caption: str
+    rows: list[Row]
 
 
-def _html_side(line: Redline, side: str) -> str:
+@dataclass
+class WitnessView:
+    number: int
+    direction: str
+    meaning: str
+    facts: list[tuple[str, str]]
+    results: list[tuple[str, str, str]]  # (what, old, new)
+    boundary: list[str]  # prose with `code` spans
+
+
+@dataclass
+class Verdict:
+    """A verdict with what stands behind it: the proof, the witnesses, the directions without one."""
+
+    verdict: str | None
+    meaning: str  # the verdict in words, when there is one
+    proof: str
+    witnesses: list[WitnessView]
+    missing: list[NoWitness]
+
+
+@dataclass
+class CodeView(Verdict):
+    anchor: str = ""
+    name: str = ""
+    title: str = ""
+    status: str = ""
+    note: str = ""
+    compare: Compare | None = None
+
+
+@dataclass
+class SectionView:
+    anchor: str
+    title: str
+    name: str
+    status: str
+    note: str
+    compare: Compare
+
+
+@dataclass
+class DataTable:
+    caption: str
+    header: list[str]
+    rows: list[list[Any]]  # the first cell of a row heads it
+    numeric: tuple[int, ...] = ()  # the columns aligned right
+
+
+@dataclass
+class PopulationView:
+    source: str
+    counts: str
+    tables: list[DataTable]  # side by side
+    groups: list[tuple[str, DataTable]]  # (what counting by the group means, its table)
+    refused: DataTable | None
+
+
+@dataclass
+class VersionView:
+    label: str
+    version: str
+    published: str
+    file: str
+
+
+@dataclass
+class View:
+    """The whole page, in its order."""
+
+    old: VersionView
+    new: VersionView
+    headline: str
+    flip: str
+    can_flip: bool
+    changed: list[CodeView]
+    unchanged: str
+    legend: list[tuple[str, str]]  # (verdict, what it means)
+    overall: Verdict
+    sections: list[SectionView]
+    population: PopulationView | None
+    assumptions: list[str]
+
+
+def _side(line: Redline, side: str) -> Cell:
     """One side of a redline: the old text with its removals marked, or the new with its additions."""
-    kind = _redline_kind(line)
-    if kind == "rewritten":
-        text = line.old if side == "old" else line.new
-        tag = "del" if side == "old" else "ins"
-        return f'<{tag} class="whole">{h(text)}</{tag}>' if text else ""
-    keep = "removed" if side == "old" else "added"
-    out = []
-    for part in line.parts:
-        if part.op == "same":
-            out.append(h(part.text))
-        elif part.op == keep:
-            tag = "del" if keep == "removed" else "ins"
-            out.append(f"<{tag}>{h(part.text)}</{tag}>")
-    return "".join(out)
-
-
-def _html_text_cell(line: Redline, side: str) -> str:
     text = line.old if side == "old" else line.new
     if not text.strip():
-        return '<td class="absent">(no text)</td>'
-    return f"<td>{_html_side(line, side)}</td>"
+        return Cell("absent", "(no text)")
+    keep = "removed" if side == "old" else "added"
+    if _redline_kind(line) == "rewritten":
+        return Cell("marked", parts=[(keep, text)], whole=True)
+    return Cell("marked", parts=[(p.op, p.text) for p in line.parts if p.op in ("same", keep)])
 
 
-def _html_code_form(value: str | None) -> str:
-    return f"<td><code>{h(value)}</code></td>" if value else '<td class="absent">—</td>'
+def _words_cell(text: Text | None) -> Cell:
+    if text is None:
+        return Cell("absent", ABSENT)
+    if not text.says:
+        return Cell("absent", "(no text)")
+    return Cell("paragraphs", paragraphs=list(text.says))
 
 
-def _html_change_row(change: Change) -> str:
+def _rule_cell(text: Text | None) -> Cell:
+    if text is None or not text.rule:
+        return Cell("absent", "—")
+    return Cell("rule", "\n".join(text.rule))
+
+
+def _code_cell(value: str | None) -> Cell:
+    return Cell("code", value) if value else Cell("absent", "—")
+
+
+def _redline_row(label: str, line: Redline) -> Row:
+    return Row(label, _side(line, "old"), _side(line, "new"))
+
+
+def _change_row(change: Change) -> Row:
     text = _text_change(change)
     if text is not None:
-        cells = _html_text_cell(text, "old") + _html_text_cell(text, "new")
-    elif change.old is None and change.new is None:
-        cells = '<td class="absent">—</td><td class="absent">—</td>'
-    else:
-        cells = _html_code_form(change.old) + _html_code_form(change.new)
-    return f'<tr><th scope="row">{h(change.message)}</th>{cells}</tr>'
+        return _redline_row(change.message, text)
+    if change.old is None and change.new is None:
+        return Row(change.message, Cell("absent", "—"), Cell("absent", "—"))
+    return Row(change.message, _code_cell(change.old), _code_cell(change.new))
 
 
-def _html_compare(report: DiffReport, rows: list[str], caption: str) -> str:
-    return ("<table class=\"compare\">"
-            f'<caption class="vh">{h(caption)}</caption>'
-            "<colgroup><col class=\"what\"><col class=\"side\"><col class=\"side\"></colgroup>"
-            f"<thead><tr><td></td><th scope=\"col\">Old: {h(report.old.version)}</th>"
-            f"<th scope=\"col\">New: {h(report.new.version)}</th></tr></thead>"
-            "<tbody>" + "".join(rows) + "</tbody></table>")
-
-
-def _html_code_rows(change: CodeChange) -> list[str]:
+def _code_rows(change: CodeChange) -> list[Row]:
     rows = []
-    old_here, new_here = change.status != "added", change.status != "removed"
     if change.category is not None:
-        rows.append(f'<tr><th scope="row">Category</th>{_html_text_cell(change.category, "old")}'
-                    f'{_html_text_cell(change.category, "new")}</tr>')
+        rows.append(_redline_row("Category", change.category))
     else:
-        left = f"<td>{h(change.title)}</td>" if old_here else '<td class="absent">(not in this version)</td>'
-        right = f"<td>{h(change.title)}</td>" if new_here else '<td class="absent">(not in this version)</td>'
-        rows.append(f'<tr><th scope="row">Category</th>{left}{right}</tr>')
+        here = Cell("plain", change.title)
+        rows.append(Row("Category", here if change.status != "added" else Cell("absent", ABSENT),
+                        here if change.status != "removed" else Cell("absent", ABSENT)))
     if change.says is not None:
-        rows.append(f'<tr><th scope="row">Criteria</th>{_html_text_cell(change.says, "old")}'
-                    f'{_html_text_cell(change.says, "new")}</tr>')
+        rows.append(_redline_row("Criteria", change.says))
     else:  # the same words in both versions, or the words of the one version that has the code
-        rows.append(f'<tr><th scope="row">Criteria</th>{_html_words(change.old_text)}'
-                    f'{_html_words(change.new_text)}</tr>')
-    rows.append(f'<tr><th scope="row">Rule</th>{_html_rule(change.old_text)}{_html_rule(change.new_text)}</tr>')
-    for item in change.changes:
-        rows.append(_html_change_row(item))
-    return rows
+        rows.append(Row("Criteria", _words_cell(change.old_text), _words_cell(change.new_text)))
+    rows.append(Row("Rule", _rule_cell(change.old_text), _rule_cell(change.new_text)))
+    return rows + [_change_row(item) for item in change.changes]
 
 
-def _html_words(text: Text | None) -> str:
-    if text is None:
-        return '<td class="absent">(not in this version)</td>'
-    if not text.says:
-        return '<td class="absent">(no text)</td>'
-    return "<td>" + "".join(f"<p>{h(words)}</p>" for words in text.says) + "</td>"
-
-
-def _html_rule(text: Text | None) -> str:
-    if text is None or not text.rule:
-        return '<td class="absent">—</td>'
-    return '<td><pre class="rule">' + h("\n".join(text.rule)) + "</pre></td>"
-
-
-def _html_witness(witness: Witness, code: str | None, number: int) -> str:
-    facts = "".join(f'<tr><th scope="row">{h(k)}</th><td>{h(_value(v))}</td></tr>'
-                    for k, v in witness.incident.items())
-    rows = [("Notifiable", _yes_no(witness.old.notifiable), _yes_no(witness.new.notifiable)),
-            ("Codes", _codes(witness.old.codes), _codes(witness.new.codes))]
+def _witness(witness: Witness, code: str | None, number: int) -> WitnessView:
+    results = [("Notifiable", _yes_no(witness.old.notifiable), _yes_no(witness.new.notifiable)),
+               ("Codes", _codes(witness.old.codes), _codes(witness.new.codes))]
     if code is not None:
-        rows.append((f"{code} met", _yes_no(witness.old.met), _yes_no(witness.new.met)))
-    results = "".join(f'<tr><th scope="row">{h(a)}</th><td class="v-{h(b)}">{h(b)}</td>'
-                      f'<td class="v-{h(c)}">{h(c)}</td></tr>' for a, b, c in rows)
-    boundary = "".join(f'<p class="boundary">{_html_note(n)}</p>' for n in witness.boundary)
-    return (f'<div class="witness {witness.direction}">'
-            f'<h4>Witness {number}: {_badge(witness.direction)} <span class="direction">'
-            f'{h(DIRECTION[witness.direction])}</span></h4>'
-            '<div class="witness-tables">'
-            f'<table class="facts"><caption>The incident</caption><thead><tr><th scope="col">Fact</th>'
-            f'<th scope="col">Value</th></tr></thead><tbody>{facts}</tbody></table>'
-            '<table class="results"><caption>What each version says</caption><thead><tr><td></td>'
-            f'<th scope="col">Old: {h(witness.old.version)}</th><th scope="col">New: {h(witness.new.version)}</th>'
-            f'</tr></thead><tbody>{results}</tbody></table>'
-            f'</div>{boundary}</div>')
+        results.append((f"{code} met", _yes_no(witness.old.met), _yes_no(witness.new.met)))
+    return WitnessView(number=number, direction=witness.direction, meaning=DIRECTION[witness.direction],
+                       facts=[(k, _value(v)) for k, v in witness.incident.items()], results=results,
+                       boundary=list(witness.boundary))
 
 
-def _html_no_witness(missing: NoWitness) -> str:
-    return (f'<div class="witness none"><h4>No witness shown: {_badge(missing.direction)}</h4>'
-            f'<p class="boundary">{h(missing.reason)}.</p></div>')
+def _meaning(verdict: str | None) -> str:
+    return f"{verdict.capitalize()}: {MEANING[verdict]}." if verdict else ""
 
 
-def _html_code(change: CodeChange, report: DiffReport) -> str:
-    anchor = _anchor("code", change.code)
-    title = f' <span class="title">{h(change.title)}</span>' if change.title else ""
-    parts = [f'<section class="code" id="{anchor}" aria-labelledby="{anchor}-h">',
-             f'<h3 id="{anchor}-h"><span class="code-id">{h(_code_name(change))}</span>{title} '
-             f'{_badge(change.verdict)} {_status(change.status)}'
-             + (f' <span class="note">{h(_code_note(change))}</span>' if _code_note(change) else "") + "</h3>"]
-    if change.verdict:
-        parts.append(f'<p class="meaning">{h(change.verdict.capitalize())}: {h(MEANING[change.verdict])}.</p>')
-    parts.append(_html_compare(report, _html_code_rows(change), f"Code {_code_name(change)}, old and new"))
-    if change.proof:
-        parts.append(f'<p class="proof">{h(change.proof)}</p>')
+def _code(change: CodeChange) -> CodeView:
     code = change.code if change.status != "removed" else (change.old_code or change.code)
-    for number, witness in enumerate(change.witnesses, 1):
-        parts.append(_html_witness(witness, code, number))
-    parts += [_html_no_witness(missing) for missing in change.no_witness]
-    parts.append("</section>")
-    return "\n".join(parts)
+    return CodeView(verdict=change.verdict, meaning=_meaning(change.verdict), proof=change.proof or "",
+                    witnesses=[_witness(w, code, n) for n, w in enumerate(change.witnesses, 1)],
+                    missing=list(change.no_witness), anchor=_anchor("code", change.code), name=_code_name(change),
+                    title=change.title, status=change.status, note=_code_note(change),
+                    compare=Compare(f"Code {_code_name(change)}, old and new", _code_rows(change)))
 
 
-def _html_table(caption: str, header: list[str], rows: list[list[Any]], numeric: Iterable[int] = ()) -> str:
-    numeric = set(numeric)
-    num = ' class="num"'
-    head = "".join(f'<th scope="col"{num if i in numeric else ""}>{h(title)}</th>' for i, title in enumerate(header))
-    body = "".join("<tr>" + "".join(
-        (f'<th scope="row">{h(c)}</th>' if i == 0 else f'<td{num if i in numeric else ""}>{h(c)}</td>')
-        for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return (f'<table class="data"><caption>{h(caption)}</caption><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")
-
-
-def _html_population(population: Population) -> str:
-    parts = ['<section id="population" aria-labelledby="population-h">',
-             f'<h2 id="population-h">Impact on <code>{h(population.source)}</code></h2>',
-             f"<p>{population.rows} incidents: {population.evaluated} evaluated, "
-             f"{len(population.refused)} refused.</p>",
-             '<div class="tables">',
-             _html_table("Outcomes", ["Outcome", "Incidents"], [[w.capitalize(), n] for w, n in _outcomes(population)],
-                         numeric=[1])]
-    if population.notifiable:
-        parts.append(_html_table("Verdict changes", ["Old", "New", "Incidents", "Examples"],
-                                 [[t.old, t.new, t.count, _examples(t)] for t in population.notifiable], numeric=[2]))
-    if population.codes:
-        parts.append(_html_table("Code changes", ["Old codes", "New codes", "Incidents", "Examples"],
-                                 [[t.old, t.new, t.count, _examples(t)] for t in population.codes], numeric=[2]))
-    parts.append("</div>")
-    for caption, key, groups in (("By modality", "Modality", population.by_modality),
-                                 ("By old code", "Old code", population.by_old_code)):
-        if groups:
-            note = _several(population, key.lower(), groups)
-            parts.append(f'<p class="boundary">{h(caption)}: {h(note)}.</p>')
-            rows = []
-            for group in groups:
-                verdicts, codes = _group_cells(group, "→")
-                rows.append([group.key, group.count, verdicts or "—", codes or "—"])
-            parts.append(_html_table(caption, [key, "Incidents", "Verdict changes", "Code changes"], rows,
-                                     numeric=[1]))
-    if population.refused:
-        parts.append(_html_table("Refused incidents", ["Row", "Id", "Field", "Reason"],
-                                 [[r.row, r.id or "", r.field or "", r.reason] for r in population.refused]))
-    parts.append("</section>")
-    return "\n".join(parts)
-
-
-def _html_section(section: SectionChange, report: DiffReport) -> str:
-    anchor = _anchor(section.section, section.name)
+def _section(section: SectionChange) -> SectionView:
     title = SECTION_TITLE.get(section.section, section.section.capitalize())
-    note = _section_note(section)
+    old, new = section.old_text, section.new_text
     rows = []
     if section.says is not None:
-        rows.append(f'<tr><th scope="row">Text</th>{_html_text_cell(section.says, "old")}'
-                    f'{_html_text_cell(section.says, "new")}</tr>')
-    elif section.old_text is not None or section.new_text is not None:
-        rows.append(f'<tr><th scope="row">Text</th>{_html_words(section.old_text)}'
-                    f'{_html_words(section.new_text)}</tr>')
-    if (section.old_text and section.old_text.rule) or (section.new_text and section.new_text.rule):
-        rows.append(f'<tr><th scope="row">Rule</th>{_html_rule(section.old_text)}{_html_rule(section.new_text)}</tr>')
-    for change in _section_changes(section):
-        rows.append(_html_change_row(change))
+        rows.append(_redline_row("Text", section.says))
+    elif old is not None or new is not None:
+        rows.append(Row("Text", _words_cell(old), _words_cell(new)))
+    if (old and old.rule) or (new and new.rule):
+        rows.append(Row("Rule", _rule_cell(old), _rule_cell(new)))
+    rows += [_change_row(change) for change in _section_changes(section)]
     if not rows:
-        left = {"added": "(not in this version)", "removed": "removed"}.get(section.status, "")
-        right = {"added": "added", "removed": "(not in this version)"}.get(section.status, "")
-        rows.append(f'<tr><th scope="row">{h(section.name)}</th><td class="absent">{h(left)}</td>'
-                    f'<td class="absent">{h(right)}</td></tr>')
-    return "\n".join([f'<section class="other" id="{anchor}" aria-labelledby="{anchor}-h">',
-                      f'<h3 id="{anchor}-h">{h(title)} <code>{h(section.name)}</code> {_status(section.status)}'
-                      + (f' <span class="note">{h(note)}</span>' if note else "") + "</h3>",
-                      _html_compare(report, rows, f"{title} {section.name}, old and new"), "</section>"])
+        left = {"added": ABSENT, "removed": "removed"}.get(section.status, "")
+        right = {"added": "added", "removed": ABSENT}.get(section.status, "")
+        rows.append(Row(section.name, Cell("absent", left), Cell("absent", right)))
+    return SectionView(anchor=_anchor(section.section, section.name), title=title, name=section.name,
+                       status=section.status, note=_section_note(section),
+                       compare=Compare(f"{title} {section.name}, old and new", rows))
 
 
-CSS = """
-:root { color-scheme: light; --ink: #1f2328; --muted: #57606a; --line: #d0d7de; --soft: #f6f8fa;
-  --del-bg: #ffebe9; --del-ink: #82071e; --ins-bg: #dafbe1; --ins-ink: #0a3d1a; }
-* { box-sizing: border-box; }
-body { margin: 0 auto; max-width: 1240px; padding: 24px 32px 48px; color: var(--ink); background: #fff;
-  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-h1 { font-size: 1.7em; margin: 0 0 .3em; }
-h2 { font-size: 1.35em; margin: 1.8em 0 .6em; padding-bottom: .25em; border-bottom: 2px solid var(--line); }
-h3 { font-size: 1.12em; margin: 0 0 .4em; display: flex; flex-wrap: wrap; gap: .5em; align-items: baseline; }
-h4 { font-size: 1em; margin: .9em 0 .4em; }
-code { font: .9em/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
-  background: var(--soft); padding: .05em .3em; border-radius: 4px; }
-pre.rule { margin: 0; white-space: pre-wrap; font: .85em/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas,
-  "Liberation Mono", monospace; }
-td p { margin: 0 0 .4em; }
-td p:last-child { margin-bottom: 0; }
-.versions { margin: 0 0 .8em; padding: 0; list-style: none; color: var(--muted); }
-.summary { font-size: 1.05em; padding: .7em 1em; background: var(--soft); border-left: 4px solid var(--muted);
-  border-radius: 4px; }
-.summary.flips { border-left-color: #cf222e; }
-.badge { display: inline-block; font-size: .8rem; font-weight: 700; padding: .1em .6em; border-radius: 1em;
-  border: 1px solid currentColor; white-space: nowrap; }
-.badge.narrowed { background: #fff8c5; color: #6a4a00; }
-.badge.broadened { background: #ffebe9; color: #a40e26; }
-.badge.both { background: #ffeff7; color: #99286e; }
-.badge.equivalent { background: #dafbe1; color: #116329; }
-.badge.none { background: var(--soft); color: var(--muted); }
-.status { font-size: .8rem; color: var(--muted); font-weight: 400; }
-.status.added, .status.removed { font-weight: 700; color: var(--ink); }
-.code-id { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-.title { font-weight: 600; }
-.note, .direction { font-size: .85rem; font-weight: 400; color: var(--muted); }
-.meaning, .proof { margin: .2em 0 .6em; color: var(--muted); }
-.proof { font-size: .9em; font-style: italic; }
-section.code, section.other, section.overall { border: 1px solid var(--line); border-radius: 8px; padding: 14px 18px;
-  margin: 0 0 18px; }
-table { border-collapse: collapse; }
-caption { text-align: left; font-weight: 600; color: var(--muted); font-size: .85rem; padding: 0 0 .3em; }
-th, td { border: 1px solid var(--line); padding: .35em .6em; vertical-align: top; text-align: left; }
-thead th { background: var(--soft); }
-table.compare { width: 100%; table-layout: fixed; margin: .3em 0 .6em; }
-table.compare col.what { width: 22%; }
-table.compare tbody th { font-weight: 500; background: #fbfcfd; }
-.absent { color: var(--muted); font-style: italic; }
-del { background: var(--del-bg); color: var(--del-ink); text-decoration: line-through;
-  text-decoration-color: rgba(130, 7, 30, .55); }
-ins { background: var(--ins-bg); color: var(--ins-ink); text-decoration: underline;
-  text-decoration-color: rgba(10, 61, 26, .45); }
-del.whole, ins.whole { text-decoration: none; background: none; display: block; padding: .1em .4em;
-  border-left: 3px solid; }
-del.whole { border-color: #cf222e; } ins.whole { border-color: #1a7f37; }
-del::before, del::after, ins::before, ins::after { clip-path: inset(100%); clip: rect(1px, 1px, 1px, 1px);
-  height: 1px; width: 1px; overflow: hidden; position: absolute; white-space: nowrap; }
-del::before { content: " [removed: "; } ins::before { content: " [added: "; }
-del::after, ins::after { content: "] "; }
-.witness { margin: .6em 0 .2em; padding: .2em 0 0; border-top: 1px dashed var(--line); }
-.witness-tables { display: flex; flex-wrap: wrap; gap: 16px 28px; align-items: flex-start; }
-table.facts td { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9em; }
-table.facts th { font-weight: 500; }
-table.results th[scope=row] { font-weight: 500; }
-td.v-yes { font-weight: 700; color: #a40e26; }
-td.v-no { color: var(--muted); }
-.boundary { margin: .3em 0; font-size: .9em; color: var(--muted); }
-table.data { margin: .2em 0 1em; min-width: 40%; }
-table.data td.num, table.data th.num { text-align: right; }
-table.data tbody th { font-weight: 500; }
-.tables { display: flex; flex-wrap: wrap; gap: 0 28px; align-items: flex-start; }
-.unchanged { color: var(--muted); }
-.legend { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 6px 24px; margin: .8em 0;
-  font-size: .9em; }
-.legend div { display: flex; gap: .6em; align-items: baseline; }
-.legend dt { flex: none; } .legend dd { margin: 0; color: var(--muted); }
-.vh { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
-footer { margin-top: 2.5em; padding-top: .6em; border-top: 1px solid var(--line); color: var(--muted);
-  font-size: .9em; }
-a { color: #0550ae; }
-@page { size: A4; margin: 14mm; }
-@media print {
-  body { max-width: none; padding: 0; font-size: 10pt; }
-  section.code, section.other, section.overall, .witness, table { break-inside: avoid; }
-  h2, h3, h4 { break-after: avoid; }
-  a { color: inherit; text-decoration: none; }
-  .badge, del, ins, thead th { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
-}
-"""
+def _population(population: Population) -> PopulationView:
+    tables = [DataTable("Outcomes", ["Outcome", "Incidents"], [[w.capitalize(), n] for w, n in _outcomes(population)],
+                        (1,))]
+    for caption, header, transitions in (("Verdict changes", ["Old", "New"], population.notifiable),
+                                         ("Code changes", ["Old codes", "New codes"], population.codes)):
+        if transitions:
+            tables.append(DataTable(caption, header + ["Incidents", "Examples"],
+                                    [[t.old, t.new, t.count, _examples(t)] for t in transitions], (2,)))
+    groups = []
+    for caption, key, members in (("By modality", "Modality", population.by_modality),
+                                  ("By old code", "Old code", population.by_old_code)):
+        if members:
+            rows = []
+            for group in members:
+                verdicts, codes = _group_cells(group, "→")
+                rows.append([group.key, group.count, verdicts or "—", codes or "—"])
+            groups.append((f"{caption}: {_several(population, key.lower(), members)}.",
+                           DataTable(caption, [key, "Incidents", "Verdict changes", "Code changes"], rows, (1,))))
+    refused = None
+    if population.refused:
+        refused = DataTable("Refused incidents", ["Row", "Id", "Field", "Reason"],
+                            [[r.row, r.id or "", r.field or "", r.reason] for r in population.refused])
+    return PopulationView(source=population.source, counts=f"{population.rows} incidents: {population.evaluated} "
+                          f"evaluated, {len(population.refused)} refused.", tables=tables, groups=groups,
+                          refused=refused)
 
 
-def _html_version(label: str, ref: VersionRef) -> str:
-    published = f", published {h(_date(ref.published))}" if ref.published else ""
-    return f"<li>{label}: <strong>{h(ref.version)}</strong>{published} (<code>{h(ref.file)}</code>)</li>"
+def _version_view(label: str, ref: VersionRef) -> VersionView:
+    return VersionView(label, ref.version, _date(ref.published), ref.file)
+
+
+def view(report: DiffReport) -> View:
+    """What the HTML page shows, in its order."""
+    overall = report.notifiable
+    return View(
+        old=_version_view("Old", report.old), new=_version_view("New", report.new), headline=_headline(report),
+        flip=_flip(report), can_flip=report.can_flip, changed=[_code(c) for c in report.changed_codes()],
+        unchanged=", ".join(_unchanged(report)), legend=[(v, MEANING[v].capitalize()) for v in VERDICTS],
+        overall=Verdict(verdict=overall.verdict, meaning=_meaning(overall.verdict), proof=overall.proof or "",
+                        witnesses=[_witness(w, None, n) for n, w in enumerate(overall.witnesses, 1)],
+                        missing=list(overall.no_witness)),
+        sections=[_section(s) for s in report.sections],
+        population=_population(report.population) if report.population is not None else None,
+        assumptions=list(report.assumptions))
 
 
 def html(report: DiffReport) -> str:
-    """The report as one self-contained HTML page: old and new side by side, print-friendly."""
-    old, new = report.old, report.new
-    title = f"irmer diff: {old.version} → {new.version}"
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>{h(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>", "<header>",
-           f"<h1>What changes from {h(old.version)} to {h(new.version)}</h1>",
-           '<ul class="versions">',
-           _html_version("Old", old), _html_version("New", new),
-           "</ul>",
-           f'<p class="summary{" flips" if report.can_flip else ""}"><strong>{h(_headline(report))}</strong> '
-           f"{h(_flip(report))}</p>", "</header>", "<main>"]
-    # The changed codes at a glance, each linked to its section; the unchanged ones on one line.
-    rows = []
-    for change in report.changed_codes():
-        name = f'<a href="#{_anchor("code", change.code)}">{h(_code_name(change))}</a>'
-        rows.append(f'<tr><th scope="row">{name}</th><td>{h(change.title)}</td><td>{h(change.status)}</td>'
-                    f"<td>{_badge(change.verdict)}</td></tr>")
-    out += ['<section id="codes" aria-labelledby="codes-h">', '<h2 id="codes-h">Codes</h2>']
-    if rows:
-        out.append('<table class="data codes"><caption>The codes that changed</caption><thead><tr>'
-                   '<th scope="col">Code</th><th scope="col">Title</th><th scope="col">Status</th>'
-                   '<th scope="col">Verdict</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
-    unchanged = _unchanged(report)
-    if unchanged:
-        out.append(f'<p class="unchanged"><strong>Unchanged</strong> (the same wording and rule, proved '
-                   f'equivalent): {h(", ".join(unchanged))}.</p>')
-    out += ['<dl class="legend">' + "".join(f"<div><dt>{_badge(v)}</dt><dd>{h(MEANING[v].capitalize())}.</dd></div>"
-                                            for v in VERDICTS) + "</dl>",
-            "</section>"]
-    changed = report.changed_codes()
-    if changed:
-        out += ['<section id="changed" aria-labelledby="changed-h">', '<h2 id="changed-h">Changed codes</h2>']
-        out += [_html_code(change, report) for change in changed]
-        out.append("</section>")
-    overall = report.notifiable
-    out += ['<section id="notifiable" aria-labelledby="notifiable-h">',
-            '<h2 id="notifiable-h">Notifiable under any code</h2>', '<section class="overall">',
-            f"<h3>Overall verdict {_badge(overall.verdict)}</h3>"]
-    if overall.verdict:
-        out.append(f'<p class="meaning">{h(overall.verdict.capitalize())}: {h(MEANING[overall.verdict])}.</p>')
-    if overall.proof:
-        out.append(f'<p class="proof">{h(overall.proof)}</p>')
-    out += [_html_witness(w, None, n) for n, w in enumerate(overall.witnesses, 1)]
-    out += [_html_no_witness(missing) for missing in overall.no_witness]
-    out += ["</section>", "</section>"]
-    if report.sections:
-        out += ['<section id="sections" aria-labelledby="sections-h">', '<h2 id="sections-h">Other sections</h2>']
-        out += [_html_section(section, report) for section in report.sections]
-        out.append("</section>")
-    if report.population is not None:
-        out.append(_html_population(report.population))
-    out += ["</main>", '<footer aria-labelledby="assumptions-h">', '<h2 id="assumptions-h">Assumptions</h2>', "<ol>"]
-    out += [f"<li>{h(a)}</li>" for a in report.assumptions]
-    out += ["</ol>", "</footer>", "</body>", "</html>"]
-    return "\n".join(out) + "\n"
+    """The report as one self-contained HTML page: old and new side by side, print-friendly.
+
+    The page is evaluator/pages/templates/diff.html, with the one stylesheet of the pages.
+    """
+    shown = view(report)
+    return pages.render("diff.html", page="diff-page", title=f"irmer diff: {shown.old.version} → {shown.new.version}",
+                        view=shown)
