@@ -56,8 +56,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.enviro
 # copy would cost more than running the module on one worker: pytest-xdist's loadgroup keeps
 # each group on one worker (the group is ignored without xdist).
 SHARED_FIXTURES = {
-    "test_lsp.py": "lsp-server",          # one language server process, its documents open
-    "test_packaging.py": "installed-wheel",  # a wheel built and installed in a fresh venv
+    "test_lsp.py": "lsp-server",                    # one language server process, its documents open
+    "test_language_server.py": "lsp-fuzz-server",   # the fuzz suite's language server
+    "test_packaging.py": "installed-wheel",         # a wheel built and installed in a fresh venv
 }
 
 
