@@ -550,6 +550,33 @@ def test_serve_says_why_it_cannot_start(cli, tmp_path):
         holder.close()
 
 
+def test_the_listening_socket_is_tcp_without_nagle():
+    from evaluator.service.server import bind
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP  # so that asyncio sets TCP_NODELAY on each connection
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        sock.close()
+
+
+def test_a_kept_alive_connection_is_answered_at_once(tmp_path):
+    """No response waits for the client's delayed ACK (about 40 ms) behind Nagle's algorithm."""
+    with Served(tmp_path, None) as server:
+        host, port = server.url.split("//")[1].rstrip("/").split(":")
+        with socket.create_connection((host, int(port))) as connection:
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            times = []
+            for _ in range(21):
+                started = time.perf_counter()
+                connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+                data = b""
+                while not (b"\r\n\r\n" in data and data.endswith(b"}")):
+                    data += connection.recv(65536)
+                times.append(time.perf_counter() - started)
+    assert sorted(times)[10] < 0.030, f"median {sorted(times)[10] * 1000:.1f} ms"
+
+
 def test_concurrent_clients_get_what_one_client_gets(tmp_path):
     """Evaluate, explain, the interview and the criteria, all at once from many threads."""
     requests = [("POST", "/v1/evaluate", json.dumps(i).encode(), JSON) for i in json.loads(BODIES["the examples (an array)"][0])]
