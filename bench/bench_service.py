@@ -152,16 +152,49 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def table(load: Load, single: Load, total: int, concurrency: int, server_cpu: float) -> str:
+def baseline_decide(payloads: list[bytes]) -> float:
+    """Seconds per request of the service's own work without HTTP or the log: reading the body, choosing the
+    version, evaluating, writing the result and the log line (Decider.decide), in-process."""
+    from evaluator.service.decide import Decider
+    decider = Decider()
+    for body in payloads[:100]:
+        decider.decide(body, "application/json", request_id="warm", path="/v1/evaluate")
+    started = time.perf_counter()
+    for body in payloads:
+        decider.decide(body, "application/json", request_id="bench", path="/v1/evaluate")
+    return (time.perf_counter() - started) / len(payloads)
+
+
+def baseline_fsync(folder: Path, count: int = 200) -> float:
+    """The median time to append a 2 kB line to a file and fsync it, on the disk the log is on."""
+    import os
+    fd = os.open(folder / "fsync.bin", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    times = []
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            os.write(fd, b"x" * 2047 + b"\n")
+            os.fsync(fd)
+            times.append(time.perf_counter() - started)
+    finally:
+        os.close(fd)
+    return statistics.median(times)
+
+
+def table(load: Load, single: Load, total: int, concurrency: int, server_cpu: float, decide: float,
+          fsync: float) -> str:
     ms = lambda seconds: f"{seconds * 1000:.1f} ms"  # noqa: E731
+    per_request = server_cpu / max(1, len(load.answered))
     rows = [("requests", f"{total:,} ({concurrency} concurrent)"), ("answered 200", f"{len(load.answered):,}"),
             ("errors", f"{len(load.failures):,}"), ("throughput", f"{load.throughput:,.0f} requests/s"),
             ("p50 latency", ms(load.percentile(50))), ("p90 latency", ms(load.percentile(90))),
             ("p99 latency", ms(load.percentile(99))), ("largest", ms(max(load.latencies, default=float("nan")))),
-            ("server CPU per request", ms(server_cpu / max(1, len(load.answered)))),
+            ("server CPU per request", f"{ms(per_request)} ({per_request / decide:.1f} × the same work in-process, "
+                                       f"{decide * 1e6:.0f} µs)"),
             ("wall time", f"{load.seconds:.1f} s"),
             (f"one client alone ({len(single.answered):,} requests): p50 / p99",
-             f"{ms(single.percentile(50))} / {ms(single.percentile(99))}")]
+             f"{ms(single.percentile(50))} / {ms(single.percentile(99))} (one write and fsync on this disk: "
+             f"{ms(fsync)})")]
     return "\n".join(["| | |", "|---|---|"] + [f"| {name} | {value} |" for name, value in rows])
 
 
@@ -180,8 +213,10 @@ def main(total: int = 20_000, concurrency: int = 50) -> int:
             stopped = "Application shutdown complete" in server.stderr()
         problems = check(load, payloads, log) + load.failures[:20]
         entries = sum(1 for _ in read_log(log))
+        fsync = baseline_fsync(Path(folder))
+    decide = baseline_decide(payloads)
     print("irmer serve on 127.0.0.1: POST /v1/evaluate, one incident a request, decision log fsynced\n")
-    print(table(load, single, total, concurrency, server_cpu))
+    print(table(load, single, total, concurrency, server_cpu, decide, fsync))
     print(f"\ndecisions in the log: {entries:,} (warm-up and the lone client included); after SIGTERM the server "
           f"{'shut down gracefully' if stopped else 'did NOT shut down gracefully'}")
     for problem in problems[:20]:
