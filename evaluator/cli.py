@@ -595,9 +595,9 @@ def serve(host: str, port: int, log_path: str, no_log: bool, log_input: str, log
     GET  /openapi.json             the API's contract
 
     \b
-    Exit status:
-      0  stopped by SIGTERM or Ctrl-C, after the requests in flight finished
-      2  could not start (the port is taken, the decision log cannot be opened)
+    Stopping: on SIGTERM or Ctrl-C the requests in flight finish and the log is
+    closed; then the process ends by that signal, as uvicorn does (143 or 130 in a shell).
+    Exit status 2: could not start (the port is taken, the decision log cannot be opened).
     """
     try:
         from .service.app import Settings
