@@ -543,6 +543,13 @@ def test_cli_refuses_what_it_cannot_audit(args, message):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+def test_columns_named_like_the_audits_own_are_kept_apart():
+    rows = log_rows()
+    for n, row in enumerate(rows):
+        row.update(_row="x", period="p", scope="s", day="d", problem="q", message="m", notified=str(n))
+    assert found(audited(rows)) == PLANTED
+
+
 def test_a_bad_log_is_an_error_not_a_traceback(tmp_path):
     path = tmp_path / "log.csv"
     path.write_text("id,codes\nA,1\n", encoding="utf-8")

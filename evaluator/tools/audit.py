@@ -28,6 +28,7 @@ charts and writes HTML, markdown and JSON.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
@@ -37,6 +38,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from .audit_log import AUDIT_COLUMNS, LogMap, apply_map, evaluate, read_log, read_map
 
 SCHEMA_ID = "https://irmer.example/schemas/audit.schema.json"
+ROW = "_irmer_audit_row"
 SHOWN_QUOTES = 6  # codes quoted under one finding (the rest are in the criteria)
 
 
@@ -373,7 +375,23 @@ def audit_table(table: Any, options: Options, source: str = "<table>", mapping: 
     mapped = apply_map(table, mapping, facts)
     engine = _engine(options.engine, mapped.table.num_rows)
     evaluated = evaluate(mapped.table, options.criteria, mapped.units, engine)
-    return Auditor(evaluated, mapped.problems, options, source, mapping, engine).report()
+    with _quiet_collector():
+        return Auditor(evaluated, mapped.problems, options, source, mapping, engine).report()
+
+
+@contextlib.contextmanager
+def _quiet_collector() -> Any:
+    """The cyclic garbage collector paused while the findings are built: a million-row log makes hundreds of
+    thousands of small objects, none in a cycle, and the collector's passes over them cost more than the
+    rest of the audit (measured: 2.3 s of validation against 0.3 s for 70,000 items)."""
+    import gc
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _engine(choice: str, rows: int) -> str:
@@ -428,13 +446,15 @@ class Auditor:
         self.period, self.previous, self.months = periods(options)
         self.names = set(table.column_names)
         self.con = duckdb.connect()
-        self.con.register("_log", table.append_column("_row", pa.array(range(table.num_rows), pa.int64())))
+        # The row's place, under a name no log uses (the view calls it _row).
+        self.con.register("_log", table.append_column(ROW, pa.array(range(table.num_rows), pa.int64())))
         rows = sorted(problems)
-        self.con.register("_problems", pa.table({"_row": pa.array(rows, pa.int64()),
+        self.con.register("_problems", pa.table({ROW: pa.array(rows, pa.int64()),
                                                  "message": pa.array(["; ".join(problems[r]) for r in rows],
                                                                      pa.string())}))
         self.types = {f.name: f.type for f in table.schema}
-        self.con.execute(f"CREATE TEMP VIEW audit AS {self._view()}")
+        # Computed once (split lists, parsed dates, the period), then read by every check and table.
+        self.con.execute(f"CREATE TEMP TABLE audit AS {self._view()}")
         self._authority_table()
         self.guidance = self._guidance()
 
@@ -442,8 +462,8 @@ class Auditor:
     def _view(self) -> str:
         import pyarrow as pa
         period, previous, as_of = self.period, self.previous, self.options.as_of
-        ident = f"COALESCE(CAST({_q('id')} AS VARCHAR), 'row ' || (_row + 1))" if "id" in self.names \
-            else "'row ' || (_row + 1)"
+        ident = f"COALESCE(CAST({_q('id')} AS VARCHAR), 'row ' || (_log.{ROW} + 1))" if "id" in self.names \
+            else f"'row ' || (_log.{ROW} + 1)"
         day = self._date("discovered_on")
         codes = "[]::VARCHAR[]"
         if "notified_codes" in self.names:
@@ -460,7 +480,7 @@ class Auditor:
         report = self._date("report_sent_on")
         notified_any = f"({notified} IS NOT NULL OR len({codes}) > 0 OR {authority} IS NOT NULL)"
         return f"""
-            SELECT _row, {ident} AS id, {day} AS day, notifiable, codes, missing, authority, notify_by, report_by,
+            SELECT _log.{ROW} AS _row, {ident} AS id, {day} AS day, notifiable, codes, missing, authority, notify_by, report_by,
                    criteria, error, {notified} AS notified_on, {report} AS report_sent_on,
                    {codes} AS notified_codes, {authority} AS authority_notified, {notified_any} AS notified,
                    {self._modality()} AS modality, {self._cause()} AS cause,
@@ -471,7 +491,7 @@ class Auditor:
                    END AS period,
                    ({day} IS NULL OR {day} BETWEEN {_lit(period.start)} AND {_lit(as_of)}) AS scope
                    {self._extra_keys()}
-            FROM _log LEFT JOIN _problems p USING (_row)"""
+            FROM _log LEFT JOIN _problems p ON _log.{ROW} = p.{ROW}"""
 
     def _date(self, name: str) -> str:
         import pyarrow as pa
