@@ -20,6 +20,8 @@ import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import ROOT
 
@@ -176,6 +178,35 @@ def test_the_page_without_a_script(tmp_path):
     assert script.headers["content-type"].startswith("text/javascript") and "fetch(\"/interview\"" in script.text
     assert "http://" not in first.text.replace("http://www.w3.org", "") and "https://" not in first.text
     assert [e["path"] for e in read_log(log)] == ["/", "/", "/interview"]
+
+
+@pytest.fixture(scope="module")
+def page_client():
+    with TestClient(create_app(Settings(log=None)), raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_a_form_with_too_many_fields(page_client):
+    response = page_client.post("/interview", content=b"&".join(b"f%d=1" % i for i in range(2001)), headers=FORM)
+    assert response.status_code == 400
+    assert response.json()["detail"] == "the form has more than 2,000 fields"
+    assert page_client.post("/interview", content=b"&".join(b"f%d=1" % i for i in range(2000)),
+                            headers=FORM).status_code == 200
+
+
+FIELD_NAMES = [*load_vocabulary().facts, *(f + "__unit" for f in load_vocabulary().facts), "_id", "_criteria",
+               "_skip", "_unskip", "_clear", "_ask", "_unknown", "_go"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(FIELD_NAMES),
+                          st.sampled_from(["", "yes", "no", "8", "-1", "1e999", "0.5", "England", "diagnostic",
+                                           "mSv", "Gy", "2024-02-30", "2024-09-02", "x" * 300, "\u00e9\u2028"])),
+                max_size=12))
+def test_any_form_gets_a_page(page_client, pairs):
+    from urllib.parse import urlencode
+    response = page_client.post("/interview", content=urlencode(pairs).encode(), headers=FORM)
+    assert response.status_code == 200, response.text[:500]
+    assert 'class="verdict v-' in response.text
 
 
 # ------------------------------------------------------------------ in a real browser

@@ -41,6 +41,7 @@ WIDGETS = {ENUM: "choice", SET: "choices", BOOL: "yesno", "count": "count", "rat
            "text": "text"}
 YES_NO = {"yes": True, "no": False}
 ACTIONS = ("_skip", "_unskip", "_clear", "_ask")
+MAX_FIELDS = 2000  # the page sends one or two a fact, and one a fact not known
 
 
 def widget(kind: str) -> str:
@@ -95,7 +96,12 @@ class Form:
     @classmethod
     def parse(cls, body: bytes) -> "Form":
         """A form posted as application/x-www-form-urlencoded, its buttons applied."""
-        pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=2000)
+        try:
+            pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        except ValueError:  # more fields than the page ever sends
+            from .decide import Refused
+            raise Refused(400, f"the form has more than {MAX_FIELDS:,} fields", "send the interview page's form") \
+                from None
         values: dict[str, list[str]] = {}
         for key, value in pairs:
             values.setdefault(key, []).append(value)
