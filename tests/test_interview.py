@@ -377,5 +377,9 @@ def test_i_do_not_know_in_the_browser(tmp_path):
             page.type("total_dose", "8")
             assert page.verdict() == "Notifiable"
             assert page.css(".codes").text == "1"  # the age did not matter: 8 mSv is over both thresholds
+            copy = page.css("button[data-copy]")
+            copy.click()
+            page.wait.until(lambda d: copy.text != "Copy the summary")
+            assert copy.text in ("Copied", "Selected: press Ctrl+C")
     finally:
         driver.quit()

@@ -62,11 +62,24 @@
     var button = event.target.closest("button[data-copy], button[data-print]");
     if (!button) { return; }
     if (button.hasAttribute("data-print")) { window.print(); return; }
-    var text = document.getElementById(button.getAttribute("data-copy")).textContent;
-    navigator.clipboard.writeText(text).then(function () {
-      button.textContent = "Copied";
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    var done = function (word) {
+      button.textContent = word;
       setTimeout(function () { button.textContent = "Copy the summary"; }, 2000);
-    });
+    };
+    // The clipboard API is there only on https or localhost; elsewhere select the text for Ctrl+C.
+    var select = function () {
+      var range = document.createRange();
+      range.selectNodeContents(source);
+      window.getSelection().removeAllRanges();
+      window.getSelection().addRange(range);
+      done("Selected: press Ctrl+C");
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.textContent).then(function () { done("Copied"); }, select);
+    } else {
+      select();
+    }
   });
   enable(form);
   document.documentElement.setAttribute("data-interview", "ready");
