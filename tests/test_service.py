@@ -577,6 +577,26 @@ def test_a_kept_alive_connection_is_answered_at_once(tmp_path):
     assert sorted(times)[10] < 0.030, f"median {sorted(times)[10] * 1000:.1f} ms"
 
 
+def test_a_client_that_stops_sending_is_answered_at_the_time_limit(tmp_path):
+    with Served(tmp_path, tmp_path / "d.jsonl", "--timeout", "1") as server:
+        host, port = server.url.split("//")[1].rstrip("/").split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as connection:
+            started = time.monotonic()
+            connection.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                               b"Content-Length: 100\r\nX-Request-ID: stalled\r\n\r\n{\"id\": ")
+            data = b""
+            while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+                chunk = connection.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            waited = time.monotonic() - started
+    assert data.startswith(b"HTTP/1.1 503 ")
+    assert b"receiving the body took longer than the time limit of 1 s" in data
+    assert 0.9 < waited < 10
+    assert not [e for e in read_log(tmp_path / "d.jsonl") if e["request_id"] == "stalled"]
+
+
 def test_concurrent_clients_get_what_one_client_gets(tmp_path):
     """Evaluate, explain, the interview and the criteria, all at once from many threads."""
     requests = [("POST", "/v1/evaluate", json.dumps(i).encode(), JSON) for i in json.loads(BODIES["the examples (an array)"][0])]

@@ -198,24 +198,34 @@ class Service:
         if self.log is not None:
             self.log.close()
 
-    async def limited(self, work: Callable[[threading.Event], Any], what: str) -> Any:
-        """Run `work` in a worker thread within the time limit; raises Refused(503) beyond it."""
+    def deadline(self) -> float:
+        """When a request that starts now must be answered (the event loop's clock)."""
+        return asyncio.get_running_loop().time() + self.settings.timeout
+
+    def too_late(self, what: str) -> Refused:
+        self.metrics.timeouts.inc()
+        return Refused(503, f"{what} took longer than the time limit of {self.settings.timeout:g} s, so nothing was "
+                       "answered", "send fewer incidents in one request, or try again")
+
+    async def limited(self, work: Callable[[threading.Event], Any], what: str, deadline: float | None = None) -> Any:
+        """Run `work` in a worker thread by the deadline (the time limit from now); raises Refused(503) past it."""
         cancelled = threading.Event()
         try:
-            async with asyncio.timeout(self.settings.timeout):
+            async with asyncio.timeout_at(deadline or self.deadline()):
                 return await anyio.to_thread.run_sync(functools.partial(work, cancelled), abandon_on_cancel=True)
         except TimeoutError:
             cancelled.set()  # a batch stops at its next incident; nothing of it is answered or logged
-            self.metrics.timeouts.inc()
-            raise Refused(503, f"{what} took longer than the time limit of {self.settings.timeout:g} s, "
-                          "so nothing was answered", "send fewer incidents in one request, or try again") from None
+            raise self.too_late(what) from None
 
-    async def record(self, lines: list[bytes]) -> None:
-        """Append decisions to the log and wait until they are on disk."""
+    async def record(self, lines: list[bytes], deadline: float | None = None) -> None:
+        """Append decisions to the log and wait until they are on disk (by the deadline)."""
         if self.log is None or not lines:
             return
         try:
-            await asyncio.wrap_future(self.log.append(lines))
+            async with asyncio.timeout_at(deadline or self.deadline()):
+                await asyncio.wrap_future(self.log.append(lines))
+        except TimeoutError:
+            raise self.too_late("writing the decision log") from None
         except LogError as error:
             self.metrics.log_failures.inc()
             raise Refused(503, f"{error}; the decisions were not answered, since they could not be logged",
@@ -226,22 +236,22 @@ class Service:
         if criteria is not None:
             self.decider.version(criteria)  # 404 before the body is read
         ident = request_id(request) or ""
+        deadline = self.deadline()  # one time limit, from the first byte to the answer
         try:
-            async with asyncio.timeout(self.settings.timeout):
+            async with asyncio.timeout_at(deadline):
                 body = await request.body()
         except TimeoutError:
-            self.metrics.timeouts.inc()
-            raise Refused(503, f"the body was not received within the time limit of {self.settings.timeout:g} s")
+            raise self.too_late("receiving the body") from None
 
         def work(cancelled: threading.Event) -> Any:
             return self.decider.decide(body, request.headers.get("content-type"), criteria, explain,
                                        request_id=ident, path=request.url.path, cancelled=cancelled)
 
         try:
-            decided = await self.limited(work, "evaluating the incidents")
+            decided = await self.limited(work, "evaluating the incidents", deadline)
         except Cancelled:  # pragma: no cover - the timeout answers first
-            raise Refused(503, "the request was stopped") from None
-        await self.record(decided.lines)
+            raise self.too_late("evaluating the incidents") from None
+        await self.record(decided.lines, deadline)
         for version, verdict in decided.verdicts:
             self.metrics.decisions.labels(criteria=version, verdict=verdict).inc()
         return Response(decided.body, media_type=decided.media_type)
@@ -485,12 +495,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def page(request: Request, fragment: bool) -> HTMLResponse:
         from ..pages import render
         from .interview import Form, interview
+        deadline = service.deadline()
         form = Form.parse(await request.body()) if request.method == "POST" else Form()
         ident = request_id(request) or ""
         view, line = await service.limited(
             lambda cancelled: interview(form, service.decider, request_id=ident, path=request.url.path),
-            "evaluating the answers")
-        await service.record([line])
+            "evaluating the answers", deadline)
+        await service.record([line], deadline)
         service.metrics.decisions.labels(criteria=view.result.criteria or "",
                                          verdict=view.verdict.state.replace("-", "_")).inc()
         template = "interview_step.html" if fragment else "interview.html"
