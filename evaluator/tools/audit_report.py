@@ -17,7 +17,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .audit import KINDS, AuditReport, Table
+from .audit import KINDS
+from .audit_model import AuditReport, Table
 from .audit_tables import month_label, totals
 from .markup import md, md_row
 

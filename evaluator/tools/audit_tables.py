@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .audit import Auditor, Table, TableRow, add_months
+from .audit import Auditor, add_months
+from .audit_model import Table, TableRow
 
 MEASURES = ["incidents", "notifiable", "notified"]
 COUNTS = ("count(*) AS incidents, count(*) FILTER (WHERE notifiable) AS notifiable, "
