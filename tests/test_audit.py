@@ -550,6 +550,25 @@ def test_columns_named_like_the_audits_own_are_kept_apart():
     assert found(audited(rows)) == PLANTED
 
 
+def test_a_broken_json_line_is_a_record_that_cannot_be_read(tmp_path):
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"id": "A", "jurisdiction": "Wales", "exposure": "accidental", "discovered_on": "2025-01-06"}\n'
+                    '{"id": "B", broken\n'
+                    '{"id": "C", "jurisdiction": "Wales", "exposure": "accidental", "discovered_on": "2025-01-06", '
+                    '"notified_on": "2025-01-07"}\n', encoding="utf-8")
+    out = audit(str(path), Options(as_of=AS_OF))
+    assert found(out) == {"not_notified": ["A"], "unreadable": ["row 2"]}
+    assert out.findings[1].items[0].detail.startswith("incident: line 2: ")
+
+
+def test_an_empty_log_has_nothing_to_find(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("id,jurisdiction,notified_on\n", encoding="utf-8")
+    out = audit(str(path), Options(as_of=AS_OF))
+    assert (out.summary.audited, out.findings, out.standard) == (0, [], [])
+    assert parsed(html(out)).problems == []
+
+
 def test_a_bad_log_is_an_error_not_a_traceback(tmp_path):
     path = tmp_path / "log.csv"
     path.write_text("id,codes\nA,1\n", encoding="utf-8")
