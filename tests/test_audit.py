@@ -257,6 +257,19 @@ def test_the_order_of_the_rows_does_not_change_the_findings(rows):
     assert {k: sorted(v) for k, v in found(out).items()} == {k: sorted(v) for k, v in PLANTED.items()}
 
 
+@settings(max_examples=25)
+@given(found_on=st.dates(dt.date(2024, 4, 1), dt.date(2024, 12, 31)), notify=st.integers(0, 40),
+       report=st.integers(20, 120))
+def test_late_exactly_when_after_the_deadline(found_on, notify, report):
+    """Notified d days after discovery is late exactly when d > 14; the report, when r > 84 (12 weeks)."""
+    row = {"id": "X", "jurisdiction": "Wales", "exposure": "accidental", "modality": "diagnostic",
+           "discovered_on": found_on.isoformat(), "notified_on": (found_on + dt.timedelta(days=notify)).isoformat(),
+           "notified_codes": "1", "authority_notified": "HIW",
+           "report_sent_on": (found_on + dt.timedelta(days=report)).isoformat()}
+    kinds = set(found(audited([row])))
+    assert kinds == {k for k, late in (("late_notification", notify > 14), ("late_report", report > 84)) if late}
+
+
 # ---------------------------------------------------------------- other formats and exports
 
 @pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
