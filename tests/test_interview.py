@@ -374,7 +374,14 @@ def test_i_do_not_know_in_the_browser(tmp_path):
             assert page.next_question() == "total_dose"
             assert [b.text for b in driver.find_elements(page.By.CSS_SELECTOR, ".unknown button")] == ["Age"]
             assert driver.switch_to.active_element.get_attribute("name") == "total_dose"  # focus follows
-            page.type("total_dose", "8")
+            page.type("total_dose", "-1")
+            assert page.verdict() == "These answers cannot be read yet"
+            error = page.css('[data-fact="total_dose"] .error')
+            assert error.text == 'total_dose cannot be negative: "-1 mSv"'
+            # The answer, its error and its clear button keep their columns.
+            field, clear = page.css('input[name="total_dose"]'), page.css('button[name="_clear"][value="total_dose"]')
+            assert clear.location["x"] > field.location["x"] + field.size["width"]
+            page.retype("total_dose", "8")
             assert page.verdict() == "Notifiable"
             assert page.css(".codes").text == "1"  # the age did not matter: 8 mSv is over both thresholds
             copy = page.css("button[data-copy]")
