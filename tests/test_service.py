@@ -684,3 +684,20 @@ def test_kill_9_under_load_loses_no_decision_that_was_answered(tmp_path):
     with Served(tmp_path, log) as again:
         httpx.post(again.url + "v1/evaluate", json=INCIDENT, headers={"x-request-id": "after"})
     assert [e["request_id"] for e in read_log(log)][-1] == "after"
+
+
+# ------------------------------------------------------------------ the documentation
+
+def test_the_documentation_covers_every_option_and_path(client):
+    """docs/service.md lists every `irmer serve` option and every path of the API; the README shows both."""
+    from evaluator.cli import serve
+    service_md = (ROOT / "docs" / "service.md").read_text(encoding="utf-8")
+    for option in serve.params:
+        for name in option.opts:
+            if name.startswith("--"):
+                assert f"`{name}" in service_md, name
+    for path in client.get("/openapi.json").json()["paths"]:
+        assert path in service_md, path
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "$ irmer serve\n" in readme and "--json @examples/incidents.json http://127.0.0.1:8000/v1/evaluate" in readme
+    assert "(docs/images/interview.png)" in readme and (ROOT / "docs" / "images" / "interview.png").is_file()
