@@ -33,7 +33,16 @@ def test_duckdb_agrees_with_python_on_random_incidents(criteria):
     assert not differences(out.to_pylist(), incidents, criteria)
     summary = Summary.of(out)
     assert summary.rows == 2500 and summary.in_sql + summary.fallback == 2500
-    assert summary.in_sql > 500  # the SQL decides rows; Python only some
+    # The case split is made in SQL (one row per case); Python reads only the values the SQL does not.
+    assert summary.split_in_sql > 500 and summary.fallback_split == 0
+    assert summary.fallback == summary.fallback_values > 0
+
+
+def test_the_case_split_left_to_python_gives_the_same_answers():
+    incidents = Incidents(13).many(800)
+    out = evaluate_table(rows_to_table(incidents), case_split="python")
+    assert not differences(out.to_pylist(), incidents)
+    assert Summary.of(out).fallback_split > 100
 
 
 def test_every_value_as_text_gives_the_same_answers():

@@ -10,11 +10,11 @@ authority, notify_by, report_by, criteria, error.
 The SQL (engines/sql.py) decides every row it can read, exactly. A row it
 cannot (a value it does not read exactly, such as ``"1e-3 Sv"`` or a bad
 value, whose error message Python words) is evaluated by ``Guidance.evaluate``
-instead: a *fallback*. By default the rows that need the case split go to
-Python too: they are few, and DuckDB runs a lambda that reads the row's
-columns row by row, so Python's compiled engine is faster at them; the query
-can run the case split itself (``case_split="sql"``, as the view that ``irmer
-sql`` prints does). Fallbacks are counted, printed
+instead: a *fallback*. The rows that need the case split (where Kleene's
+logic leaves a row undetermined) are decided on DuckDB by a second query over
+those rows only, with one row per case, grouped back (DuckDB runs lambdas row
+by row, so the lambdas of the portable query are slow there); on Spark they go
+to Python by default. Fallbacks are counted, printed
 in the summary and kept in the returned table's metadata. No row is ever
 answered differently: the differential tests hold the engines to that.
 
@@ -92,7 +92,8 @@ class Summary:
     def text(self) -> str:
         rate = f", {self.rows / self.seconds:,.0f} incidents/s" if self.seconds > 0 else ""
         lines = [f"irmer: {self.rows:,} incidents with {self.engine} in {self.seconds:.2f} s{rate}; "
-                 f"{self.in_sql:,} decided in SQL, {self.fallback:,} in Python "
+                 f"{self.in_sql:,} decided in SQL ({self.split_in_sql:,} by the case split), "
+                 f"{self.fallback:,} in Python "
                  f"({100 * self.fallback_share:.2f}%: {self.fallback_values:,} with a value the SQL does not read, "
                  f"{self.fallback_split:,} needing the case split); {self.errors:,} with an error"]
         lines += [f"irmer: note: {note}" for note in self.notes]
@@ -385,9 +386,11 @@ def evaluate_table(table: Any, *, criteria: Any = None, engine: str = "duckdb", 
     `criteria` is a Guidance (one version for every row) or None (each row under
     the version in force on its discovered_on, else the latest). Returns an Arrow
     table (a Spark DataFrame when given one), with the Summary in its metadata.
-    `case_split` is where rows that need the case split are decided: "python"
-    (the default: few rows, and Python's compiled engine is faster at them than
-    lambdas in SQL) or "sql" (in the query, as the view `irmer sql` prints does).
+    `case_split` is where the rows that need the case split are decided: on
+    DuckDB by default "explode" (a second query over those rows only, one row
+    per case, grouped back), or "sql" (lambdas over the cases in the one query,
+    as the view `irmer sql` prints), or "python" (Guidance.evaluate); on Spark
+    "python" by default.
     """
     from ..load import load_vocabulary
     if engine not in ENGINES:
@@ -490,6 +493,10 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
             summary.split_in_sql, summary.fallback_split = summary.fallback_split, 0
         wanted_rows = f"{FALLBACK}" if split == "explode" else f"{FALLBACK} OR {UNDECIDED}"
         flagged = [r[0] for r in con.execute(f"SELECT {ROW} FROM ({union}) WHERE {wanted_rows}").fetchall()]
+    if _BAD_LINE in prepared.table.column_names:  # a JSON line that could not be read: Python words its error
+        import pyarrow.compute as pc
+        bad = prepared.table.filter(pc.is_valid(prepared.table.column(_BAD_LINE))).column(ROW).to_pylist()
+        python_rows += [r for r in bad if r not in set(flagged)]
     summary.fallback_values += len(python_rows)
     fallback_rows = sorted(set(flagged) | set(python_rows))
     summary.fallback = len(fallback_rows)

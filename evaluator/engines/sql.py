@@ -526,7 +526,8 @@ class CaseEnv(Env):
     CASE = "_irmer_c"  # the lambda's name for one case
 
     def __init__(self, base: Env, choices: Iterable[Choice], i: exp.Expression,
-                 relevant: Mapping[str, B] | None = None, plan: str = "_irmer_plan"):
+                 relevant: Mapping[str, B] | None = None, plan: str = "_irmer_plan",
+                 live: Mapping[str, B] | None = None):
         super().__init__(base.facts)
         self.PLAN = plan
         self.base = base
@@ -542,7 +543,9 @@ class CaseEnv(Env):
         cap = integer(2 * SPLIT_BUDGET)
         for n, choice in enumerate(choices):
             size = len(choice.values)
-            unknown = base.unknown(choice.fact)
+            # A fact is enumerated when unknown and read by some part the row's scope does not rule out
+            # (engines/split.py Split.cases).
+            unknown = AND(base.unknown(choice.fact), _copy((live or {}).get(choice.fact, True)))
             product = exp.func("LEAST", exp.Mul(this=product, expression=exp.paren(
                 CASE([(unknown, integer(size))], integer(1)))), cap)
             self.plan.append((f"k{n}", to_sql(AND(unknown, exp.LTE(this=product.copy(),
@@ -562,7 +565,8 @@ class CaseEnv(Env):
         self.cases = self.field("n")  # the number of cases: the product of the kept facts' sizes
         # Sizes come in increasing order, so some fact is kept exactly when a fact that fits the
         # budget on its own is unknown (the first unknown one is then kept).
-        self.any_kept = OR(*(base.unknown(c.fact) for c in choices if len(c.values) <= SPLIT_BUDGET))
+        self.any_kept = OR(*(AND(base.unknown(c.fact), _copy((live or {}).get(c.fact, True)))
+                             for c in choices if len(c.values) <= SPLIT_BUDGET))
         self.fields: list[tuple[str, exp.Expression]] = []
         self.used: set[str] = set()
         for choice in choices:
@@ -1355,7 +1359,7 @@ class QueryBuilder:
         # Facts with a default are never unknown, so never split.
         choices = [c for c in split.choices if not self.checked.facts[c.fact].has_default]
         relevant = {c.fact: OR(*(t.guard for t in terms if c.fact in t.facts)) for c in choices}
-        env = CaseEnv(self.env, choices, i, relevant, plan=name)
+        env = CaseEnv(self.env, choices, i, relevant, plan=name, live=self.live(split, choices))
         if env.any_kept is False:
             return None
         compiler = Compiler(self.checked, env, track_missing=False)
@@ -1368,6 +1372,28 @@ class QueryBuilder:
         plan = exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(field), expression=value)
                                        for field, value in env.plan])
         return Site(name, plan, env.struct(), code, env.cases, env.any_kept)
+
+    def live(self, split: Split, choices: list[Choice]) -> dict[str, B] | None:
+        """Per fact: some part of the decision that reads it is not ruled out by the row's known scope."""
+        parts = getattr(split, "parts", ())
+        if not parts:
+            return None
+        out: dict[str, B] = {}
+        for choice in choices:
+            out[choice.fact] = OR(*(NOT(self.ruled_out(part)) for part in parts if choice.fact in part.facts))
+        return out
+
+    def ruled_out(self, part: Any) -> B:
+        """Two-valued: a known scope fact puts the part out of scope (engines/split.py Part.ruled_out)."""
+        outs = []
+        for fact, allowed, any_of in part.scopes:
+            if any_of:
+                outs.append(AND(NOT(self.env.unknown(fact)), NOT(OR(*(self.env.has(fact, v) for v in sorted(allowed))))))
+            else:
+                value = self.env.named(fact)
+                outs.append(AND(NOT(IS_NULL(value)),
+                                NOT(exp.In(this=_copy(value), expressions=[string(v) for v in sorted(allowed)]))))
+        return OR(*outs)
 
     def refine(self, split: Split | None, terms: list[Term], name: str) -> tuple[exp.Expression | None, B]:
         """The case split in a lambda over the cases (portable: DuckDB, Spark; the view `irmer sql` prints).
@@ -1410,7 +1436,8 @@ class QueryBuilder:
                 values[name] = site
                 continue
             rows = exp.select(exp.Star(), exp.alias_(site.plan, site.name, quoted=True, copy=False), copy=False
-                              ).from_(base, copy=False).where(to_sql(AND(needed, _copy(site.any_kept))), copy=False)
+                              ).from_(exp.to_table(base), copy=False).where(to_sql(AND(needed, _copy(site.any_kept))),
+                                                                            copy=False)
             rows = exp.select(exp.Star(), template("UNNEST(RANGE(0, :n)) AS _irmer_case", n=site.cases.copy()),
                               copy=False).from_(exp.Subquery(this=rows), copy=False)
             rows = exp.select(exp.Star(), exp.alias_(site.struct, "_irmer_c", copy=False), copy=False).from_(
@@ -1418,24 +1445,26 @@ class QueryBuilder:
             decided = exp.Case(this=exp.Sum(this=site.code), ifs=[
                 exp.If(this=integer(0), true=exp.false()),
                 exp.If(this=exp.AnyValue(this=site.cases.copy()), true=exp.true())])
-            parts.append(exp.select(column(self.key), exp.alias_(integer(number), "_irmer_site"),
-                                    exp.alias_(decided, "_irmer_value"), copy=False).from_(
+            parts.append(exp.select(column(self.key), exp.alias_(integer(number), "_irmer_site", copy=False),
+                                    exp.alias_(decided, "_irmer_value", copy=False), copy=False).from_(
                 exp.Subquery(this=rows), copy=False).group_by(column(self.key), copy=False))
             values[name] = column(f"_ref_{name}")
         if not parts:
-            return exp.select(exp.Star()).from_(base), values
-        union = reduce(lambda a, b: exp.union(a, b, distinct=False), parts)
+            return exp.select(exp.Star(), copy=False).from_(exp.to_table(base), copy=False), values
+        union = reduce(lambda a, b: exp.union(a, b, distinct=False, copy=False), parts)
         pivot = exp.select(column(self.key), *(
             exp.alias_(exp.Max(this=CASE([(exp.EQ(this=column("_irmer_site"), expression=integer(number)),
                                            column("_irmer_value"))])), f"_ref_{name}", quoted=True)
             for number, (name, *_rest) in enumerate(decisions) if isinstance(values.get(name), exp.Column)
         ), copy=False).from_(exp.Subquery(this=union), copy=False).group_by(column(self.key), copy=False)
-        joined = exp.select("_irmer_b.*", *(f'_irmer_p."_ref_{name}"' for name, value in values.items()
-                                            if isinstance(value, exp.Column))).from_(
-            exp.to_table(base).as_("_irmer_b")).join(
-            exp.Subquery(this=pivot, alias=exp.TableAlias(this=exp.to_identifier("_irmer_p"))),
-            on=exp.EQ(this=exp.column(self.key, table="_irmer_b", quoted=True),
-                      expression=exp.column(self.key, table="_irmer_p", quoted=True)), join_type="LEFT")
+        pivot_table = exp.Subquery(this=pivot, alias=exp.TableAlias(this=exp.to_identifier("_irmer_p")))
+        joined = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("_irmer_b")),
+                            *(exp.column(f"_ref_{name}", table="_irmer_p", quoted=True)
+                              for name, value in values.items() if isinstance(value, exp.Column)), copy=False)
+        joined = joined.from_(exp.to_table(base).as_("_irmer_b", copy=False), copy=False).join(
+            pivot_table, on=exp.EQ(this=exp.column(self.key, table="_irmer_b", quoted=True),
+                                   expression=exp.column(self.key, table="_irmer_p", quoted=True)),
+            join_type="LEFT", copy=False)
         return joined, values
 
     def row_term(self, n: int, guard: B = True) -> "Term":
