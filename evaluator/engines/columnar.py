@@ -386,11 +386,12 @@ def evaluate_table(table: Any, *, criteria: Any = None, engine: str = "duckdb", 
     `criteria` is a Guidance (one version for every row) or None (each row under
     the version in force on its discovered_on, else the latest). Returns an Arrow
     table (a Spark DataFrame when given one), with the Summary in its metadata.
-    `case_split` is where the rows that need the case split are decided: on
-    DuckDB by default "explode" (a second query over those rows only, one row
-    per case, grouped back), or "sql" (lambdas over the cases in the one query,
-    as the view `irmer sql` prints), or "python" (Guidance.evaluate); on Spark
-    "python" by default.
+    `case_split` is where the rows that need the case split are decided:
+    "explode" (a second query over those rows only, one row per case, grouped
+    back), "sql" (lambdas over the cases in the one query, as the view `irmer
+    sql` prints), or "python" (Guidance.evaluate). DuckDB's default, "auto",
+    explodes from SPLIT_IN_SQL_FROM such rows (the second query takes seconds
+    to plan) and hands fewer to Python; Spark's default is "python".
     """
     from ..load import load_vocabulary
     if engine not in ENGINES:
@@ -408,7 +409,7 @@ def evaluate_table(table: Any, *, criteria: Any = None, engine: str = "duckdb", 
     if engine == "python":
         out = _python_table(prepared, criteria, units, summary)
     else:
-        out = _duckdb_table(prepared, criteria, units, summary, split=case_split or "explode")
+        out = _duckdb_table(prepared, criteria, units, summary, split=case_split or "auto")
     summary.seconds = time.perf_counter() - start
     summary.errors = out.num_rows - out.column("error").null_count
     versions = out.column("criteria").value_counts().to_pylist()
@@ -433,6 +434,7 @@ def _attach(base: pa.Table, results: list[dict[str, Any]]) -> pa.Table:
 
 
 _QUERIES: dict[tuple, str | None] = {}  # compiled SQL by (version, column types, units)
+SPLIT_IN_SQL_FROM = 2000  # from this many rows that need the case split, DuckDB makes it in SQL
 
 
 def query_for(guidance: Any, types: Mapping[str, str], units: Mapping[str, str], keep: list[str],
@@ -488,6 +490,8 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
         counts = con.execute(f"SELECT count(*) FILTER (WHERE {FALLBACK}), count(*) FILTER (WHERE NOT {FALLBACK} AND "
                              f"{UNDECIDED}) FROM ({union})").fetchone()
         summary.fallback_values, summary.fallback_split = counts
+        if split == "auto":  # a second query costs seconds to plan: worth it for many rows, not for a few
+            split = "explode" if summary.fallback_split >= SPLIT_IN_SQL_FROM else "python"
         if split == "explode" and summary.fallback_split:
             splits = _split_in_sql(con, chosen, prepared, units, union)
             summary.split_in_sql, summary.fallback_split = summary.fallback_split, 0
