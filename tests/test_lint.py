@@ -26,7 +26,7 @@ from evaluator.tools.lint import RULES, Finding, code_key, edge_words, lint, wit
 from evaluator.load import compile_file, shipped_files
 from evaluator.result import Result
 
-from conftest import ROOT, check_golden
+from conftest import ROOT, check_golden, explained
 
 CRITERIA = "irmer-2024-08-28.irmer"
 VOCABULARY = "incident-vocabulary.irmer"
@@ -195,7 +195,7 @@ def test_each_rule_finds_its_mistake(tmp_path, case):
     if case.witness is not None:
         assert finding.witness, "the rule gives a witness"
         jsonschema.validate(finding.witness, load_vocabulary().schema())
-        assert case.witness(finding.witness, guidance.evaluate(finding.witness)), finding.witness
+        assert case.witness(finding.witness, explained(guidance, finding.witness)), finding.witness
 
 
 def test_every_rule_has_a_case_or_a_test():
@@ -229,7 +229,7 @@ def test_the_band_edge_the_texts_leave_open(g2024, shipped_lint):
     (edge,) = [f for f in shipped_lint[g2024.version] if f.rule == "band_edge"]
     assert "2.5 mSv" in edge.message and "puts it in 2.3" in edge.message
     assert edge.witness["intended_dose"] == "2.5 mSv"
-    result = g2024.evaluate(edge.witness)
+    result = explained(g2024, edge.witness)
     assert outcomes(result, "2.2") == ["out of scope"] and outcomes(result, "2.3") != ["out of scope"]
 
 
