@@ -80,9 +80,13 @@ def remember(kind: str, inputs: Iterable[bytes], work: Callable[[], Any]) -> Any
     return value
 
 
+KEEP = 256  # entries kept; an edited criteria file makes a new one each time, so the oldest go
+
+
 def _store(entry: Path, value: Any) -> None:
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
+        _prune(entry.parent)
         handle, temporary = tempfile.mkstemp(dir=entry.parent, prefix=".", suffix=".tmp")
         with os.fdopen(handle, "wb") as out:
             pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
@@ -91,6 +95,22 @@ def _store(entry: Path, value: Any) -> None:
         try:
             os.unlink(temporary)  # type: ignore[possibly-undefined]
         except (OSError, NameError):
+            pass
+
+
+def _prune(folder: Path) -> None:
+    entries = list(folder.glob("*.pickle"))
+    if len(entries) < KEEP:
+        return
+    def age(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            return 0.0
+    for old in sorted(entries, key=age)[:len(entries) - KEEP // 2]:
+        try:
+            old.unlink()
+        except OSError:
             pass
 
 

@@ -20,6 +20,7 @@ brief; `fuzz` (`make fuzz`) is long.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,10 @@ from hypothesis import HealthCheck, settings
 
 from evaluator import load_criteria
 from evaluator.cli import main
+
+# The tests keep compiled criteria in a cache of their own, not the user's (evaluator/cache.py); child
+# processes (the CLI, the service) inherit it.
+os.environ.setdefault("IRMER_CACHE_DIR", str(Path(tempfile.gettempdir()) / "irmer-test-cache"))
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
