@@ -85,6 +85,11 @@ def nmt(nm_therapy: str, prescribed: str, delivered: str, **facts) -> dict[str, 
                     delivered_activity=delivered, **facts)
 
 
+# A nuclear medicine therapy whose target received its planned absorbed dose: 8.2, which reaches nuclear
+# medicine therapy too (interpretation under_exposure_radiotherapeutic), is then out of the way of 10.1/10.2.
+TARGET_AS_PLANNED = {"ptv_intended_dose": "120 Gy", "ptv_delivered_dose": "120 Gy"}
+
+
 ENG = ("1", "England only")
 NSW = ("1", "Northern Ireland, Scotland & Wales")
 
@@ -226,13 +231,17 @@ CODE_3 = [
          True, ["3"], {"3": "met"}),
     Case("no-reaction", incident(modality="interventional", tissue_reaction="none", procedural_failure=True,
                                  **THREE_DOSES), False, [], {"3": "not met"}),
-    # Transient erythema: excluded in 2023, notifiable in 2024.
+    # Transient erythema in 2023: excluded after a procedural failure (the first bullet), not without one (the
+    # second bullet carries no exclusion: interpretation transient_erythema_2023). Notifiable either way in 2024.
     Case("transient-erythema-procedural-failure-2023",
          incident(modality="interventional", tissue_reaction="transient_erythema", procedural_failure=True,
                   **THREE_DOSES), False, [], {"3": "not met"}, V2023),
     Case("transient-erythema-no-procedural-failure-2023",
          incident(modality="interventional", tissue_reaction="transient_erythema", **THREE_DOSES),
-         False, [], {"3": "not met"}, V2023),
+         True, ["3"], {"3": "met"}, V2023),
+    Case("transient-erythema-procedural-failure-stated-no-2023",
+         incident(modality="interventional", tissue_reaction="transient_erythema", procedural_failure=False,
+                  **THREE_DOSES), True, ["3"], {"3": "met"}, V2023),
     Case("transient-erythema-procedural-failure-2024",
          incident(modality="interventional", tissue_reaction="transient_erythema", procedural_failure=True,
                   **THREE_DOSES), True, ["3"], {"3": "met"}, V2024),
@@ -451,19 +460,24 @@ def test_8_2_exclusion_is_reported(g2024):
 # ------------------------------------------------------------------ code 10
 
 CODE_10 = [
-    # 10.1 SIRT: outside +/-20% of the prescribed activity.
-    Case("10.1-low-exactly-minus-20pc", nmt("sirt", "1.5 GBq", "1.2 GBq"), False, [], {"10.1": "not met"}),
+    # 10.1 SIRT: outside +/-20% of the prescribed activity. Where 10.1 is not met, the target's absorbed dose
+    # is given as planned, so that 8.2 does not decide (see CODE_8_NM_THERAPY).
+    Case("10.1-low-exactly-minus-20pc", nmt("sirt", "1.5 GBq", "1.2 GBq", **TARGET_AS_PLANNED), False, [],
+         {"10.1": "not met", "8.2": "out of scope"}),
     Case("10.1-low-just-outside", nmt("sirt", "1.5 GBq", "1199 MBq"), True, ["10.1"], {"10.1": "met"}),
     Case("10.1-low-1.19GBq", nmt("sirt", "1.5 GBq", "1190 MBq"), True, ["10.1"]),
-    Case("10.1-high-exactly-plus-20pc", nmt("sirt", "1.5 GBq", "1.8 GBq"), False, [], {"10.1": "not met"}),
+    Case("10.1-high-exactly-plus-20pc", nmt("sirt", "1.5 GBq", "1.8 GBq", **TARGET_AS_PLANNED), False, [],
+         {"10.1": "not met"}),
     Case("10.1-high-just-outside", nmt("sirt", "1.5 GBq", "1801 MBq"), True, ["10.1"], {"10.1": "met"}),
-    Case("10.1-as-prescribed", nmt("sirt", "1500 MBq", "1.5 GBq"), False, []),
-    Case("10.1-12pc-over-is-within-20pc", nmt("sirt", "1.5 GBq", "1.68 GBq"), False, [],
+    Case("10.1-as-prescribed", nmt("sirt", "1500 MBq", "1.5 GBq", **TARGET_AS_PLANNED), False, []),
+    Case("10.1-12pc-over-is-within-20pc", nmt("sirt", "1.5 GBq", "1.68 GBq", **TARGET_AS_PLANNED), False, [],
          {"10.1": "not met", "10.2": "out of scope"}),
     # 10.2 other therapies: outside +/-10%.
-    Case("10.2-high-exactly-plus-10pc", nmt("other", "5.6 GBq", "6.16 GBq"), False, [], {"10.2": "not met"}),
+    Case("10.2-high-exactly-plus-10pc", nmt("other", "5.6 GBq", "6.16 GBq", **TARGET_AS_PLANNED), False, [],
+         {"10.2": "not met"}),
     Case("10.2-high-just-outside", nmt("other", "5.6 GBq", "6161 MBq"), True, ["10.2"], {"10.2": "met"}),
-    Case("10.2-low-exactly-minus-10pc", nmt("other", "5.6 GBq", "5.04 GBq"), False, [], {"10.2": "not met"}),
+    Case("10.2-low-exactly-minus-10pc", nmt("other", "5.6 GBq", "5.04 GBq", **TARGET_AS_PLANNED), False, [],
+         {"10.2": "not met"}),
     Case("10.2-low-just-outside", nmt("other", "5.6 GBq", "5039 MBq"), True, ["10.2"], {"10.2": "met"}),
     Case("10.2-12pc-over", nmt("other", "1.5 GBq", "1.68 GBq"), True, ["10.2"], {"10.1": "out of scope"}),
 ]
@@ -472,6 +486,56 @@ CODE_10 = [
 @pytest.mark.parametrize("version, case", params(CODE_10))
 def test_code_10(by_version, version, case):
     check(by_version[version], case)
+
+
+# ------------------------------------------------ codes 8.2, 9 in nuclear medicine therapy
+
+# "Regulation 8(4)(b) requires employers to make notifications of radiotherapeutic exposures that are
+# significantly lower than intended, as set out in the criteria in the table (codes 8.1 and 8.2). This includes:
+# nuclear medicine therapy, ...": 8.2 and the misses it leaves to 9.1 and 9.2 reach nuclear medicine therapy
+# (interpretations under_exposure_radiotherapeutic, miss_radiotherapeutic); 8.1 does not (over_exposure_radiotherapy).
+# Before, all of 8 and 9 were radiotherapy only, and none of these could be notifiable.
+def target(intended: str, delivered: str) -> dict[str, str]:
+    return {"ptv_intended_dose": intended, "ptv_delivered_dose": delivered}
+
+
+CODE_8_NM_THERAPY = [
+    Case("8.2-sirt-activity-exactly-minus-20pc-dose-0.8", nmt("sirt", "1.5 GBq", "1.2 GBq", **target("120 Gy", "96 Gy")),
+         True, ["8.2"], {"8.2": "met", "10.1": "not met"}),
+    Case("8.2-exactly-0.9-times", nmt("sirt", "1.5 GBq", "1.5 GBq", **target("120 Gy", "108 Gy")), True, ["8.2"],
+         {"8.2": "met"}),
+    Case("8.2-just-above-0.9-times", nmt("sirt", "1.5 GBq", "1.5 GBq", **target("120 Gy", "108.001 Gy")), False, [],
+         {"8.2": "not met"}),
+    Case("8.2-radioiodine-contrast-a-third", nmt("other", "1.1 GBq", "1.1 GBq", **target("300 Gy", "100 Gy")),
+         True, ["8.2"], {"8.2": "met", "10.2": "not met"}),
+    Case("8.2-and-10.2-both-reported", nmt("other", "5.55 GBq", "1.85 GBq", **target("300 Gy", "100 Gy")),
+         True, ["8.2", "10.2"], {"8.2": "met", "10.2": "met"}),
+    Case("8.1-does-not-reach-nm-therapy", nmt("other", "5.6 GBq", "6.16 GBq", **target("300 Gy", "330 Gy")),
+         False, [], {"8.1": "out of scope", "8.2": "out of scope", "10.2": "not met"}),
+    Case("9.1-nm-therapy-total-miss", nmt("sirt", "1.5 GBq", "1.5 GBq", geographical_miss="total"), True, ["9.1"],
+         {"9.1": "met"}),
+    Case("9.2-nm-therapy-partial-miss-underdose",
+         nmt("sirt", "1.5 GBq", "1.5 GBq", geographical_miss="partial", miss_displacement="12 mm", error_margin="4 mm",
+             **target("120 Gy", "100 Gy")), True, ["9.2"], {"9.2": "met", "8.2": "not met"}),
+    Case("9.2-nm-therapy-partial-miss-within-margin",
+         nmt("sirt", "1.5 GBq", "1.5 GBq", geographical_miss="partial", miss_displacement="10 mm", error_margin="4 mm",
+             **target("120 Gy", "100 Gy")), False, [], {"9.2": "not met", "8.2": "not met"}),
+    Case("8.2-m-code-suffix", nmt("other", "1.1 GBq", "1.1 GBq", individuals=2, **target("300 Gy", "100 Gy")),
+         True, ["8.2", "M8.2"]),
+]
+
+
+@pytest.mark.parametrize("version, case", params(CODE_8_NM_THERAPY))
+def test_code_8_2_and_9_in_nuclear_medicine_therapy(by_version, version, case):
+    check(by_version[version], case)
+
+
+def test_nm_therapy_within_activity_tolerance_needs_the_target_dose(guidance):
+    """10.1 not met, and nothing says whether the target was under-dosed: undetermined, asking for the doses."""
+    result = explained(guidance, nmt("sirt", "1.5 GBq", "1.2 GBq"))
+    assert result.notifiable is None
+    assert result.missing == ["ptv_delivered_dose", "ptv_intended_dose"]
+    assert outcomes_of(result, "8.2") == ["undetermined"] and outcomes_of(result, "10.1") == ["not met"]
 
 
 # ---------------------------------------------------------------- scope
@@ -488,8 +552,8 @@ SCOPE = [
     pytest.param(incident(exposure="accidental", age=40, intended_dose="0.1 mSv", total_dose="2 mSv"), "2.1",
                  None, False, [], id="2.1-accidental-exposure"),
     pytest.param(incident(modality="nuclear_medicine_therapy", age=40, intended_dose="0.1 mSv", total_dose="5 mSv",
-                          nm_therapy="other", prescribed_activity="5.6 GBq", delivered_activity="5.6 GBq"),
-                 "2.1", None, False, [], id="2.1-nuclear-medicine-therapy"),
+                          nm_therapy="other", prescribed_activity="5.6 GBq", delivered_activity="5.6 GBq",
+                          **TARGET_AS_PLANNED), "2.1", None, False, [], id="2.1-nuclear-medicine-therapy"),
     pytest.param(rt(age=40, intended_dose="1 mSv", total_dose="50 mSv"), "2.2", None, False, [],
                  id="2.2-radiotherapy-delivery"),
     pytest.param(rt(age=40, intended_dose="5 mSv", total_dose="50 mSv"), "2.3", None, False, [],
@@ -540,7 +604,13 @@ SCOPE = [
                  False, [], id="10.1-radiotherapy"),
     pytest.param(nmt("sirt", "1.5 GBq", "1 GBq") | {"exposure": "accidental", "age": 40, "total_dose": "1 mSv"},
                  "10.1", None, False, [], id="10.1-accidental-exposure"),
-    pytest.param(nmt("sirt", "5.6 GBq", "6.2 GBq"), "10.2", None, False, [], id="10.2-sirt-is-not-other"),
+    pytest.param(nmt("sirt", "5.6 GBq", "6.2 GBq", **TARGET_AS_PLANNED), "10.2", None, False, [],
+                 id="10.2-sirt-is-not-other"),
+    # "You do not need to make a notification of exposures lower than intended for non-radiotherapeutic modalities."
+    pytest.param(incident(modality="nuclear_medicine", age=40, intended_dose="1 mSv", total_dose="1 mSv",
+                          **target("120 Gy", "60 Gy")), "8.2", None, False, [], id="8.2-diagnostic-nuclear-medicine"),
+    pytest.param(incident(modality="nuclear_medicine", age=40, intended_dose="1 mSv", total_dose="1 mSv",
+                          geographical_miss="total"), "9.1", None, False, [], id="9.1-diagnostic-nuclear-medicine"),
     pytest.param(nmt("other", "1.5 GBq", "1 GBq"), "10.1", None, True, ["10.2"], id="10.1-other-is-not-sirt"),
 ]
 
@@ -638,7 +708,8 @@ def test_repeat_exclusion_is_named(g2024):
                  id="2023-M10.2-M-range-1-to-9"),
     pytest.param("2024", nmt("sirt", "1.5 GBq", "1.2 GBq", clinically_significant=True), ["C10.1"], "C10.1",
                  id="2024-C10.1"),
-    pytest.param("2024", nmt("sirt", "1.5 GBq", "1.2 GBq", voluntary=True), ["V10.1"], "V10.1", id="2024-V10.1"),
+    pytest.param("2024", nmt("sirt", "1.5 GBq", "1.2 GBq", voluntary=True, **TARGET_AS_PLANNED), ["V10.1"], "V10.1",
+                 id="2024-V10.1"),
 ])
 def test_suffix_outside_range_is_reported_with_a_note(by_version, version, facts, codes, flagged):
     result = explained(by_version[version], facts)

@@ -76,10 +76,14 @@ def test_the_2024_changes(report_2023_2024):
     codes = by_code(report_2023_2024)
     assert codes["3"].verdict == "broadened"
     messages = [c.message for c in codes["3"].changes]
-    assert "tissue_reaction: now also transient_erythema" in messages
-    assert ("when: condition dropped: procedural_failure (it never mattered: the old rule gives the same answer "
-            "with or without it)") in messages
+    # 2023 excluded transient erythema after a procedural failure only (interpretation transient_erythema_2023):
+    # the conditions that did so are gone, and the one incident that differs is that one.
+    assert "when: condition dropped: procedural_failure" in messages
+    assert "when: condition dropped: tissue_reaction is other" in messages
     assert codes["3"].says is not None  # the regulator's words changed too
+    (broadened,) = codes["3"].witnesses
+    assert broadened.incident["tissue_reaction"] == "transient_erythema"
+    assert broadened.incident["procedural_failure"] is True
     assert codes["4.2a"].verdict == "broadened"
     assert "imaging_cause: now also hardware_software_failure" in [c.message for c in codes["4.2a"].changes]
     m = codes["M"]
@@ -159,7 +163,8 @@ def test_a_lower_threshold_broadens_with_the_value_just_past_it(g2024):
 def test_a_removed_code(g2024):
     text = SOURCE_2024
     for start, end in (('example "Total geographical miss in one fraction"', 'example "Partial miss of 12 mm'),
-                       ("  row 9.1", "  row 9.2")):  # the row, and the example that expects it
+                       ('example "SIRT microspheres deposited outside', 'example "SIRT, 1.19 GBq delivered'),
+                       ("  row 9.1", "  row 9.2")):  # the row, and the examples that expect it
         text = text[:text.index(start)] + text[text.index(end):]
     new = compile_text(text, "removed.irmer", CRITERIA)
     report = diff(g2024, new)

@@ -123,8 +123,13 @@ CASES = [
                  id="9.2-no-dose-factor-distances-do-not-matter"),
     pytest.param(incident(modality="radiotherapy", geographical_miss="total"), True, ["9.1"], [],
                  id="9.1-total-miss-no-doses"),
-    pytest.param(incident(modality="nuclear_medicine_therapy", nm_therapy="sirt", prescribed_activity="1.5 GBq"),
+    pytest.param(incident(modality="nuclear_medicine_therapy", nm_therapy="sirt", prescribed_activity="1.5 GBq",
+                          ptv_intended_dose="120 Gy", ptv_delivered_dose="120 Gy"),
                  None, [], ["delivered_activity"], id="10.1-delivered-unknown"),
+    # 8.2 reaches nuclear medicine therapy: within the activity's tolerance, the target's dose decides.
+    pytest.param(incident(modality="nuclear_medicine_therapy", nm_therapy="sirt", prescribed_activity="1.5 GBq",
+                          delivered_activity="1.5 GBq"),
+                 None, [], ["ptv_delivered_dose", "ptv_intended_dose"], id="8.2-nm-therapy-target-dose-unknown"),
 ]
 
 

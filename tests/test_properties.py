@@ -125,7 +125,10 @@ def test_activity_unit_invariance(guidance, therapy, prescribed, delivered, unit
     def facts(u_prescribed, u_delivered):
         return {"jurisdiction": "England", "exposure": "unintended", "modality": "nuclear_medicine_therapy",
                 "nm_therapy": therapy, "prescribed_activity": spell(prescribed, u_prescribed, ACTIVITY),
-                "delivered_activity": spell(delivered, u_delivered, ACTIVITY)}
+                "delivered_activity": spell(delivered, u_delivered, ACTIVITY),
+                # the target's absorbed dose as planned: 8.2 reaches nuclear medicine therapy too, and would
+                # otherwise leave an activity within tolerance undetermined (docs/interpretations.md)
+                "ptv_intended_dose": "120 Gy", "ptv_delivered_dose": "120 Gy"}
     reference = ok(guidance, facts("MBq", "MBq"))
     assert reference.notifiable is not None
     for variant in (facts(*units), facts("GBq", "kBq"), facts("kBq", "GBq")):

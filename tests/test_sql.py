@@ -64,7 +64,14 @@ CASES = [
     ({"jurisdiction": "Scotland", "exposure": "unintended", "modality": "diagnostic", "age": 17,
       "intended_dose": "0.1 mSv", "total_dose": "2 mSv"}, False, []),  # a child is under 16 in Scotland
     ({"jurisdiction": "England", "exposure": "unintended", "modality": "nuclear_medicine_therapy",
-      "nm_therapy": "sirt", "prescribed_activity": "1 GBq", "delivered_activity": "1200 MBq"}, False, []),
+      "nm_therapy": "sirt", "prescribed_activity": "1 GBq", "delivered_activity": "1200 MBq",
+      "ptv_intended_dose": "120 Gy", "ptv_delivered_dose": "120 Gy"}, False, []),
+    # 8.2 reaches nuclear medicine therapy: without the target's doses, an activity within tolerance is open
+    ({"jurisdiction": "England", "exposure": "unintended", "modality": "nuclear_medicine_therapy",
+      "nm_therapy": "sirt", "prescribed_activity": "1 GBq", "delivered_activity": "1200 MBq"}, None, []),
+    ({"jurisdiction": "England", "exposure": "unintended", "modality": "nuclear_medicine_therapy",
+      "nm_therapy": "other", "prescribed_activity": "1.1 GBq", "delivered_activity": "1.1 GBq",
+      "ptv_intended_dose": "300 Gy", "ptv_delivered_dose": "270 Gy"}, True, ["8.2"]),
     ({"jurisdiction": "England", "exposure": "unintended", "modality": "nuclear_medicine_therapy",
       "nm_therapy": "sirt", "prescribed_activity": "1 GBq", "delivered_activity": "1200.001 MBq"}, True, ["10.1"]),
 ]

@@ -132,8 +132,11 @@ def test_foetal_dose_units(guidance, dose, met):
     pytest.param("other", "3.7 GBq", "4.07 GBq", [], id="GBq-equivalent-of-Ci-case"),
 ])
 def test_activity_units(guidance, therapy, prescribed, delivered, codes):
+    # The target's absorbed dose as planned: 8.2 reaches nuclear medicine therapy too, and would otherwise
+    # leave an activity within tolerance undetermined.
     result = evaluated(guidance, incident(modality="nuclear_medicine_therapy", nm_therapy=therapy,
-                                          prescribed_activity=prescribed, delivered_activity=delivered))
+                                          prescribed_activity=prescribed, delivered_activity=delivered,
+                                          ptv_intended_dose="120 Gy", ptv_delivered_dose="120 Gy"))
     assert (result.notifiable, result.codes) == (bool(codes), codes)
 
 
