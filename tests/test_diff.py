@@ -297,6 +297,9 @@ RELATIVE = [
     pytest.param("ptv_delivered_dose <= 0.9 times ptv_intended_dose",
                  "ptv_delivered_dose < 0.85 times ptv_intended_dose", "8.2", "narrowed",
                  ("ptv_delivered_dose", "ptv_intended_dose"), Fraction(9, 10), "exactly", id="times"),
+    # A length against a length, with a strict comparison: the witness sits on the new edge, which it fails.
+    pytest.param("miss_displacement > 2.5 times error_margin", "miss_displacement > 3 times error_margin", "9.2",
+                 "narrowed", ("miss_displacement", "error_margin"), Fraction(3), "exactly", id="times-lengths"),
 ]
 
 
@@ -497,3 +500,138 @@ def test_git_diff_shows_the_semantic_diff(tmp_path):
     assert "irmer diff a/criteria.irmer b/criteria.irmer" in out
     assert "4.2a" in out and "broadened" in out and "narrowed" in out
     assert "+  row" not in out  # not a line diff
+
+
+# ------------------------------------------- a table's own words, and changes through what a code reads
+
+def sections_of(report: DiffReport, section: str) -> dict:
+    return {s.name: s for s in report.sections if s.section == section}
+
+
+def test_a_tables_own_words_are_part_of_the_diff(g2024, cli, tmp_path):
+    """A `says` line of a table, not of a row: before, `irmer diff` said nothing changed."""
+    new = edited('  says "All modalities including nuclear medicine and radiotherapy imaging"\n',
+                 '  says "All modalities including nuclear medicine, radiotherapy imaging and therapy"\n')
+    report = diff(g2024, new)
+    assert not report.can_flip and {c.status for c in report.codes} == {"unchanged"}
+    (table,) = sections_of(report, "table").values()
+    assert (table.name, table.status, table.changes) == ("Unintended exposure", "changed", [])
+    assert table.says.old.startswith("All modalities including nuclear medicine and radiotherapy imaging ")
+    assert table.says.new.startswith("All modalities including nuclear medicine, radiotherapy imaging and therapy ")
+    assert {p.op for p in table.says.parts} == {"same", "removed", "added"}  # a redline, word by word
+    assert table.new_text.rule[0] == "exposure unintended" and table.new_text.rule[1].startswith("rows 2.1, 2.2")
+    # Every output shows it; the exit status stays 0: no incident is classified differently.
+    (tmp_path / "incident-vocabulary.irmer").write_text((CRITERIA / "incident-vocabulary.irmer").read_text(
+        encoding="utf-8"), encoding="utf-8")
+    path = tmp_path / "edited.irmer"
+    path.write_text(SOURCE_2024.replace("radiotherapy imaging\"\n  says \"If", "radiotherapy imaging and therapy\"\n"
+                                        "  says \"If"), encoding="utf-8")
+    for form, shown in (("text", "table Unintended exposure  changed"), ("markdown", "### Table `Unintended exposure`"),
+                        ("html", "Unintended exposure")):
+        result = cli("diff", "2024", str(path), "--format", form)
+        assert result.exit_code == 0, result.stderr
+        assert shown in result.stdout and "therapy" in result.stdout, form
+
+
+def test_a_tables_notes_interpretations_and_exposure(g2024):
+    interpretation = ("  interpretation therapy_tables_unintended \"The therapy tables (codes 8 to 10) have no exposure "
+                      "heading of their own.")
+    new = edited_pair(
+        (interpretation, interpretation.replace("have no exposure heading", "have no exposure heading at all")),
+        ('table "Radiotherapy geographical miss (including brachytherapy)"\n  exposure unintended\n',
+         'table "Radiotherapy geographical miss (including brachytherapy)"\n  exposure unintended\n'
+         '  note "A miss is judged by its displacement."\n'),
+        ('table "Nuclear medicine therapy"\n  exposure unintended\n',
+         'table "Nuclear medicine therapy"\n  exposure accidental, unintended\n'))
+    report = diff(g2024, new)
+    tables = sections_of(report, "table")
+    assert [c.message for c in tables["Radiotherapy delivered dose (including brachytherapy)"].changes] == [
+        "interpretation therapy_tables_unintended reworded"]
+    assert [c.message for c in tables["Radiotherapy geographical miss (including brachytherapy)"].changes] == [
+        "note added: A miss is judged by its displacement."]
+    (exposure,) = tables["Nuclear medicine therapy"].changes
+    assert exposure.what == "scope" and exposure.message == "exposure: now also accidental (for every row of the table)"
+    assert "therapy_tables_unintended" in sections_of(report, "interpretation")
+    # The table's exposure is each row's: 10.1 and 10.2 reach accidental exposures, and say so.
+    codes = by_code(report)
+    assert codes["10.1"].verdict == "broadened" and "exposure: now also accidental" in [
+        c.message for c in codes["10.1"].changes]
+    assert_witnesses_hold(report, g2024, new)
+
+
+def test_a_retitled_table_is_matched_by_its_rows(g2024):
+    new = edited('table "Nuclear medicine therapy"\n', 'table "Nuclear medicine therapies"\n')
+    report = diff(g2024, new)
+    (table,) = sections_of(report, "table").values()
+    assert table.name == "Nuclear medicine therapies" and table.status == "changed"
+    assert [c.message for c in table.changes] == ["title: Nuclear medicine therapy -> Nuclear medicine therapies"]
+
+
+def test_a_code_changed_through_a_definition_says_so(g2024):
+    new = edited("     age < 18 years otherwise\n", "     age < 17 years otherwise\n")
+    report = diff(g2024, new)
+    codes = by_code(report)
+    for code in ("1", "2.1"):
+        change = codes[code]
+        assert change.verdict == "narrowed", code
+        messages = [c.message for c in change.changes]
+        assert messages == ["changes through the definition `child`",
+                            "the definition `child`: threshold: age < 18 years -> age < 17 years"], (code, messages)
+        (witness,) = change.witnesses
+        assert witness.incident["age"] == 17  # on the boundary that moved, inside the definition
+        assert any("age 17" in note and "age < 17 years" in note for note in witness.boundary), witness.boundary
+    assert codes["2.2"].status == "unchanged"  # reads no age
+    assert [s.name for s in report.sections if s.section == "definition"] == ["child"]
+    assert_witnesses_hold(report, g2024, new)
+
+
+def test_a_code_changed_through_criteria_of_says_so(g2024):
+    new = edited("    when     ptv_delivered_dose >= 1.1 times ptv_intended_dose\n",
+                 "    when     ptv_delivered_dose >= 1.2 times ptv_intended_dose\n")
+    report = diff(g2024, new)
+    change = by_code(report)["9.2"]
+    assert change.verdict == "narrowed"
+    assert [c.message for c in change.changes] == [
+        "changes through `criteria of 8.1`",
+        "`criteria of 8.1`: threshold: ptv_delivered_dose >= 1.1 times ptv_intended_dose -> "
+        "ptv_delivered_dose >= 1.2 times ptv_intended_dose"]
+    (witness,) = change.witnesses
+    values = g2024.read(witness.incident).values
+    assert values["ptv_delivered_dose"].value / values["ptv_intended_dose"].value == Fraction(11, 10)
+    assert witness.incident["geographical_miss"] == "partial"
+    assert by_code(report)["8.1"].changes[0].what == "threshold"  # 8.1's own, not "through"
+    assert_witnesses_hold(report, g2024, new)
+
+
+def test_a_code_changed_through_an_exclusion_says_so_and_one_it_does_not_change_says_that(g2024):
+    new = edited("  when  not error_involved\n    and exposure is unintended\n", "  when  not error_involved\n")
+    report = diff(g2024, new)
+    codes = by_code(report)
+    m = codes["M"]
+    assert m.verdict == "narrowed"  # an accidental exposure of several people with no error is now excluded
+    assert [c.message for c in m.changes][0] == "changes through the general exclusion `repeats_without_error`"
+    assert m.witnesses[0].incident["exposure"] == "accidental"
+    # 2.1 to 2.4 and 4.1 are unintended only: the exclusion changed, and proved to change nothing for them.
+    for code in ("2.1", "4.1"):
+        assert codes[code].verdict == "equivalent"
+        assert [c.message for c in codes[code].changes][0] == (
+            "reads the general exclusion `repeats_without_error`, which changed; no incident meets this code "
+            "differently (proved)")
+    assert "exclusion" in {s.section for s in report.sections}
+    assert_witnesses_hold(report, g2024, new)
+
+
+def test_a_definition_read_through_another_names_the_way(g2024):
+    """Row 1 reads `adult`, which reads `child`: a change to `child` read only through `adult` says so."""
+    new = edited_pair(("    when     (adult and total_dose >= 3 mSv)\n          or (child and total_dose >= 1 mSv)\n"
+                       "\n  row 1 \"Northern",
+                       "    when     (adult and total_dose >= 3 mSv)\n          or (not adult and total_dose >= 1 mSv)\n"
+                       "\n  row 1 \"Northern"),
+                      ("     age < 18 years otherwise\n", "     age < 17 years otherwise\n"))
+    old = edited_pair(("    when     (adult and total_dose >= 3 mSv)\n          or (child and total_dose >= 1 mSv)\n"
+                       "\n  row 1 \"Northern",
+                       "    when     (adult and total_dose >= 3 mSv)\n          or (not adult and total_dose >= 1 mSv)\n"
+                       "\n  row 1 \"Northern"), name="old")
+    change = by_code(diff(old, new))["1"]
+    assert change.changes[0].message == ("changes through the definition `child` (read through the definition "
+                                         "`adult`)")

@@ -466,3 +466,30 @@ def test_groups_say_an_incident_can_sit_in_several(report):
     assert f"By modality: {said}." in html(out)
     none = "an incident notifiable under several codes in the old version is counted under each; none is here"
     assert none in plain(text(out)) and none[0].upper() + none[1:] in markdown(out) and none in html(out)
+
+
+def test_a_tables_words_and_a_change_through_a_definition(report):
+    """A table's own words (a section of its own) and a code changed through what it reads reach every output."""
+    out = report.model_copy(deep=True)
+    out.sections.insert(0, SectionChange(
+        section="table", name="Unintended exposure", status="changed",
+        changes=[Change(what="note", message="note reworded", old="Our old note.", new="Our new note.")],
+        says=redline("All modalities including nuclear medicine", "All modalities including nuclear medicine therapy")))
+    code = next(c for c in out.codes if c.code == "2.1")
+    code.changes.append(Change(what="through", message="changes through the definition `child`",
+                               old="age < 18 years", new="age < 17 years"))
+    shown = plain(text(out))
+    assert "table Unintended exposure  changed" in shown
+    assert "All modalities including nuclear medicine {+therapy+}" in shown
+    assert "Our [-old-]{+new+} note." in shown
+    assert "changes through the definition `child`" in shown and "now  age < 17 years" in shown
+    md = markdown(out)
+    assert "### Table `Unintended exposure`: changed" in md
+    assert "All modalities including nuclear medicine **therapy**" in md
+    assert "- changes through the definition `child` (was `age < 18 years`; now `age < 17 years`)" in md.replace(
+        "\\`", "`")
+    page = html(out)
+    assert parse(page).problems == []
+    assert "Unintended exposure" in page and "<ins>therapy</ins>" in page.replace("<ins> therapy</ins>",
+                                                                                  "<ins>therapy</ins>")
+    assert "changes through the definition" in page

@@ -5,8 +5,10 @@ Three levels (docs/diff.md):
 1. Structural: rows matched by code (or a rename map), each changed part shown
    as a word-level redline or as a normalised change ("threshold 20% -> 50%",
    "condition dropped: procedural_failure", "imaging_cause: now also
-   hardware_software_failure"), and the other sections (definitions,
-   exclusions, deadlines, authorities, advice).
+   hardware_software_failure"), a code that changes through a definition, a
+   `criteria of` or a general exclusion it reads ("changes through the
+   definition `child`"), and the other sections (the tables' own words,
+   definitions, exclusions, deadlines, authorities, advice).
 2. Semantic: for every code, z3 decides over every complete incident whether
    the new version narrows it, broadens it, both, or neither (equivalent), and
    gives a witness incident for each direction that exists, checked with the
@@ -77,7 +79,9 @@ class Change(BaseModel):
     """One structural change, said in words, with the old and new forms."""
 
     what: str = Field(description="threshold, edge, values, condition added, condition dropped, scope, band, "
-                                  "unless, exclusion, suffix, role, definition, text, ...")
+                                  "unless, exclusion, through (a definition, `criteria of` or general exclusion "
+                                  "the code reads changed), note, interpretation, title, suffix, role, definition, "
+                                  "text, ...")
     message: str
     old: str | None = None
     new: str | None = None
@@ -137,7 +141,8 @@ class CodeChange(BaseModel):
 
 
 class SectionChange(BaseModel):
-    """A change outside the rows: a definition, an exclusion, a deadline, an authority, advice, the header."""
+    """A change outside the rows: a table's own words, a definition, an exclusion, a deadline, an authority,
+    advice, an interpretation."""
 
     section: str
     name: str
@@ -215,6 +220,9 @@ def section_text(node: Any) -> Text | None:
             f"in {', '.join(t.jurisdictions)}: {t.text}" for t in node.texts]
     elif isinstance(node, ast.Interpretation):
         return Text(says=[node.text])
+    elif isinstance(node, ast.Table):
+        lines = ([f"exposure {', '.join(node.exposure)}"] if node.exposure else []) + [
+            f"rows {', '.join(dict.fromkeys(row.code for row in node.rows))}"]
     return Text(says=[t.text for t in getattr(node, "says", ())], rule=lines)
 
 
@@ -364,6 +372,9 @@ def row_changes(old_rows: list[ast.Row], new_rows: list[ast.Row], old: Guidance,
             for change in compare_conditions(getattr(a, part), getattr(b, part), facts, part):
                 change.message = prefix + change.message
                 changes.append(change)
+        for change in note_changes(a.notes, b.notes):
+            change.message = prefix + change.message
+            changes.append(change)
     code = (new_rows or old_rows)[0].code
     before, after = _exclusions_for(old.ast, code), _exclusions_for(new.ast, code)
     for name in sorted(after - before):
@@ -371,6 +382,176 @@ def row_changes(old_rows: list[ast.Row], new_rows: list[ast.Row], old: Guidance,
     for name in sorted(before - after):
         changes.append(Change(what="exclusion", message=f"general exclusion {name} no longer applies", old=name))
     return changes
+
+
+def note_changes(old: Iterable[ast.Text], new: Iterable[ast.Text]) -> list[Change]:
+    """Our notes that were added, removed or reworded (one removed and one added is one note reworded)."""
+    before, after = [t.text for t in old], [t.text for t in new]
+    gone, came = [n for n in before if n not in after], [n for n in after if n not in before]
+    if len(gone) == 1 and len(came) == 1:
+        return [Change(what="note", message="note reworded", old=gone[0], new=came[0])]
+    return ([Change(what="note", message=f"note removed: {n}", old=n) for n in gone]
+            + [Change(what="note", message=f"note added: {n}", new=n) for n in came])
+
+
+def interpretation_changes(old: Iterable[ast.Interpretation], new: Iterable[ast.Interpretation]) -> list[Change]:
+    """The interpretations recorded on one block, by id (each is also listed, with its text, as a section)."""
+    before, after = {i.id: i.text for i in old}, {i.id: i.text for i in new}
+    changes = [Change(what="interpretation", message=f"interpretation {i} removed", old=i) for i in before
+               if i not in after]
+    changes += [Change(what="interpretation", message=f"interpretation {i} added", new=i) for i in after
+                if i not in before]
+    changes += [Change(what="interpretation", message=f"interpretation {i} reworded", old=i, new=i)
+                for i in after if i in before and before[i] != after[i]]
+    return changes
+
+
+def table_changes(a: ast.Table, b: ast.Table) -> list[Change]:
+    """What changed in a table's own clauses: its title, its exposure, our notes and interpretations on it.
+
+    Its regulator's words are compared as a redline beside these (the section's `says`).
+    """
+    changes = []
+    if a.title != b.title:
+        changes.append(Change(what="title", message=f"title: {a.title} -> {b.title}", old=a.title, new=b.title))
+    if set(a.exposure) != set(b.exposure):
+        added, removed = [v for v in b.exposure if v not in a.exposure], [v for v in a.exposure if v not in b.exposure]
+        bits = ([f"now also {', '.join(added)}"] if added else []) + ([f"no longer {', '.join(removed)}"] if removed
+                                                                      else [])
+        changes.append(Change(what="scope", message=f"exposure: {'; '.join(bits)} (for every row of the table)",
+                              old=", ".join(a.exposure) or "all", new=", ".join(b.exposure) or "all"))
+    return changes + note_changes(a.notes, b.notes) + interpretation_changes(a.interpretations, b.interpretations)
+
+
+def _tables_paired(old: ast.Criteria, new: ast.Criteria) -> tuple[dict[str, ast.Table], dict[str, ast.Table]]:
+    """Both versions' tables, keyed alike: by title, and a retitled table by the codes of its rows."""
+    olds, news = {t.title: t for t in old.tables}, {t.title: t for t in new.tables}
+    for title, table in list(news.items()):
+        if title in olds:
+            continue
+        codes = {row.code for row in table.rows}
+        match = next((o for o, other in olds.items() if o not in news and codes & {r.code for r in other.rows}), None)
+        if match is not None:
+            olds[title] = olds.pop(match)
+    return olds, news
+
+
+# ----------------------------------------------------- changes through what a code reads
+
+def dependencies(criteria: ast.Criteria, code: str) -> dict[tuple[str, str], tuple[str, ...]]:
+    """What a code's rule reads beyond its own rows, each with the way it is reached.
+
+    (kind, name) -> via: every definition and `criteria of` its band, `when`
+    and `unless` reach (through each other), and every general exclusion that
+    names it, with what those read in turn. `via` lists what leads there
+    ("the definition `adult`" for `child` read by row 1), nearest first.
+    """
+    definitions = {d.name: d for d in criteria.definitions}
+    rows = _rows_by_code(criteria)
+    roots: list[tuple[Any, tuple[str, ...]]] = []
+    for row in rows.get(code, []):
+        roots += [(part, ()) for part in (row.band, row.when, row.unless) if part is not None]
+    roots += [(c.when, ()) for c in criteria.complementary if c.code == code and c.when is not None]
+    found: dict[tuple[str, str], tuple[str, ...]] = {}
+    for exclusion in criteria.exclusions:
+        if code in exclusion.codes:
+            found[("exclusion", exclusion.name)] = ()
+            if exclusion.when is not None:
+                roots.append((exclusion.when, (_DEPENDENCY["exclusion"](exclusion.name),)))
+    queue = list(roots)
+    while queue:  # breadth first: the shortest way to each
+        node, via = queue.pop(0)
+        for sub in node.walk():
+            if isinstance(sub, ast.Ref) and sub.target == "definition" and sub.name in definitions:
+                key = ("definition", sub.name)
+                if key not in found:
+                    found[key] = via
+                    queue.append((definitions[sub.name].body, via + (_DEPENDENCY["definition"](sub.name),)))
+            elif isinstance(sub, ast.CriteriaOf) and ("criteria of", sub.code) not in found:
+                found[("criteria of", sub.code)] = via
+                queue += [(row.when, via + (_DEPENDENCY["criteria of"](sub.code),))
+                          for row in rows.get(sub.code, []) if row.when is not None]
+    return found
+
+
+# How each kind of dependency is named in a message.
+_DEPENDENCY = {"definition": lambda name: f"the definition `{name}`",
+               "criteria of": lambda code: f"`criteria of {code}`",
+               "exclusion": lambda name: f"the general exclusion `{name}`"}
+
+
+def _dependency_rule(criteria: ast.Criteria, kind: str, name: str) -> Any:
+    """The rule a dependency stands for in one version (None when it has none): a definition's body, the
+    `when` of the rows a `criteria of` names, an exclusion's condition."""
+    if kind == "definition":
+        return next((d.body for d in criteria.definitions if d.name == name), None)
+    if kind == "criteria of":
+        whens = [row.when for row in criteria.rows if row.code == name and row.when is not None]
+        return whens[0] if len(whens) == 1 else (ast.Or(operands=tuple(whens)) if whens else None)
+    return next((e.when for e in criteria.exclusions if e.name == name), None)
+
+
+def through_changes(old: ast.Criteria, new: ast.Criteria, old_code: str | None, new_code: str | None,
+                    facts: dict) -> list[Change]:
+    """A code changed through something it reads: 'changes through the definition `child`', with what moved there.
+
+    Each definition, `criteria of` and general exclusion the code reads (in
+    either version) whose rule differs between the versions gives one `through`
+    change, and its thresholds, edges and conditions as changes of their own
+    (so that a witness can sit on a threshold that moved in a definition). An
+    exclusion that starts or stops naming the code is said elsewhere ("now
+    applies").
+    """
+    reads: dict[tuple[str, str], tuple[str, ...]] = {}
+    for criteria, code in ((new, new_code), (old, old_code)):
+        if code is not None:
+            for key, via in dependencies(criteria, code).items():
+                reads.setdefault(key, via)
+    changes: list[Change] = []
+    for (kind, name), via in reads.items():
+        a, b = _dependency_rule(old, kind, name), _dependency_rule(new, kind, name)
+        if kind == "exclusion" and not (a is not None and b is not None
+                                        and any(e.name == name and old_code in e.codes for e in old.exclusions)
+                                        and any(e.name == name and new_code in e.codes for e in new.exclusions)):
+            continue  # added to the code or taken from it: "general exclusion ... now applies"
+        before, after = (_one_line(a), _one_line(b))
+        if before == after:
+            continue
+        label = _DEPENDENCY[kind](name)
+        where = f" (read through {', '.join(via)})" if via else ""
+        changes.append(Change(what="through", message=f"changes through {label}{where}", old=before, new=after))
+        if a is not None and b is not None and not isinstance(a, ast.Case) and not isinstance(b, ast.Case):
+            for inner in compare_conditions(a, b, facts, "when"):
+                inner.message = f"{label}: {inner.message.removeprefix('when: ')}"
+                changes.append(inner)
+        elif a is not None and b is not None:
+            for branch_a, branch_b in zip(_case_parts(a), _case_parts(b)):
+                for inner in compare_conditions(branch_a, branch_b, facts, "when"):
+                    inner.message = f"{label}: {inner.message.removeprefix('when: ')}"
+                    changes.append(inner)
+    return changes
+
+
+def _one_line(node: Any) -> str | None:
+    """A rule on one line (a definition by cases is printed on several: `; ` between its branches)."""
+    return None if node is None else "; ".join(line.strip() for line in expression(node).splitlines())
+
+
+def _case_parts(node: Any) -> list[Any]:
+    """The conditions and values of a definition by cases, in order, to compare branch by branch."""
+    if not isinstance(node, ast.Case):
+        return [node]
+    return [part for branch in node.branches for part in (branch.value, branch.condition)] + [node.otherwise]
+
+
+def _settle_through(change: "CodeChange") -> None:
+    """Once the verdict is known: a dependency that changed and made no difference is said to be so."""
+    if change.verdict != "equivalent":
+        return
+    for item in change.changes:
+        if item.what == "through":
+            item.message = (item.message.replace("changes through", "reads", 1)
+                            + ", which changed; no incident meets this code differently (proved)")
 
 
 def complementary_changes(a: ast.Complementary, b: ast.Complementary, facts: dict) -> list[Change]:
@@ -947,6 +1128,7 @@ def _section_changes(old: Guidance, new: Guidance) -> list[SectionChange]:
     def texts(a: Any, b: Any) -> Redline | None:
         return redline(_paragraphs(a.says), _paragraphs(b.says))
 
+    pair("table", *_tables_paired(old.ast, new.ast), lambda a, b: (table_changes(a, b), texts(a, b)))
     pair("definition", {d.name: d for d in old.ast.definitions}, {d.name: d for d in new.ast.definitions},
          lambda a, b: (compare_conditions(a.body, b.body, facts, "definition")
                        if not isinstance(a.body, ast.Case) or expression(a.body) != expression(b.body) else [],
@@ -1053,9 +1235,11 @@ def diff(old: Guidance, new: Guidance, renames: dict[str, str] | None = None) ->
             else:
                 change.changes = [Change(what="kind", message="a row in one version, a complementary code in "
                                                               "the other")]
+            change.changes += through_changes(old.ast, new.ast, old_code, new_code, new.vocabulary.facts)
         change.old_text, change.new_text = row_text(a_rows, a_item), row_text(b_rows, b_item)
         _note_irrelevant(semantics, change, old_code, new_code)
         semantic(semantics, change, old_code, new_code if in_new else None)
+        _settle_through(change)
         if status == "changed" and change.verdict == "equivalent" and not (change.changes or change.category
                                                                                or change.says):
             change.status = "unchanged"

@@ -9,7 +9,8 @@ three show the same things in the same order:
    or the old and new texts in full when the text was rewritten), the verdict,
    the proof, and each witness incident with both versions' results;
 3. notifiable under any code, with its witnesses;
-4. the other sections (definitions, exclusions, deadlines, authorities, advice);
+4. the other sections (the tables' own words, definitions, exclusions, deadlines,
+   authorities, advice, interpretations);
 5. the population impact, when the report has one;
 6. the assumptions every verdict rests on.
 
@@ -52,11 +53,11 @@ DIRECTION = {
     "narrowed": "an incident the old version catches and the new one does not",
     "broadened": "an incident the new version catches and the old one does not",
 }
-SECTION_TITLE = {"definition": "Definition", "exclusion": "General exclusion", "deadline": "Deadline",
-                 "authority": "Enforcing authority", "advice": "Advice", "header": "Header",
+SECTION_TITLE = {"table": "Table", "definition": "Definition", "exclusion": "General exclusion",
+                 "deadline": "Deadline", "authority": "Enforcing authority", "advice": "Advice", "header": "Header",
                  "interpretation": "Interpretation"}
 # Changes whose old and new forms are texts, shown as a redline rather than as code.
-TEXT_CHANGES = {"advice", "text"}
+TEXT_CHANGES = {"advice", "text", "note", "title"}
 WIDTH = 110  # where the text output wraps long texts
 
 
