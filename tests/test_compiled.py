@@ -159,3 +159,16 @@ def test_the_table_alone_decides_incidents_with_missing_facts():
     assert engine._slow is None  # a complete incident never builds the three-valued side
     assert engine.evaluate({**complete, "age": None})["codes"] == ["1"]  # 8 mSv meets both thresholds
     assert engine.evaluate({**complete, "age": None, "total_dose": "2 mSv"})["missing"] == ["age"]
+
+
+def test_text_from_the_criteria_cannot_break_the_generated_code():
+    """Row labels and names go into comments of the generated code: a NUL or a line break there must not
+    end the comment or the source (found by the fuzz suite)."""
+    from evaluator import compile_text
+    from evaluator.catalogue import find_criteria
+    path = find_criteria("2024")
+    source = path.read_text(encoding="utf-8").replace('row 1 "England only"', 'row 1 "England\x00 only"')
+    guidance = compile_text(source, "label.irmer", path.parent)
+    assert "England\x00 only" in [row.label for row in guidance.ast.rows]
+    result = guidance.evaluate({"jurisdiction": "England", "exposure": "accidental", "age": 40, "total_dose": "8 mSv"})
+    assert result.codes == ["1"] and "\x00" not in guidance.compiled.source

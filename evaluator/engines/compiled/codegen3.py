@@ -30,6 +30,7 @@ from ...language import ast
 from ...language.check import Checked
 from ..logic import INF, INTERVAL_COMPARE, Interval
 from ..split import ROW_SCOPES
+from .runtime import comment
 
 
 class Codegen3:
@@ -60,7 +61,7 @@ class Codegen3:
     # ------------------------------------------------------------ functions
     def row(self, index: int, row: ast.Row, exclusions: list[ast.Exclusion]) -> list[str]:
         """def row3_<index>(v, r): the row's verdict, as the interpreter's row_verdict."""
-        self.lines, self.depth = [f"def row3_{index}(v, r):  # row {row.name}"], 1
+        self.lines, self.depth = [f"def row3_{index}(v, r):  # row {comment(row.name)}"], 1
         parts = []
         for clause, fact, any_of in ROW_SCOPES:
             allowed = getattr(row, clause)
@@ -110,7 +111,7 @@ class Codegen3:
 
     def complementary(self, index: int, item: ast.Complementary, exclusions: list[ast.Exclusion]) -> list[str]:
         """def comp3_<index>(v, r): (met, missing), as the interpreter's comp_verdict."""
-        self.lines, self.depth = [f"def comp3_{index}(v, r):  # complementary {item.code}"], 1
+        self.lines, self.depth = [f"def comp3_{index}(v, r):  # complementary {comment(item.code)}"], 1
         t, m = self.cond(item.when)
         self.emit(f"when, when_m = {t}, {m}")
         self.excluded(exclusions)
@@ -121,7 +122,7 @@ class Codegen3:
         return self.lines + [""]
 
     def advice(self, index: int, advice: ast.Advice) -> list[str]:
-        self.lines, self.depth = [f"def advice3_{index}(v, r):  # advice {advice.name}"], 1
+        self.lines, self.depth = [f"def advice3_{index}(v, r):  # advice {comment(advice.name)}"], 1
         t, _ = self.cond(advice.when)
         self.emit(f"return {t}")
         return self.lines + [""]

@@ -49,6 +49,15 @@ RUNTIME.update(NONE=NONE, ONCE=(None,), Interval=Interval, and3=and3, or3=or3, n
                GT=gt, DIVIDE=divide, JOIN_TRUTH=join_truth, HULL=hull, DECIDED=decided)
 
 
+def comment(text: str) -> str:
+    r"""Text from a criteria file as a comment of generated code: one line, printable, no NUL.
+
+    >>> print(comment("row 1\x00\nnext"))
+    row 1\x00\nnext
+    """
+    return text.encode("unicode_escape").decode("ascii")
+
+
 def scaled(value: Fraction, scale: int) -> int | Fraction:
     """An exact value on a scale: an int when it falls on the scale, else a fraction."""
     value = value * scale

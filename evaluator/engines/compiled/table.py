@@ -22,7 +22,7 @@ from ...language.units import KINDS, resolve_unit
 from ...language.values import FactInfo
 from .codegen import Codegen
 from .codegen3 import Codegen3
-from .runtime import ComplementaryInfo, RowInfo, Table
+from .runtime import ComplementaryInfo, RowInfo, Table, comment
 from .scales import kind_scales
 from ..split import ROW_SCOPES as SCOPES
 
@@ -38,7 +38,7 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
     lines: list[str] = []
     rows = []
     for i, row in enumerate(criteria.rows):
-        lines.append(f"def row_{i}(v):  # row {row.name}")
+        lines.append(f"def row_{i}(v):  # row {comment(row.name)}")
         scopes = []
         for clause, fact, any_of in SCOPES:
             allowed = getattr(row, clause)
@@ -53,21 +53,21 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
         if row.unless is not None:
             lines.append(f"    if {gen.cond(row.unless)}: return NOT_MET")
         for exclusion in exclusions.get(row.code, ()):
-            lines.append(f"    if {gen.cond(exclusion.when)}: return NOT_MET  # exclusion {exclusion.name}")
+            lines.append(f"    if {gen.cond(exclusion.when)}: return NOT_MET  # exclusion {comment(exclusion.name)}")
         lines += ["    return MET", ""]
         rows.append(RowInfo(i, row.code, row.label, row.band is not None, tuple(scopes)))
     comps = []
     for j, item in enumerate(criteria.complementary):
-        lines.append(f"def comp_{j}(v):  # complementary {item.code}")
+        lines.append(f"def comp_{j}(v):  # complementary {comment(item.code)}")
         lines.append(f"    if not {gen.cond(item.when)}: return False")
         for exclusion in exclusions.get(item.code, ()):
-            lines.append(f"    if {gen.cond(exclusion.when)}: return False  # exclusion {exclusion.name}")
+            lines.append(f"    if {gen.cond(exclusion.when)}: return False  # exclusion {comment(exclusion.name)}")
         lines += ["    return True", ""]
         comps.append(ComplementaryInfo(j, item.code, item.role or "", item.suffix_from, item.suffix_to))
     places = list(facts["jurisdiction"].values) if "jurisdiction" in facts else []
     advice = []
     for k, item in enumerate(criteria.advice):
-        lines += [f"def advice_{k}(v):  # advice {item.name}", f"    return bool({gen.cond(item.when)})", ""]
+        lines += [f"def advice_{k}(v):  # advice {comment(item.name)}", f"    return bool({gen.cond(item.when)})", ""]
         shown = [{"name": item.name, "text": text.text, "jurisdictions": list(text.jurisdictions),
                   "says": [s.text for s in item.says]} for text in item.texts]
         by_place: dict[Any, tuple[dict[str, Any], ...]] = {None: tuple(shown)}
