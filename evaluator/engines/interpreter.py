@@ -36,6 +36,7 @@ from ..language.values import Measure
 from .logic import (B3, INF, INTERVAL_COMPARE, NONE, YES_NO, Interval, Missing, and3, decided, divide, eq, ge, gt,
                     hull, join_truth, missing_if, not3, or3)
 from .plan import Plan, Split, any_met
+from .suffix import suffixed
 
 # The shared semantics (three-valued logic, intervals) and the case-split plan.
 _divide, _ge, _gt, _eq = divide, ge, gt, eq
@@ -487,35 +488,10 @@ class Evaluator:
 
     def prefixed(self, item: ast.Complementary, codes: list[str], rows: tuple[ast.Row, ...],
                  verdicts: list[Verdict], notes: list[str]) -> list[str]:
-        """A complementary code with the suffix of the most relevant notification code."""
-        suffixes = list(codes)
-        if not suffixes:
-            # No criterion is met: the suffix is the exposure category the incident is in,
-            # a banded category first (2.1 by intended dose, 8.2 under-exposure, ...).
-            in_scope = [(row, v) for row, v in zip(rows, verdicts) if v.in_scope is True]
-            banded = list(dict.fromkeys(row.code for row, v in in_scope if row.band is not None and v.band is True))
-            plain = list(dict.fromkeys(row.code for row, v in in_scope if row.band is None))
-            candidates = banded or plain
-            if len(candidates) == 1:
-                suffixes = candidates
-            elif candidates:
-                notes.append(f"{item.code}: add the notification code of the most relevant exposure category "
-                             f"({' or '.join(item.code + c for c in candidates)}); the facts given do not single "
-                             f"one out")
-                return [item.code]
-            else:
-                notes.append(f"{item.code}: add the notification code of the most relevant exposure category; "
-                             f"the facts given do not show which category the incident is in")
-                return [item.code]
-        out = []
-        for code in suffixes:
-            major = int(code.split(".")[0])
-            if item.suffix_from is not None and not (item.suffix_from <= major <= item.suffix_to):
-                notes.append(f"{item.code}{code}: the {item.code} row allows suffix codes {item.suffix_from} to "
-                             f"{item.suffix_to}; {code} is outside that range, but the code is reported rather "
-                             f"than dropped (see docs/interpretations.md)")
-            out.append(item.code + code)
-        return out
+        """A complementary code with the suffix of the most relevant notification code (engines/suffix.py)."""
+        categories = ((row.code, row.band is not None, v.band) for row, v in zip(rows, verdicts)
+                      if v.in_scope is True)
+        return suffixed(item.code, item.suffix_from, item.suffix_to, codes, categories, notes)
 
     def deadlines(self, env: Env, notifiable: B3, notes: list[str]) -> dict[str, dt.date | None]:
         out: dict[str, dt.date | None] = {"notify_by": None, "report_by": None}

@@ -16,6 +16,7 @@ import datetime as dt
 from typing import Any, Callable
 
 from ..logic import B3, NONE, or3
+from ..suffix import suffixed
 from .reader import Reader
 from .runtime import RUNTIME, SCOPE_OUT, ComplementaryInfo, RowInfo, Table, Unknown
 
@@ -226,38 +227,13 @@ class CompiledEngine:
 
     def _prefixed(self, item: ComplementaryInfo, codes: list[str], verdicts: list[tuple[RowInfo, Any]],
                   notes: list[str]) -> list[str]:
-        """A complementary code with the suffix of the most relevant notification code (as the interpreter)."""
-        suffixes = list(codes)
-        if not suffixes:
-            in_scope = []
-            for info, verdict in verdicts:
-                in_scope_, band = (verdict[0], verdict[1]) if type(verdict) is tuple else (verdict.in_scope,
-                                                                                            verdict.band)
-                if in_scope_ is True:
-                    in_scope.append((info, band))
-            banded = list(dict.fromkeys(info.code for info, band in in_scope if info.banded and band is True))
-            plain = list(dict.fromkeys(info.code for info, band in in_scope if not info.banded))
-            candidates = banded or plain
-            if len(candidates) == 1:
-                suffixes = candidates
-            elif candidates:
-                notes.append(f"{item.code}: add the notification code of the most relevant exposure category "
-                             f"({' or '.join(item.code + c for c in candidates)}); the facts given do not single "
-                             f"one out")
-                return [item.code]
-            else:
-                notes.append(f"{item.code}: add the notification code of the most relevant exposure category; "
-                             f"the facts given do not show which category the incident is in")
-                return [item.code]
-        out = []
-        for code in suffixes:
-            major = int(code.split(".")[0])
-            if item.suffix_from is not None and not (item.suffix_from <= major <= item.suffix_to):
-                notes.append(f"{item.code}{code}: the {item.code} row allows suffix codes {item.suffix_from} to "
-                             f"{item.suffix_to}; {code} is outside that range, but the code is reported rather "
-                             f"than dropped (see docs/interpretations.md)")
-            out.append(item.code + code)
-        return out
+        """A complementary code with the suffix of the most relevant notification code (engines/suffix.py)."""
+        categories = []
+        for info, verdict in verdicts:
+            in_scope, band = (verdict[0], verdict[1]) if type(verdict) is tuple else (verdict.in_scope, verdict.band)
+            if in_scope is True:
+                categories.append((info.code, info.banded, band))
+        return suffixed(item.code, item.suffix_from, item.suffix_to, codes, categories, notes)
 
     def _advice(self, values: dict[str, Any], jurisdiction: Any) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
