@@ -36,6 +36,7 @@ from ..language.values import Measure
 from .logic import (B3, INF, INTERVAL_COMPARE, NONE, YES_NO, Interval, Missing, and3, decided, divide, eq, ge, gt,
                     hull, join_truth, missing_if, not3, or3)
 from .plan import Plan, Split, any_met
+from .split import agree
 from .suffix import suffixed
 
 # The shared semantics (three-valued logic, intervals) and the case-split plan.
@@ -257,16 +258,9 @@ class Engine:
         kept = split.cases(env.values)
         if not kept:
             return None
-        outcome: set[B3] = set()
         names = [choice.fact for choice in kept]
-        for combination in itertools.product(*(choice.values for choice in kept)):
-            result = decide(env.extended(dict(zip(names, combination))))
-            if result is None:
-                return None
-            outcome.add(result)
-            if len(outcome) > 1:
-                return None
-        return outcome.pop()
+        return agree(decide(env.extended(dict(zip(names, combination))))
+                     for combination in itertools.product(*(choice.values for choice in kept)))
 
 
 # Node type -> rule, for conditions and for numbers: tables, not if-chains.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 SPLIT_BUDGET = 1024  # the most cases a split enumerates for one decision
 SCOPE_FACTS = ("exposure", "modality", "jurisdiction")  # every row is scoped by them
@@ -78,6 +78,23 @@ class Split:
 _NOTHING = object()
 
 
+def agree(results: Iterable[Any]) -> Any:
+    """The answer every case gives, or None as soon as one case is undecided or two cases differ.
+
+    >>> agree([True, True]), agree([True, False]), agree([False, None]), agree([])
+    (True, None, None, None)
+    """
+    outcome: Any = _NOTHING
+    for result in results:
+        if result is None:
+            return None
+        if outcome is _NOTHING:
+            outcome = result
+        elif result != outcome:
+            return None
+    return None if outcome is _NOTHING else outcome
+
+
 def any_met(split: Split, known: Mapping[str, Any], options: Mapping[str, tuple],
             met: Callable[[int, list[str], tuple], Any]) -> Any:
     """Whether some part of the split's decision is met whatever its unknown facts are: True, False, or
@@ -129,21 +146,15 @@ def any_met(split: Split, known: Mapping[str, Any], options: Mapping[str, tuple]
         always_unmet = always_unmet and answers == {False}
     if always_unmet:
         return False
-    outcome: Any = _NOTHING
     parts = [(relevant, memo[index]) for index, relevant in enumerate(reads)]
-    for combination in itertools.product(*(range(len(v)) for v in values)):
-        result = False
+
+    def case(combination: tuple) -> Any:
+        result: Any = False
         for relevant, answers_of in parts:
             found = answers_of[tuple(combination[i] for i in relevant)]
             if found is True:
-                result = True
-                break
+                return True
             if found is None:
                 result = None
-        if result is None:
-            return None
-        if outcome is _NOTHING:
-            outcome = result
-        elif result != outcome:
-            return None
-    return outcome
+        return result
+    return agree(case(c) for c in itertools.product(*(range(len(v)) for v in values)))

@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any, Callable, Mapping
 
 from ..logic import B3, INF, NONE, Interval, Missing
-from ..split import Split, any_met
+from ..split import Split, agree, any_met
 from .runtime import Table, Unknown
 
 
@@ -80,16 +80,8 @@ class CompiledSplit:
         if not kept:
             return None
         names = [choice.fact for choice in kept]
-        outcome: B3 | object = _NOTHING
-        for combination in itertools.product(*(self.cases[name] for name in names)):
-            result = decide(*self.assign(values, names, combination))
-            if result is None:
-                return None
-            if outcome is _NOTHING:
-                outcome = result
-            elif result != outcome:
-                return None
-        return outcome  # type: ignore[return-value]
+        return agree(decide(*self.assign(values, names, combination))
+                     for combination in itertools.product(*(self.cases[name] for name in names)))
 
     @staticmethod
     def assign(values: dict[str, Any], names: list[str], combination: tuple) -> tuple[dict[str, Any],
@@ -104,8 +96,6 @@ class CompiledSplit:
                 regions[name] = region
         return case, regions
 
-
-_NOTHING = object()
 
 
 def _assignment(value: Any, scale: int, direct: bool) -> tuple[Any, Interval | None]:
