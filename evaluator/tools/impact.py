@@ -6,14 +6,15 @@ several values separated by `;`). Every row is accounted for: evaluated under
 both versions, or refused with its reason.
 
 >>> from evaluator import load_criteria
->>> rows = [{"id": "A", "jurisdiction": "England", "exposure": "unintended", "modality": "interventional",
-...          "tissue_reaction": "transient_erythema", "intended_dose": "1 mSv", "total_dose": "1 mSv"},
+>>> rows = [{"id": "A", "jurisdiction": "England", "exposure": "unintended", "modality": "radiotherapy_imaging",
+...          "imaging_cause": "hardware_software_failure", "fraction_images": 3, "age": 40,
+...          "intended_dose": "0.1 mSv", "total_dose": "0.1 mSv"},
 ...         {"id": "B", "jurisdiction": "England", "exposure": "accidental", "total_dose": "8 mSv"}]
 >>> impact = population(load_criteria("2023"), load_criteria("2024"), rows, "two incidents")
 >>> impact.became_notifiable, impact.stopped_being_notifiable, impact.unchanged
 (1, 0, 1)
 >>> impact.codes[0].old, impact.codes[0].new, impact.codes[0].examples
-('(none)', '3', ['A'])
+('(none)', '4.2a', ['A'])
 """
 
 from __future__ import annotations
