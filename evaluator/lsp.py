@@ -48,7 +48,8 @@ from typing import Any, Callable, Iterable
 
 from cattrs import transform_error
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest, JsonRpcParseError
+from pygls.exceptions import (JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest, JsonRpcMethodNotFound,
+                              JsonRpcParseError)
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.uris import from_fs_path, to_fs_path
@@ -620,12 +621,31 @@ class IrmerProtocol(LanguageServerProtocol):
     pygls drops a request whose params it cannot read (none, or of the wrong
     shape), and one that is not JSON-RPC at all, without a word: the client
     would wait for ever. Here each gets a JSON-RPC error naming what is wrong
-    (Invalid Params, -32602; Invalid Request, -32600); so does a request after
-    `shutdown`, as the protocol asks. A notification has no answer, so a bad
-    one is only logged.
+    (Invalid Params, -32602; Invalid Request, -32600: not JSON-RPC 2.0, an id
+    that is not a number, a text or null; Method Not Found, -32601: a method
+    the server lacks, whatever its params); so does a request after `shutdown`,
+    as the protocol asks. A notification has no answer, so a bad one is only
+    logged.
     """
 
     def structure_message(self, data: Any) -> Any:
+        if isinstance(data, dict) and "method" in data and "id" in data:  # a request: it gets an answer
+            ident = data["id"]
+            readable = ident is None or (isinstance(ident, (str, int)) and not isinstance(ident, bool))
+            method = data["method"]
+            if data.get("jsonrpc") != "2.0" or not readable or not isinstance(method, str):
+                why = ("not JSON-RPC 2.0" if data.get("jsonrpc") != "2.0" else
+                       "an id is a number, a text or null" if not readable else "a method is a text")
+                self.refuse(ident if readable else None, JsonRpcInvalidRequest(f"Invalid Request: {why}"))
+                return REFUSED
+            kind = self.get_message_type(method)
+            notification = kind is not None and kind.__name__.endswith("Notification")
+            if notification or (method not in self.fm.builtin_features and method not in self.fm.features):
+                # Whatever its params: the server has no such method (pygls would first fail on the params),
+                # or it is a notification (`$/setTrace`), which has no answer as a request would.
+                self.refuse(ident, JsonRpcMethodNotFound(
+                    f"Method Not Found: {method or '(empty)'}" + (" is a notification" if notification else "")))
+                return REFUSED
         try:
             return super().structure_message(data)
         except JsonRpcException as error:

@@ -12,16 +12,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import Phase
 
-KNOWN: dict[str, str] = {
-    "lsp-odd-requests": "issue 7 item 7: requests with \"jsonrpc\": \"1.0\", with an id that is a list or an object, "
-                        "and `$/cancelRequest` or `$/setTrace` sent with an id get no response at all (evaluator/lsp.py "
-                        "IrmerProtocol: answer Invalid Request, id null when the id is not valid; MethodNotFound for $/)",
-    "lsp-unknown-method": "issue 7 item 7: a request for a method the server lacks, without params (`foo`, "
-                          "`$/unknown`), or with params not of its LSP type (`textDocument/completion` with {}), is "
-                          "answered Invalid Params (-32602) with a Python message "
-                          "(\"JsonRPCRequestMessage.__init__() missing 1 required positional argument\") instead of "
-                          "Method Not Found (-32601) (evaluator/lsp.py IrmerProtocol.structure_message)",
-}
+KNOWN: dict[str, str] = {}
 
 
 def known_marks(*names: str) -> list[pytest.MarkDecorator]:
