@@ -58,13 +58,23 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.enviro
 # ------------------------------------------------------------------ sharing among workers
 
 # Modules whose module-scoped fixture is expensive enough that every worker building its own
-# copy would cost more than running the module on one worker: pytest-xdist's loadgroup keeps
-# each group on one worker (the group is ignored without xdist).
+# copy would cost more than running the module on one worker: under `--dist loadgroup` each group
+# runs on one worker (the groups mean nothing without xdist).
 SHARED_FIXTURES = {
     "test_lsp.py": "lsp-server",                    # one language server process, its documents open
     "test_language_server.py": "lsp-fuzz-server",   # the fuzz suite's language server
     "test_packaging.py": "installed-wheel",         # a wheel built and installed in a fresh venv
+    "test_spark.py": "spark",                       # one Spark session (a JVM) and its evaluated table
 }
+
+
+def xdist_scope(nodeid: str) -> str | None:
+    """The group a test runs in (None: a unit of its own), from its module's file name.
+
+    >>> xdist_scope("tests/test_spark.py::test_spark_agrees_with_python"), xdist_scope("tests/test_cli.py::test_x")
+    ('spark', None)
+    """
+    return SHARED_FIXTURES.get(nodeid.split("::", 1)[0].rsplit("/", 1)[-1])
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the marks to name the groups
@@ -73,6 +83,27 @@ def pytest_collection_modifyitems(items):
         group = SHARED_FIXTURES.get(item.path.name)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """loadgroup's scheduler, grouping by SHARED_FIXTURES itself.
+
+    pytest-xdist (3.8) names a test's group by appending `@group` to `item._nodeid`, which
+    pytest 9.2 no longer reads (a node's id is `item._id`): every test became a group of its
+    own, and each worker started its own Spark session and language server. The scheduler
+    runs in the controlling process, which sees only node ids, so it reads the group from the
+    module's file name (a suffix, where xdist still adds one, is honoured too).
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_scope(nodeid) or super()._split_scope(nodeid)
+
+    return ModuleGroups(config, log)
 
 
 @pytest.fixture(scope="session")

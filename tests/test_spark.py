@@ -29,7 +29,6 @@ from evaluator import load_criteria  # noqa: E402
 from evaluator.engines.columnar import RESULT_COLUMNS, Summary, evaluate_table, rows_to_table  # noqa: E402
 
 G2024 = load_criteria("2024")
-pytestmark = pytest.mark.xdist_group("spark")  # one worker, so one Spark session, under `make test`'s -n auto
 
 
 @pytest.fixture(scope="module")
