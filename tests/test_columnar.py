@@ -51,14 +51,28 @@ def test_every_value_as_text_gives_the_same_answers():
     assert not differences(out.to_pylist(), incidents)
 
 
+DATED = [{"id": str(n), "jurisdiction": "Wales", "exposure": "accidental", "discovered_on": day}
+         for n, day in enumerate(["2023-04-19", "2024-08-27", "2024-08-28", "2022-01-01", None])]
+
+
 def test_both_versions_are_chosen_by_discovered_on():
-    rows = [{"id": str(n), "jurisdiction": "Wales", "exposure": "accidental", "discovered_on": day}
-            for n, day in enumerate(["2023-04-19", "2024-08-27", "2024-08-28", "2022-01-01", None])]
-    out = evaluate_table(rows_to_table(rows))
+    out = evaluate_table(rows_to_table(DATED))
     assert out.column("criteria").to_pylist() == ["irmer-2023-04-19", "irmer-2023-04-19", "irmer-2024-08-28",
                                                   "irmer-2023-04-19", "irmer-2024-08-28"]
     assert out.column("notify_by").to_pylist()[:3] == [dt.date(2023, 5, 3), dt.date(2024, 9, 10),
                                                       dt.date(2024, 9, 11)]
+
+
+def test_a_version_chosen_by_date_or_by_the_caller_is_one_compiled_query(monkeypatch):
+    """The query for a version is compiled once (and kept on disk) however the version was chosen."""
+    from evaluator.engines import columnar
+    monkeypatch.setattr(columnar, "_QUERIES", {})
+    by_date = evaluate_table(rows_to_table(DATED))
+    fixed = evaluate_table(rows_to_table(DATED), criteria=G2024)
+    assert {key[0] for key in columnar._QUERIES} == {G2023.version, G2024.version}
+    assert len(columnar._QUERIES) == 2
+    later = [n for n, version in enumerate(by_date.column("criteria").to_pylist()) if version == G2024.version]
+    assert [fixed.column("codes")[n] for n in later] == [by_date.column("codes")[n] for n in later]
 
 
 # ------------------------------------------------------------------ numeric columns and units

@@ -437,6 +437,22 @@ _QUERIES: dict[tuple, str | None] = {}  # compiled SQL by (version, column types
 SPLIT_IN_SQL_FROM = 2000  # from this many rows that need the case split, DuckDB makes it in SQL
 
 
+def version_view(prefix: str, version: str) -> str:
+    """The name of the view of one version's rows.
+
+    Named for the version, not for its place among the versions a table uses,
+    so the query compiled for it (which names the view, and is kept on disk by
+    query_for) is the same whether each row's date chose the version or the
+    caller did.
+
+    >>> version_view("_irmer_source", "irmer-2024-08-28")
+    '_irmer_source_irmer_2024_08_28_02aac7'
+    """
+    import hashlib
+    readable = re.sub(r"[^0-9A-Za-z]", "_", version)[:40]
+    return f"{prefix}_{readable}_{hashlib.sha256(version.encode()).hexdigest()[:6]}"
+
+
 def query_for(guidance: Any, types: Mapping[str, str], units: Mapping[str, str], keep: list[str],
               source: str, refine: bool, dialect: str, form: str = "lambda") -> str | None:
     """The SQL for one version over `source` (None when the criteria do not compile to SQL), cached."""
@@ -471,8 +487,8 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
                     f"FROM _irmer_input")
     parts = []
     python_rows: list[int] = []
-    for n, (version, guidance) in enumerate(chosen.items()):
-        source = f"_irmer_source_{n}"
+    for version, guidance in chosen.items():
+        source = version_view("_irmer_source", version)
         con.execute(f"CREATE TEMP VIEW {source} AS SELECT * FROM _irmer_source WHERE {VERSION} = '{version}'")
         sql = query_for(guidance, prepared.types, units, prepared.keep, source, refine=split == "sql",
                         dialect="duckdb")
@@ -541,7 +557,7 @@ def _split_in_sql(con: Any, chosen: Mapping[str, Any], prepared: Prepared, units
                 f"(SELECT {ROW} FROM ({union}) WHERE NOT {FALLBACK} AND {UNDECIDED}) u ON s.{ROW} = u.{ROW}")
     tables = []
     for n, (version, guidance) in enumerate(chosen.items()):
-        source = f"_irmer_split_source_{n}"
+        source = version_view("_irmer_split_source", version)
         con.execute(f"CREATE TEMP VIEW {source} AS SELECT * FROM _irmer_split_source WHERE {VERSION} = '{version}'")
         sql = query_for(guidance, prepared.types, units, prepared.keep, source, refine=True, dialect="duckdb",
                         form="explode")

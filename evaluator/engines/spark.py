@@ -23,7 +23,7 @@ import sqlglot
 
 from ..language.incident import ENVELOPE
 from .columnar import (_BAD_LINE, RESULT_TYPES, ROW, SUMMARY_KEY, VERSION, Summary, TableError, _attach,
-                       _unknown_columns, python_results, query_for, to_arrow, version_sql)
+                       _unknown_columns, python_results, query_for, to_arrow, version_sql, version_view)
 from .sql import FALLBACK, RESULT_COLUMNS, UNDECIDED
 
 APP = "irmer"
@@ -99,8 +99,8 @@ def evaluate_spark(table: Any, *, criteria: Any, units: Mapping[str, str], spark
     frame.createOrReplaceTempView("_irmer_source")
     parts = []
     python_only: list[str] = []
-    for n, (version, guidance) in enumerate(chosen.items()):
-        view = f"_irmer_source_{n}"
+    for version, guidance in chosen.items():
+        view = version_view("_irmer_source", version)
         spark.sql(f"SELECT * FROM _irmer_source WHERE {VERSION} = '{version}'").createOrReplaceTempView(view)
         sql = query_for(guidance, types, units, keep, view, refine=case_split == "sql", dialect="spark")
         if sql is None:
