@@ -6,7 +6,10 @@ this test fails: on boundary-biased random incidents (every threshold of both
 versions and just beside it, relative thresholds exactly on their multiple,
 mixed units, missing facts, odd spellings), both versions, the whole result
 but the explanation must agree. `IRMER_DIFFERENTIAL=N` sets the number per
-version (10,000 here; bench/bench_engine.py runs 200,000).
+version: 4,000 here, enough that every verdict, every row's code and every
+complementary letter of both versions is reached several times over (each is
+first reached within a thousand; test_the_slices_reach_every_code checks it),
+and bench/bench_engine.py runs 200,000.
 """
 
 from __future__ import annotations
@@ -26,8 +29,13 @@ from evaluator.engines.compiled import FIELDS, CompiledEngine
 from evaluator.language.incident import IncidentError
 from evaluator.result import Result
 
-PER_VERSION = int(os.environ.get("IRMER_DIFFERENTIAL", "10000"))
+PER_VERSION = int(os.environ.get("IRMER_DIFFERENTIAL", "4000"))
 SLICES = 8  # the incidents of a version in slices, so that the test runs in parallel (pytest-xdist)
+
+
+def sliced(version: str, part: int) -> list[dict]:
+    """The random incidents of one slice of a version."""
+    return list(incidents(PER_VERSION // SLICES, seed=part * 7919 + (2023 if version == "2023" else 2024)))
 
 
 def disagreements(guidance, batch) -> list[str]:
@@ -47,10 +55,22 @@ def disagreements(guidance, batch) -> list[str]:
 @pytest.mark.parametrize("part", range(SLICES))
 def test_the_engines_agree_on_random_incidents(version, part):
     guidance = load_criteria(version)
-    size = PER_VERSION // SLICES
-    batch = list(incidents(size, seed=part * 7919 + (2023 if version == "2023" else 2024)))
+    batch = sliced(version, part)
     found = disagreements(guidance, batch)
-    assert not found, f"{len(found)} of {size} incidents differ, such as:\n" + "\n".join(found[:5])
+    assert not found, f"{len(found)} of {len(batch)} incidents differ, such as:\n" + "\n".join(found[:5])
+
+
+@pytest.mark.parametrize("version", ["2023", "2024"])
+def test_the_slices_reach_every_code(version):
+    """The incidents the engines are compared on reach every verdict, every row's code and every
+    complementary code of the version (its letter, with some suffix: V2.1, V3)."""
+    guidance = load_criteria(version)
+    results = [guidance.evaluate(i) for part in range(SLICES) for i in sliced(version, part)]
+    assert {r.notifiable for r in results} == {True, False, None}
+    met = {code for r in results for code in r.codes}
+    rows = {row.code for row in guidance.ast.rows}
+    assert rows - met == set()
+    assert {code[0] for code in met - rows} == {item.code for item in guidance.ast.complementary}
 
 
 def test_the_incidents_reach_every_outcome():
