@@ -171,19 +171,37 @@ class Source:
             return
         # Not a value on its own: JSON Lines whose first lines are broken, when a later line is an
         # incident on its own; else one value over several lines.
-        pending, size = [first], len(first)
-        while size <= MAX_ITEM_BYTES:
+        # Lines read ahead past the size limit (or one line over it) cannot be one value within the
+        # limit: they are JSON Lines, each refused or read on its own. A line over the limit is kept
+        # as a marker (None), not in memory.
+        pending: list[bytes | None] = [first]
+        size = len(first)
+        if size > MAX_ITEM_BYTES and not first.endswith(b"\n"):
+            while first and not first.endswith(b"\n"):
+                first = self.stream.readline(CHUNK)
+            self.shape = "lines"
+            self._items = self._lines_after([None])
+            return
+        while True:
             raw = self.stream.readline(MAX_ITEM_BYTES + 1)
             if not raw:
                 break
-            pending.append(raw)
-            size += len(raw)
-            if raw.strip():
+            if len(raw) > MAX_ITEM_BYTES and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):  # skip the rest of the line
+                    raw = self.stream.readline(CHUNK)
+                pending.append(None)
+                size = MAX_ITEM_BYTES + 1
+            else:
+                pending.append(raw)
+                size += len(raw)
+            candidate = None
+            if pending[-1] is not None and raw.strip():
                 candidate = self._decode_line(raw, self.line + len(pending) - 1)
-                if candidate.error is None and isinstance(candidate.value, dict):
-                    self.shape = "lines"
-                    self._items = self._lines_after(pending)
-                    return
+            if size > MAX_ITEM_BYTES or (candidate is not None and candidate.error is None
+                                         and isinstance(candidate.value, dict)):
+                self.shape = "lines"
+                self._items = self._lines_after(pending)
+                return
         self.shape = "object"
         self._items = iter([self._whole(b"".join(pending) + self.stream.read(MAX_ITEM_BYTES + 1))])
 
@@ -249,12 +267,14 @@ class Source:
                 continue
             yield self._decode_line(raw, number)
 
-    def _lines_after(self, pending: list[bytes]) -> Iterator[Item]:
+    def _lines_after(self, pending: list[bytes | None]) -> Iterator[Item]:
         """JSON Lines whose first lines were read ahead: those, then the rest."""
         number = self.line - 1
         for raw in pending:
             number += 1
-            if raw.strip():
+            if raw is None:
+                yield Item(error=f"line {number} is longer than {MAX_ITEM_BYTES:,} bytes", line=number)
+            elif raw.strip():
                 yield self._decode_line(raw, number)
         self.line = number + 1
         yield from self._lines(None)

@@ -63,6 +63,21 @@ def test_a_bad_line_gets_an_error_and_the_batch_goes_on(tmp_path, bad, words, st
     assert middle["error"] is not None and words in json.dumps(middle["error"]), middle["error"]
 
 
+@pytest.mark.parametrize("first", [b"not json", b"{broken"], ids=["not-json", "broken"])
+@pytest.mark.parametrize("stdin", [True, False], ids=["stdin", "file"])
+def test_bad_first_lines_then_a_line_too_long_are_each_a_result(tmp_path, first, stdin):
+    """Before the first good line, the reader cannot yet tell JSON Lines from one value written over
+    several lines; a line over the size limit cannot belong to such a value, so it is a line too."""
+    long = b'{"id": "x", "description": "' + b"a" * 1_100_000 + b'"}'
+    data = b"\n".join([first, long, line(id="after")]) + b"\n"
+    process = run(data, stdin=stdin, tmp_path=tmp_path)
+    assert process.returncode == 1
+    bad, too_long, after = outputs(process)
+    assert "not valid JSON" in json.dumps(bad["error"])
+    assert "line 2 is longer than" in json.dumps(too_long["error"]), too_long["error"]
+    assert (after["id"], after["codes"]) == ("after", ["1"])
+
+
 def test_a_lone_surrogate_in_an_id_is_written_as_its_escape():
     """A lone surrogate is not a character: an id holding one is carried as its escape (docs/incidents.md)."""
     data = b"\n".join([line(id="a"), b'{"id": "\\ud800", "jurisdiction": "Wales", "exposure": "accidental"}',

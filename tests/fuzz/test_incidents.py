@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from evaluator import load_criteria, load_vocabulary
 from evaluator.cli import main
 from evaluator.language.incident import IncidentError
+from evaluator.language.limits import MAX_NUMBER_LENGTH
 from evaluator.language.units import BOOL, ENUM, KINDS, SET, resolve_unit
 from evaluator.result import Result
 
@@ -327,7 +328,7 @@ def reference(text: str) -> tuple[str, Fraction | None]:
         return "malformed", None
     sign, whole, fraction, exponent = match.group(1), match.group(2), match.group(3) or "", match.group(4)
     digits = (whole + fraction).lstrip("0")
-    if len(exponent or "") > 6 or len(digits) > 30:
+    if len(text) > MAX_NUMBER_LENGTH or len(exponent or "") > 6 or len(digits) > 30:
         return "beyond", None
     power = int(exponent or 0) - len(fraction)
     size = len(digits) + power - 1  # the power of ten of the first significant digit
