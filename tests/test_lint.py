@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 
 from evaluator import load_vocabulary
-from evaluator.tools.lint import RULES, Finding, code_key, edge_words, lint, witness_text
+from evaluator.tools.lint import RULES, Finding, Linter, code_key, edge_words, lint, witness_text
 from evaluator.load import compile_file, shipped_files
 from evaluator.result import Result
 
@@ -65,14 +65,66 @@ def move(first: str, before: str) -> Edit:
     return edit
 
 
-def make(folder: Path, *edits: Edit) -> Path:
+def edited(*edits: Edit) -> str:
     text = SHIPPED
     for edit in edits:
         text = edit(text)
+    return text
+
+
+def make(folder: Path, *edits: Edit, name: str = CRITERIA) -> Path:
     shutil.copy(ROOT / "criteria" / VOCABULARY, folder / VOCABULARY)
-    path = folder / CRITERIA
-    path.write_text(text, encoding="utf-8")
+    path = folder / name
+    path.write_text(edited(*edits), encoding="utf-8")
     return path
+
+
+# ------------------------------------------------------------------ drafts, each linted once
+
+class Drafts:
+    """Edited copies of the 2024 file, each written once (per test worker) in a folder of its own.
+
+    Tests that read the same draft get the same file, so they share its lint
+    (about a second of z3 work): `draft.irmer` is linted from its folder (as the
+    docs show it), a file named as the shipped one from the checkout.
+    """
+
+    def __init__(self, base: Path):
+        self.base = base
+        self.made: dict[tuple[str, str], Path] = {}
+
+    def __call__(self, *edits: Edit, name: str = CRITERIA) -> Path:
+        key = (edited(*edits), name)
+        if key not in self.made:
+            folder = self.base / str(len(self.made))
+            folder.mkdir()
+            self.made[key] = make(folder, *edits, name=name)
+        return self.made[key]
+
+
+@pytest.fixture(scope="module")
+def drafts(tmp_path_factory) -> Drafts:
+    return Drafts(tmp_path_factory.mktemp("drafts"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _lint_each_file_once():
+    """Lint is a function of the file (its path, the name it is shown by, its text and its vocabulary's):
+    the first test to lint a file runs the Linter, and the tests after it read that Linter's findings,
+    through lint() and `irmer lint` alike."""
+    done: dict[tuple, Linter] = {}
+    run = Linter.run
+
+    def once(self: Linter) -> Linter:
+        guidance = self.guidance
+        key = (str(getattr(guidance, "path", None)), guidance.name, guidance.source, guidance.vocabulary.source)
+        if key not in done:
+            done[key] = run(self)
+        return done[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Linter, "run", once)
+        yield
 
 
 def line_of(path: Path, text: str, nth: int | None = None) -> int:
@@ -185,8 +237,9 @@ def normalise(text: str, folder: Path) -> str:
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES])
-def test_each_rule_finds_its_mistake(tmp_path, case):
-    path = make(tmp_path, *case.edits)
+def test_each_rule_finds_its_mistake(drafts, monkeypatch, case):
+    path = drafts(*case.edits, name="draft.irmer")
+    monkeypatch.chdir(path.parent)
     expected_line = line_of(path, case.line, case.nth)
     guidance = compile_file(path)  # the broken file is valid: lint, not the checker, finds the problem
     found = shown(lint(guidance))
@@ -247,9 +300,9 @@ def test_the_cli_on_the_shipped_files(cli):
 
 # ----------------------------------------------------------------- allows
 
-def test_an_allow_in_the_row_accepts_its_finding(cli, tmp_path):
+def test_an_allow_in_the_row_accepts_its_finding(cli, drafts):
     allow = '  row 2.1\n    allow code_order "kept beside 2.3 for this test"\n'
-    path = make(tmp_path, MOVE_2_1, replace("  row 2.1\n", allow))
+    path = drafts(MOVE_2_1, replace("  row 2.1\n", allow))
     (finding,) = [f for f in lint(compile_file(path)) if f.rule == "code_order"]
     assert finding.allowed == "kept beside 2.3 for this test"
     result = cli("lint", str(path))
@@ -283,8 +336,8 @@ def test_an_allow_with_a_misspelt_rule(tmp_path):
     assert found[0].hint == "did you mean `band_edge`?"
 
 
-def test_an_allow_that_accepts_nothing_is_noted(cli, tmp_path):
-    path = make(tmp_path, GAP)
+def test_an_allow_that_accepts_nothing_is_noted(cli, drafts):
+    path = drafts(GAP)
     result = cli("lint", str(path))
     line = line_of(path, '    allow band_edge "' + SHIPPED.split('    allow band_edge "')[1].split("\n")[0])
     assert f"{CRITERIA}:{line}:5: note: `allow band_edge` accepts no finding" in result.stdout
@@ -292,8 +345,8 @@ def test_an_allow_that_accepts_nothing_is_noted(cli, tmp_path):
 
 # ----------------------------------------------------------- text and JSON
 
-def test_text_output_form(cli, tmp_path):
-    path = make(tmp_path, GAP)
+def test_text_output_form(cli, drafts):
+    path = drafts(GAP)
     lines = cli("lint", str(path)).stdout.splitlines()
     head = HEAD.match(lines[0])
     assert head and head["rule"] == "band_gap" and head["severity"] == "error"
@@ -306,11 +359,11 @@ GOLDEN = {"gap": (GAP,), "never-fires": (NEVER,), "order-units-text": (MOVE_2_1,
 
 
 @pytest.mark.parametrize("name", list(GOLDEN))
-def test_lint_golden(cli, tmp_path, name):
-    path = make(tmp_path, *GOLDEN[name])
+def test_lint_golden(cli, drafts, name):
+    path = drafts(*GOLDEN[name])
     result = cli("lint", str(path))
     assert "Traceback" not in result.stdout + result.stderr
-    check_golden(f"lint/{name}.txt", normalise(result.stdout, tmp_path))
+    check_golden(f"lint/{name}.txt", normalise(result.stdout, path.parent))
 
 
 def validate(records: list[dict]) -> None:
@@ -323,8 +376,8 @@ def test_the_schema_names_every_rule():
     assert set(rules) == set(RULES) | {"check"}
 
 
-def test_json_output(cli, tmp_path):
-    broken = make(tmp_path, OVERLAP)
+def test_json_output(cli, drafts):
+    broken = drafts(OVERLAP)
     result = cli("lint", "--format", "json", "criteria/irmer-2024-08-28.irmer", str(broken))
     assert result.exit_code == 1
     records = json.loads(result.stdout)
@@ -349,11 +402,10 @@ def test_json_for_a_file_that_does_not_check(cli, tmp_path):
 
 # ------------------------------------------------------------- exit status
 
-def test_exit_status(cli, tmp_path):
-    warnings_only = make(tmp_path, MOVE_2_1)
+def test_exit_status(cli, drafts):
+    warnings_only = drafts(MOVE_2_1)
     assert cli("lint", str(warnings_only)).exit_code == 0
-    (tmp_path / "b").mkdir()
-    error = make(tmp_path / "b", GAP)
+    error = drafts(GAP)
     assert cli("lint", str(error)).exit_code == 1
     assert cli("lint", str(warnings_only), str(error)).exit_code == 1
 
@@ -442,12 +494,11 @@ def test_the_docs_quote_lint_for_most_rules():
 
 @pytest.mark.parametrize("edits", [pytest.param(edits, id="+".join(str(doc_rule(q)) for q in quoted))
                                    for edits, quoted in DOC_DRAFTS.items()])
-def test_the_messages_in_the_docs_are_what_lint_prints(cli, tmp_path, monkeypatch, edits):
+def test_the_messages_in_the_docs_are_what_lint_prints(cli, drafts, monkeypatch, edits):
     quoted_blocks = DOC_DRAFTS[edits]
     assert edits is not None, f"docs/authoring.md quotes lint for a rule this test has no edits for:\n{quoted_blocks}"
-    path = make(tmp_path, *edits)
-    path.rename(tmp_path / "draft.irmer")
-    monkeypatch.chdir(tmp_path)
+    path = drafts(*edits, name="draft.irmer")
+    monkeypatch.chdir(path.parent)
     printed = set(cli("lint", "draft.irmer").stdout.splitlines())
     for quoted in quoted_blocks:
         for line in quoted.splitlines():
