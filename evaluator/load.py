@@ -294,6 +294,16 @@ class Guidance:
                         message=f"example {example.title!r}: `{expectation.field}` is not a date of the result",
                         span=expectation.span,
                         hint=f"did you mean `{close[0]}`?" if close else f"dates are: {', '.join(DEADLINES)}"))
+                if expectation.what == "routes":
+                    routes = [route.name for route in self.ast.routes]
+                    for name in expectation.items:
+                        if name not in routes:
+                            close = difflib.get_close_matches(name, routes, n=1)
+                            diagnostics.append(Diagnostic(
+                                message=f"example {example.title!r} expects route {name}, which this file does not "
+                                        f"define", span=expectation.span,
+                                hint=f"did you mean `{close[0]}`?" if close else
+                                f"its routes are: {', '.join(routes) or 'none'}"))
                 if expectation.what != "codes":
                     continue
                 for code in expectation.items:

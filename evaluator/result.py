@@ -34,6 +34,19 @@ class AdviceInfo(BaseModel):
     says: list[str] = Field(default_factory=list, description="the guidance's own words")
 
 
+class RouteInfo(BaseModel):
+    """Where the incident also goes besides the enforcing authority, and why (a value: results share it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="the route's name in the criteria file: hse_over_exposure, local_investigation")
+    to: str = Field(description="where the incident goes, as the criteria file names it")
+    jurisdictions: list[str] = Field(default_factory=list,
+                                     description="where this destination applies; empty: everywhere")
+    why: str | None = Field(None, description="why the incident goes there, in plain words")
+    says: list[str] = Field(default_factory=list, description="the guidance's own words")
+
+
 class CriterionResult(BaseModel):
     """How one criterion (a row of the table, or a complementary code) came out."""
 
@@ -74,6 +87,8 @@ class Result(BaseModel):
     notify_by: dt.date | None = Field(None, description="notify no later than this (when discovered_on is given)")
     report_by: dt.date | None = Field(None, description="send the report no later than this")
     advice: list[AdviceInfo] = Field(default_factory=list)
+    routes: list[RouteInfo] = Field(default_factory=list, description="where the incident also goes, and why: the "
+                                    "HSE, the ARSAC Support Unit, a local investigation, a device reporting body")
     criteria: str | None = Field(None, description="the version id of the criteria used")
     explanation: list[CriterionResult] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list, description="things a reader should know about this result")

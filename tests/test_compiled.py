@@ -62,8 +62,9 @@ def test_the_engines_agree_on_random_incidents(version, part):
 
 @pytest.mark.parametrize("version", ["2023", "2024"])
 def test_the_slices_reach_every_code(version):
-    """The incidents the engines are compared on reach every verdict, every row's code and every
-    complementary code of the version (its letter, with some suffix: V2.1, V3)."""
+    """The incidents the engines are compared on reach every verdict, every row's code, every
+    complementary code of the version (its letter, with some suffix: V2.1, V3) and every route, in
+    every jurisdiction where it names a destination of its own."""
     guidance = load_criteria(version)
     results = [guidance.evaluate(i) for part in range(SLICES) for i in sliced(version, part)]
     assert {r.notifiable for r in results} == {True, False, None}
@@ -71,6 +72,8 @@ def test_the_slices_reach_every_code(version):
     rows = {row.code for row in guidance.ast.rows}
     assert rows - met == set()
     assert {code[0] for code in met - rows} == {item.code for item in guidance.ast.complementary}
+    shown = {(route.name, route.to) for r in results for route in r.routes}
+    assert shown == {(route.name, to.text) for route in guidance.ast.routes for to in route.to}
 
 
 def test_the_incidents_reach_every_outcome():

@@ -59,7 +59,7 @@ def test_the_regulators_words_are_verbatim(path: Path):
     for item in criteria.complementary:
         quoted += [(f"complementary {item.code}", t) for t in item.says + (item.category,)]
     for group in (criteria.definitions, criteria.exclusions, criteria.deadlines, criteria.authorities,
-                  criteria.advice):
+                  criteria.advice, criteria.routes):
         for node in group:
             quoted += [(type(node).__name__, t) for t in node.says]
     not_found = [f"{where} (line {text.span.line}): {text.text!r}" for where, text in quoted

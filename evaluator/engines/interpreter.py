@@ -30,7 +30,7 @@ from ..language.check import Checked
 from ..language.show import show_number, show_quantity, source_text
 from ..language.incident import IncidentFacts
 from ..language.operators import SYMBOL
-from ..result import AdviceInfo, AuthorityInfo, CriterionResult, Result
+from ..result import AdviceInfo, AuthorityInfo, CriterionResult, Result, RouteInfo
 from ..language.units import DIMENSIONLESS, KINDS
 from ..language.values import Measure
 from .logic import (B3, INF, INTERVAL_COMPARE, NONE, YES_NO, Interval, Missing, and3, decided, divide, eq, ge, gt,
@@ -475,6 +475,7 @@ class Evaluator:
                                     contact=authority.contact) if authority else None,
             **self.deadlines(env, notifiable, notes),
             advice=self.advice(env),
+            routes=self.routes(env, notifiable),
             criteria=self.criteria.header.version,
             explanation=self.explanation(rows, verdicts, comp_verdicts),
             notes=notes,
@@ -509,6 +510,22 @@ class Evaluator:
                 if jurisdiction is None or jurisdiction in text.jurisdictions:
                     out.append(AdviceInfo(name=advice.name, text=text.text, jurisdictions=list(text.jurisdictions),
                                           says=[s.text for s in advice.says]))
+        return out
+
+    def routes(self, env: Env, notifiable: B3) -> list[RouteInfo]:
+        """The routes whose condition holds and which name this verdict (or every verdict)."""
+        out = []
+        jurisdiction = env.values.get("jurisdiction")
+        verdict = {True: "notifiable", False: "not notifiable", None: "undetermined"}[notifiable]
+        for route in self.criteria.routes:
+            if route.verdicts and verdict not in route.verdicts:
+                continue
+            holds, _ = self.engine.truth(route.when, env, None)
+            if holds is not True:
+                continue
+            for to in route.destination(jurisdiction):
+                out.append(RouteInfo(name=route.name, to=to.text, jurisdictions=list(to.jurisdictions), why=route.why,
+                                     says=[s.text for s in route.says]))
         return out
 
     def explanation(self, rows: tuple[ast.Row, ...], verdicts: list[Verdict],

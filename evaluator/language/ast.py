@@ -30,7 +30,7 @@ __all__ = [
     "Rational", "Node", "Span", "Expr", "Ref", "Number", "Percent", "Scale", "Ratio", "Compare",
     "IsValue", "Includes", "Tolerance", "CriteriaOf", "Constant", "Not", "And", "Or", "Case",
     "CaseBranch", "Text", "Interpretation", "Allow", "Literal_", "Header", "Definition", "Row", "Table",
-    "Complementary", "Exclusion", "Deadline", "Authority", "AdviceText", "Advice", "Given",
+    "Complementary", "Exclusion", "Deadline", "Authority", "AdviceText", "Advice", "RouteTo", "Route", "VERDICTS", "Given",
     "Expectation", "Example", "Criteria", "KindSpec", "Fact", "Vocabulary",
 ]
 
@@ -370,13 +370,49 @@ class Advice(Documented):
     texts: tuple[AdviceText, ...] = ()
 
 
+class RouteTo(Node):
+    """Where a route goes: everywhere (no jurisdictions), or in the jurisdictions named."""
+
+    jurisdictions: tuple[str, ...] = ()
+    text: str
+
+
+# The verdicts a route may name, as a result's `notifiable` is true, false or null.
+VERDICTS: dict[str, bool | None] = {"notifiable": True, "not notifiable": False, "undetermined": None}
+
+
+class Route(Documented):
+    """`route hse`: where an incident also goes (the HSE, ARSAC, local investigation), why, and when."""
+
+    name: str
+    when: Expr | None = None
+    to: tuple[RouteTo, ...] = ()
+    why: str | None = None
+    verdicts: tuple[Literal["notifiable", "not notifiable", "undetermined"], ...] = Field(
+        default=(), description="the verdicts the route applies to; empty: every verdict")
+
+    def destination(self, jurisdiction: str | None) -> tuple[RouteTo, ...]:
+        """The `to` lines for a jurisdiction: the one naming it, else the one for everywhere; all when unknown.
+
+        >>> r = Route(name="hse", to=(RouteTo(text="HSE"), RouteTo(jurisdictions=("Northern Ireland",), text="HSENI")))
+        >>> [t.text for t in r.destination("Wales")], [t.text for t in r.destination("Northern Ireland")]
+        (['HSE'], ['HSENI'])
+        >>> len(r.destination(None))
+        2
+        """
+        if jurisdiction is None:
+            return self.to
+        named = tuple(t for t in self.to if jurisdiction in t.jurisdictions)
+        return named or tuple(t for t in self.to if not t.jurisdictions)
+
+
 class Given(Node):
     name: str
     value: Literal_
 
 
 class Expectation(Node):
-    what: Literal["notifiable", "not notifiable", "undetermined", "codes", "missing", "date", "authority"]
+    what: Literal["notifiable", "not notifiable", "undetermined", "codes", "missing", "date", "authority", "routes"]
     items: tuple[str, ...] = ()
     field: str | None = None
 
@@ -400,6 +436,7 @@ class Criteria(Node):
     deadlines: tuple[Deadline, ...] = ()
     authorities: tuple[Authority, ...] = ()
     advice: tuple[Advice, ...] = ()
+    routes: tuple[Route, ...] = ()
     examples: tuple[Example, ...] = ()
 
     @property

@@ -226,9 +226,10 @@ class Checker:
         deadlines = tuple(self.check_deadline(d) for d in criteria.deadlines)
         self.check_authorities(criteria.authorities)
         advice = tuple(self.check_advice(a) for a in criteria.advice)
+        routes = self.check_routes(criteria.routes)
         return criteria.model_copy(update={
             "definitions": definitions, "tables": tables, "complementary": complementary,
-            "exclusions": exclusions, "deadlines": deadlines, "advice": advice,
+            "exclusions": exclusions, "deadlines": deadlines, "advice": advice, "routes": routes,
         })
 
     def check_header(self, header: ast.Header) -> None:
@@ -451,6 +452,39 @@ class Checker:
         for text in advice.texts:
             self.scope_values("jurisdictions", text.jurisdictions, text.span)
         return advice.model_copy(update={"when": when})
+
+    def check_routes(self, routes: tuple[ast.Route, ...]) -> tuple[ast.Route, ...]:
+        """Each route: a `when`, somewhere to go (once per jurisdiction), verdicts named once; names unique."""
+        seen: dict[str, ast.Route] = {}
+        out = []
+        for route in routes:
+            if route.name in seen:
+                self.error(f"route {route.name} is given twice", route.span,
+                           f"the first is at line {seen[route.name].span.line}" if seen[route.name].span else None)
+            seen.setdefault(route.name, route)
+            when = route.when
+            if when is None:
+                self.error(f"route {route.name} has no `when` line", route.span,
+                           "say when the incident goes there: when <condition>, or when always")
+            else:
+                when = self.condition(when, f"the `when` of route {route.name}")
+            if not route.to:
+                self.error(f"route {route.name} has no `to` line", route.span,
+                           'say where the incident goes: to "Health and Safety Executive (HSE)"')
+            places: dict[str, Span | None] = {}
+            for to in route.to:
+                self.scope_values("jurisdictions", to.jurisdictions, to.span)
+                for place in to.jurisdictions or ("",):
+                    if place in places:
+                        where = "everywhere" if not place else f"in {place}"
+                        self.error(f"route {route.name} says twice where it goes {where}", to.span,
+                                   f"the first is at line {places[place].line}" if places[place] else None)
+                    places.setdefault(place, to.span)
+            for k, verdict in enumerate(route.verdicts):
+                if verdict in route.verdicts[:k]:
+                    self.error(f"route {route.name} names the verdict `{verdict}` twice", route.at("verdicts"))
+            out.append(route.model_copy(update={"when": when}))
+        return tuple(out)
 
     # ------------------------------------------------------------ expressions
     def condition(self, expr: Any, where: str) -> Any:

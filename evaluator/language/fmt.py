@@ -12,7 +12,8 @@ The canonical style (the house style of the shipped files):
   under `row`, which is indented two under its table; a `given` fact four);
 - in rows and complementary codes the value of a clause starts 9 characters
   after the indentation (`category `, `says     `, `when     `); in exclusions
-  6 (`codes `, `when  `), in authorities 8 (`contact `), in the header 12
+  6 (`codes `, `when  `), in authorities 8 (`contact `), in routes 5 (`to   `,
+  `why  `), in the header 12
   (`in force    `); a longer keyword (`modalities`), `interpretation ID` and
   `allow RULE` are followed by one space; every other block (definitions,
   tables, deadlines, advice, examples, the vocabulary) puts one space after a
@@ -22,7 +23,8 @@ The canonical style (the house style of the shipped files):
   their relative order;
 - items come in the order of the language reference: the header, file-wide
   `allow` lines, definitions, tables, complementary codes, exclusions, deadlines,
-  authorities, advice, examples;
+  authorities, advice, routes, examples; a route's clauses: when, verdict, to, why,
+  says, note, interpretation;
 - one blank line between items, between a table's clauses and its rows and
   between rows; two before a table and before a comment that stands on its own
   (a section ruler) at the top level; none inside a block;
@@ -86,7 +88,7 @@ HEADER_FIELDS = [("title", "title"), ("publisher", "publisher"), ("published", "
                  ("vocabulary", "vocabulary")]
 
 # Where the value of a clause starts, after the indentation, in each kind of block (0: one space).
-HEADER, ROW, COMPLEMENTARY, EXCLUSION, AUTHORITY, PLAIN = 12, 9, 9, 6, 8, 0
+HEADER, ROW, COMPLEMENTARY, EXCLUSION, AUTHORITY, ROUTE, PLAIN = 12, 9, 9, 6, 8, 5, 0
 
 
 # ------------------------------------------------------------------- the source
@@ -418,6 +420,8 @@ class Printer:
             self.authority(item)
         for item in node.advice:
             self.advice(item)
+        for item in node.routes:
+            self.route(item)
         for item in node.examples:
             self.example(item)
 
@@ -515,6 +519,20 @@ class Printer:
             self.clause(2, "in", PLAIN, f"{self.values(text.jurisdictions, text.span)}: "
                                         f"{self.quote(text.text, text.span)}", text.span)
 
+    def route(self, node: ast.Route) -> None:
+        spans = node.clause_spans
+        self.head(f"route {node.name}", 0, node.span, blank=1)
+        if node.when is not None:
+            self.condition(2, "when", ROUTE, node.when, spans.get("when"))
+        if node.verdicts:
+            self.clause(2, "verdict", ROUTE, ", ".join(node.verdicts), spans.get("verdicts"))
+        for to in node.to:
+            where = f"{self.values(to.jurisdictions, to.span)}: " if to.jurisdictions else ""
+            self.clause(2, "to", ROUTE, where + self.quote(to.text, to.span), to.span)
+        if node.why is not None:
+            self.clause(2, "why", ROUTE, self.quote(node.why, spans.get("why")), spans.get("why"))
+        self.documented(node, 2, ROUTE)
+
     def example(self, node: ast.Example) -> None:
         self.head(f"example {self.quote(node.title, node.span)}", 0, node.span, blank=1)
         self.documented(node, 2, PLAIN)
@@ -534,6 +552,8 @@ class Printer:
             return f"{node.field} {node.items[0]}"
         if node.what == "authority":
             return f"authority {self.quote(node.items[0], node.span)}"
+        if node.what == "routes":
+            return f"routes {', '.join(node.items)}" if node.items else "no routes"
         return node.what
 
     def vocabulary(self, node: ast.Vocabulary) -> None:

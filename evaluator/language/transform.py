@@ -34,7 +34,7 @@ class Clause:
 
 
 # Clauses that may appear many times in a block; any other appears at most once.
-REPEATABLE = {"says", "notes", "interpretations", "allows", "texts", "given", "expects"}
+REPEATABLE = {"says", "notes", "interpretations", "allows", "texts", "given", "expects", "to"}
 
 
 def unquote(token: Token) -> str:
@@ -101,7 +101,8 @@ class ToAst(Transformer):
     def criteria(self, meta, children):
         header, *items = children
         groups: dict[str, list] = {"allows": [], "definitions": [], "tables": [], "complementary": [],
-                                   "exclusions": [], "deadlines": [], "authorities": [], "advice": [], "examples": []}
+                                   "exclusions": [], "deadlines": [], "authorities": [], "advice": [], "routes": [],
+                                   "examples": []}
         for item in items:
             if isinstance(item, Clause):  # a file-level `allow`
                 groups["allows"].append(item.value)
@@ -288,6 +289,36 @@ class ToAst(Transformer):
         node = ast.AdviceText(jurisdictions=jurisdictions, text=unquote(text), span=self.span(meta))
         return Clause("texts", node, self.span(meta))
 
+    def route(self, meta, children):
+        name, *clauses = children
+        fields = self.collect(f"route {name}", clauses, {"says", "notes", "interpretations", "when", "to", "why",
+                                                         "verdicts"})
+        return ast.Route(name=str(name), span=self.span(meta), **fields)
+
+    def route_to_all(self, meta, children):
+        node = ast.RouteTo(text=unquote(children[0]), span=self.span(meta))
+        return Clause("to", node, self.span(meta))
+
+    def route_to_in(self, meta, children):
+        jurisdictions, text = children
+        node = ast.RouteTo(jurisdictions=jurisdictions, text=unquote(text), span=self.span(meta))
+        return Clause("to", node, self.span(meta))
+
+    def route_why(self, meta, children):
+        return Clause("why", unquote(children[0]), self.span(meta))
+
+    def route_verdict(self, meta, children):
+        return Clause("verdicts", tuple(children), self.span(meta))
+
+    def verdict_notifiable(self, meta, children):
+        return "notifiable"
+
+    def verdict_not_notifiable(self, meta, children):
+        return "not notifiable"
+
+    def verdict_undetermined(self, meta, children):
+        return "undetermined"
+
     # ------------------------------------------------------------- examples
     def example(self, meta, children):
         title, *clauses = children
@@ -332,6 +363,12 @@ class ToAst(Transformer):
 
     def expect_authority(self, meta, children):
         return ast.Expectation(what="authority", items=(unquote(children[0]),))
+
+    def expect_routes(self, meta, children):
+        return ast.Expectation(what="routes", items=children[0])
+
+    def expect_no_routes(self, meta, children):
+        return ast.Expectation(what="routes", items=())
 
     # ----------------------------------------------------------- vocabulary
     def vocabulary(self, meta, children):
@@ -487,7 +524,7 @@ HEADER_FIELDS: dict[str, str] = {
 ITEM_GROUP = {
     ast.Definition: "definitions", ast.Table: "tables", ast.Complementary: "complementary",
     ast.Exclusion: "exclusions", ast.Deadline: "deadlines", ast.Authority: "authorities",
-    ast.Advice: "advice", ast.Example: "examples",
+    ast.Advice: "advice", ast.Route: "routes", ast.Example: "examples",
 }
 
 

@@ -65,10 +65,18 @@ def _authority(expectation: ast.Expectation, result: Result) -> str | None:
     return None if got == expectation.items[0] else f"expected authority {expectation.items[0]!r}, got {got!r}"
 
 
+def _routes(expectation: ast.Expectation, result: Result) -> str | None:
+    got = list(dict.fromkeys(route.name for route in result.routes))
+    if set(expectation.items) == set(got):
+        return None
+    return f"expected routes {', '.join(expectation.items) or 'none'}, got {', '.join(got) or 'none'}"
+
+
 # What each kind of expectation checks: a table.
 CHECKS: dict[str, Callable[[ast.Expectation, Result], str | None]] = {
     "notifiable": _notifiable(True), "not notifiable": _notifiable(False), "undetermined": _notifiable(None),
     "codes": _codes, "missing": _missing, "date": _date, "authority": _authority,
+    "routes": _routes,
 }
 
 

@@ -281,7 +281,8 @@ class Linter:
             for clause in ("band", "when", "unless"):
                 if getattr(row, clause) is not None:
                     yield row, clause, getattr(row, clause)
-        for group in (self.criteria.complementary, self.criteria.exclusions, self.criteria.advice):
+        for group in (self.criteria.complementary, self.criteria.exclusions, self.criteria.advice,
+                      self.criteria.routes):
             for block in group:
                 if block.when is not None:
                     yield block, "when", block.when
@@ -580,7 +581,8 @@ class Linter:
         used.add("exposure")  # every row is scoped by it
         if any(row.modalities for row in self.rows):
             used.add("modality")
-        if any(row.jurisdictions for row in self.rows) or self.criteria.authorities or self.criteria.advice:
+        if (any(row.jurisdictions for row in self.rows) or self.criteria.authorities or self.criteria.advice
+                or any(to.jurisdictions for route in self.criteria.routes for to in route.to)):
             used.add("jurisdiction")
         used |= {deadline.after for deadline in self.criteria.deadlines}
         vocabulary = self.vocabulary_span()
@@ -700,14 +702,15 @@ class Linter:
     def check_text(self) -> None:
         for group, what, name in ((self.criteria.complementary, "complementary code", "code"),
                                   (self.criteria.deadlines, "deadline", "name"),
-                                  (self.criteria.advice, "advice", "name")):
+                                  (self.criteria.advice, "advice", "name"),
+                                  (self.criteria.routes, "route", "name")):
             for block in group:
                 if not block.says:
                     self.add("missing_text", f"{what} {getattr(block, name)} has no `says` line", block.span,
                              [block], hint="quote the regulator's words it comes from, byte for byte")
         blocks = [*self.criteria.definitions, *self.rows, *self.criteria.tables, *self.criteria.complementary,
                   *self.criteria.exclusions, *self.criteria.deadlines, *self.criteria.authorities,
-                  *self.criteria.advice, *self.criteria.examples]
+                  *self.criteria.advice, *self.criteria.routes, *self.criteria.examples]
         for block in blocks:
             texts = list(block.says) + ([block.category] if getattr(block, "category", None) else [])
             for text in texts:

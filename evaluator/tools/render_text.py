@@ -57,6 +57,9 @@ def result_text(result: Result, explain: bool = False) -> str:
         lines.append(_line("report by", str(result.report_by)))
     for advice in result.advice:
         lines.append(_line("advice", escape(advice.text)))
+    for route in result.routes:  # where the incident also goes, and why
+        why = f"  [dim]({escape(route.why)})[/]" if route.why else ""
+        lines.append(_line("route", escape(route.to) + why))
     for note in result.notes:
         lines.append(_line("note", escape(note)))
     # Without --explain, show what decided the result: the criteria met, or, while

@@ -121,8 +121,9 @@ class Codegen3:
         self.emit("return met, missing")
         return self.lines + [""]
 
-    def advice(self, index: int, advice: ast.Advice) -> list[str]:
-        self.lines, self.depth = [f"def advice3_{index}(v, r):  # advice {comment(advice.name)}"], 1
+    def advice(self, index: int, advice: ast.Advice | ast.Route, what: str = "advice") -> list[str]:
+        """def advice3_<index>(v, r) (or route3_<index>): the truth of the `when`, three-valued."""
+        self.lines, self.depth = [f"def {what}3_{index}(v, r):  # {what} {comment(advice.name)}"], 1
         t, _ = self.cond(advice.when)
         self.emit(f"return {t}")
         return self.lines + [""]

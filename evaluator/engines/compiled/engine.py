@@ -22,13 +22,13 @@ from .runtime import RUNTIME, SCOPE_OUT, ComplementaryInfo, RowInfo, Table, Unkn
 
 # The fields of a result, in the order evaluator.result.Result declares them (its explanation left out).
 FIELDS = ("id", "notifiable", "codes", "complementary", "missing", "authority", "notify_by", "report_by", "advice",
-          "criteria", "notes", "error", "errors")
+          "routes", "criteria", "notes", "error", "errors")
 
 
 def error_document(ident: Any, version: str | None, problems: list[dict[str, Any]]) -> dict[str, Any]:
     """The result of an incident that could not be read: its problems, and nothing decided."""
     return {"id": ident, "notifiable": None, "codes": [], "complementary": [], "missing": [], "authority": None,
-            "notify_by": None, "report_by": None, "advice": [], "criteria": version, "notes": [],
+            "notify_by": None, "report_by": None, "advice": [], "routes": [], "criteria": version, "notes": [],
             "error": problems[0] if problems else None, "errors": problems}
 
 
@@ -45,6 +45,11 @@ class CompiledEngine:
         self.comps: list[tuple[ComplementaryInfo, Callable]] = [(info, namespace[f"comp_{info.index}"])
                                                                  for info in table.comps]
         self.advice = [(name, by_place, namespace[f"advice_{k}"]) for k, (name, by_place) in enumerate(table.advice)]
+        # Routes, by verdict: (index, where it goes, its test; None when its condition is `always`).
+        self.routes: dict[B3, list[tuple[int, dict, Callable | None]]] = {True: [], False: [], None: []}
+        for k, info in enumerate(table.routes):
+            for verdict in info.verdicts:
+                self.routes[verdict].append((k, info.by_place, None if info.always else namespace[f"route_{k}"]))
         self.reader = Reader(table.facts, table.scales, table.units)
         self.deadlines = [(name, after, dt.timedelta(days=days)) for name, after, days in table.deadlines]
         self._dispatch: dict[tuple, tuple[tuple[RowInfo, Callable], ...]] = {}
@@ -222,7 +227,8 @@ class CompiledEngine:
         jurisdiction = values.get("jurisdiction")
         return {"id": ident, "notifiable": notifiable, "codes": codes, "complementary": letters, "missing": missing,
                 "authority": self.table.authorities.get(jurisdiction), "notify_by": notify_by, "report_by": report_by,
-                "advice": self._advice(values, jurisdiction), "criteria": self.version, "notes": notes,
+                "advice": self._advice(values, jurisdiction), "routes": self._routes(values, jurisdiction, notifiable),
+                "criteria": self.version, "notes": notes,
                 "error": None, "errors": []}
 
     def _prefixed(self, item: ComplementaryInfo, codes: list[str], verdicts: list[tuple[RowInfo, Any]],
@@ -244,4 +250,17 @@ class CompiledEngine:
                 holds = self.slow.advice[index](values, {})
             if holds is True:
                 out += by_place.get(jurisdiction, ())
+        return out
+
+    def _routes(self, values: dict[str, Any], jurisdiction: Any, notifiable: B3) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for index, by_place, fast in self.routes[notifiable]:
+            if fast is not None:
+                try:
+                    if not fast(values):
+                        continue
+                except (KeyError, Unknown):
+                    if self.slow.routes[index](values, {}) is not True:
+                        continue
+            out += by_place.get(jurisdiction, ())
         return out

@@ -84,10 +84,20 @@ class ComplementaryInfo:
     suffix_to: int | None
 
 
+@dataclass(frozen=True)
+class RouteInfo:
+    """A route as the composition of a result needs it: the verdicts it names, where it goes, by place."""
+
+    name: str
+    verdicts: tuple[Any, ...]  # True, False, None: the `notifiable` values it is shown with
+    always: bool  # its condition is `always`: no test to run
+    by_place: dict[Any, tuple[dict[str, Any], ...]]  # jurisdiction (None: unknown) -> the route entries shown
+
+
 @dataclass
 class Table:
     version: str
-    source: str  # the generated Python: row_<i>, comp_<j>, advice_<k>
+    source: str  # the generated Python: row_<i>, comp_<j>, advice_<k>, route_<k>
     constants: dict[str, Any]
     scales: dict[str, int]
     units: dict[str, dict[str, Fraction]]  # kind -> spelling -> factor to the base unit
@@ -97,6 +107,7 @@ class Table:
     authorities: dict[str, dict[str, Any]]  # jurisdiction -> the result's authority
     advice: tuple[tuple[str, dict[Any, tuple[dict[str, Any], ...]]], ...]  # (name, place -> the advice shown)
     deadlines: tuple[tuple[str, str, int], ...]  # (name, the date it counts from, days)
+    routes: tuple[RouteInfo, ...] = ()
     shared_codes: frozenset[str] = field(default_factory=frozenset)  # codes of several rows (code 1)
     # The plan's splits (engines/split.py): {"rows": [Split per row], "codes": {code: Split},
     # "notifiable": Split}, for the three-valued side.

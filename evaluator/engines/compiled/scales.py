@@ -43,6 +43,7 @@ def _roots(criteria: ast.Criteria) -> list[ast.Node]:
     roots: list[ast.Node] = [d.body for d in criteria.definitions]
     for row in criteria.rows:
         roots += [x for x in (row.band, row.when, row.unless) if x is not None]
-    roots += [x.when for x in (*criteria.complementary, *criteria.exclusions, *criteria.advice) if x.when is not None]
+    roots += [x.when for x in (*criteria.complementary, *criteria.exclusions, *criteria.advice, *criteria.routes)
+              if x.when is not None]
     return roots
 

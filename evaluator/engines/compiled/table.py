@@ -22,7 +22,8 @@ from ...language.units import KINDS, resolve_unit
 from ...language.values import FactInfo
 from .codegen import Codegen
 from .codegen3 import Codegen3
-from .runtime import ComplementaryInfo, RowInfo, Table, comment
+from .runtime import ComplementaryInfo, RouteInfo, RowInfo, Table, comment
+from ...language import ast
 from .scales import kind_scales
 from ..split import ROW_SCOPES as SCOPES
 
@@ -74,6 +75,14 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
         for place in places:
             by_place[place] = tuple(s for s, text in zip(shown, item.texts) if place in text.jurisdictions)
         advice.append((item.name, by_place))
+    routes = []
+    for k, item in enumerate(criteria.routes):
+        always = isinstance(item.when, ast.Constant) and item.when.value is True
+        if not always:
+            lines += [f"def route_{k}(v):  # route {comment(item.name)}", f"    return bool({gen.cond(item.when)})", ""]
+        by_place = {place: tuple(_route_entry(item, to) for to in item.destination(place)) for place in [None, *places]}
+        verdicts = tuple(ast.VERDICTS[v] for v in item.verdicts) if item.verdicts else (True, False, None)
+        routes.append(RouteInfo(item.name, verdicts, always, by_place))
     # The three-valued side: generated too, with the same constants, and the plan's splits as data.
     three = Codegen3(checked, scales, gen.const)
     for i, row in enumerate(criteria.rows):
@@ -82,6 +91,8 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
         lines += three.complementary(j, item, exclusions.get(item.code, []))
     for k, item in enumerate(criteria.advice):
         lines += three.advice(k, item)
+    for k, item in enumerate(criteria.routes):
+        lines += three.advice(k, item, "route")
     plan = Plan(checked)
     codes = [row.code for row in criteria.rows]
     splits = {"rows": [plan.row(i) for i in range(len(criteria.rows))],
@@ -94,6 +105,12 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
         facts=dict(facts), rows=tuple(rows), comps=tuple(comps),
         authorities={a.jurisdiction: {"jurisdiction": a.jurisdiction, "name": a.name or "", "contact": a.contact}
                      for a in criteria.authorities},
-        advice=tuple(advice),
+        advice=tuple(advice), routes=tuple(routes),
         deadlines=tuple((d.name, d.after, d.days) for d in criteria.deadlines if d.days is not None),
         shared_codes=frozenset(code for code in codes if codes.count(code) > 1), splits=splits)
+
+
+def _route_entry(route: ast.Route, to: ast.RouteTo) -> dict[str, Any]:
+    """A route as a result shows it (evaluator.result.RouteInfo)."""
+    return {"name": route.name, "to": to.text, "jurisdictions": list(to.jurisdictions), "why": route.why,
+            "says": [s.text for s in route.says]}

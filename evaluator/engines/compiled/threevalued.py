@@ -129,6 +129,7 @@ class ThreeValued:
                       for j in range(len(table.comps))]
         self.statutory = [logic for logic, info in zip(self.comps, table.comps) if info.role == "statutory"]
         self.advice = [namespace[f"advice3_{k}"] for k in range(len(table.advice))]
+        self.routes = [namespace[f"route3_{k}"] for k in range(len(table.routes))]
         splits = table.splits
         self.row_splits = [CompiledSplit(split, table.scales, table.facts) for split in splits["rows"]]
         self.code_splits = {code: CompiledSplit(split, table.scales, table.facts)
