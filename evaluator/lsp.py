@@ -513,7 +513,7 @@ def hover_text(token: Token, context: list[Token], tree: Any, vocabulary: ast.Vo
     return None
 
 
-_ITEM_START = re.compile(r"^(guidance|define|table|row|complementary|exclusion|deadline|authority|advice|example|"
+_ITEM_START = re.compile(r"^(guidance|define|table|row|complementary|exclusion|deadline|authority|advice|route|example|"
                          r"vocabulary|fact|allow)\b")
 
 

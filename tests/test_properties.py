@@ -280,6 +280,10 @@ FULL_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "equipment_fault": rarely(),
     "clinically_significant": rarely(),
     "voluntary": rarely(),
+    "exposed_person": st.sampled_from(["patient", "patient", "patient", "patient", "carer_comforter",
+                                       "research_participant", "worker", "member_of_public"]),
+    "before_clinical_use": rarely(),
+    "licence_breach": rarely(),
 }
 FULL = st.fixed_dictionaries(FULL_FIELDS)
 

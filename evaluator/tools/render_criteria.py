@@ -354,6 +354,8 @@ def build(guidance: Guidance, interpretations: str = INTERPRETATIONS) -> Page:
         page.flags_of(authority, f"authority {authority.jurisdiction}", _anchor("authority", authority.jurisdiction))
     for advice in criteria.advice:
         page.flags_of(advice, f"advice {advice.name}", _anchor("advice", advice.name))
+    for route in criteria.routes:
+        page.flags_of(route, f"route {route.name}", _anchor("route", route.name))
     return page
 
 
@@ -490,7 +492,9 @@ class Block:
     detail: Detail
     applies: str = ""  # an exclusion's codes
     days: tuple[int, str] | None = None  # a deadline's days, and the date they count from
-    texts: list[tuple[str, str]] = field(default_factory=list)  # an advice's text, where it is given
+    texts: list[tuple[str, str]] = field(default_factory=list)  # an advice's text (a route's `to`), where it is given
+    heading: tuple[str, str] = ("The advice in each jurisdiction", "Advice given with the result")  # caption, column
+    why: str = ""  # a route's `why`
 
 
 @dataclass
@@ -523,6 +527,7 @@ class View:
     deadlines: list[Block]
     authorities: list[AuthorityView]
     advice: list[Block]
+    routes: list[Block]
     others: Examples | None
     flags: list[Flag]
     interpretations: str  # the link to docs/interpretations.md
@@ -548,6 +553,17 @@ def _detail(item: Item, node: Any, what: str) -> Detail:
                   exclusions=[Applies(e.name, _anchor("exclusion", e.name), "\n".join(lines))
                               for e, lines in item.exclusions],
                   examples=_examples(item.examples, f"Examples of {what}"))
+
+
+def _where(route: ast.Route, to: ast.RouteTo) -> str:
+    """The jurisdictions of a route's `to` line, for a reader."""
+    return ", ".join(to.jurisdictions) or ("Everywhere else" if len(route.to) > 1 else "Everywhere")
+
+
+def route_rule(route: ast.Route) -> list[str]:
+    """A route's rule as the file writes it: its `when`, and the verdicts it applies to."""
+    rule = _clauses("when", route.when, 5) if route.when is not None else []
+    return rule + ([f"verdict {', '.join(route.verdicts)}"] if route.verdicts else [])
 
 
 def _block(page: Page, prefix: str, node: Any, rule: list[str], **extra: Any) -> Block:
@@ -591,6 +607,7 @@ def view(page: Page) -> View:
                 ("exclusions", "General exclusions", criteria.exclusions),
                 ("definitions", "Definitions", criteria.definitions), ("deadlines", "Deadlines", criteria.deadlines),
                 ("authorities", "Enforcing authorities", criteria.authorities), ("advice", "Advice", criteria.advice),
+                ("routes", "Where an incident also goes", criteria.routes),
                 ("other-examples", "Examples not shown under a row", others),
                 ("interpretations", "Interpretations", page.flags)]
     return View(
@@ -607,6 +624,9 @@ def view(page: Page) -> View:
         authorities=authorities,
         advice=[_block(page, "advice", a, _clauses("when", a.when, 5) if a.when is not None else [],
                        texts=[(", ".join(t.jurisdictions), t.text) for t in a.texts]) for a in criteria.advice],
+        routes=[_block(page, "route", r, route_rule(r), texts=[(_where(r, t), t.text) for t in r.to],
+                       heading=("Where the incident goes, in each jurisdiction", "Where it goes"), why=r.why or "")
+                for r in criteria.routes],
         others=_examples(others, "Other examples"), flags=page.flags, interpretations=page.interpretations)
 
 
@@ -773,6 +793,16 @@ def markdown(guidance: Guidance, interpretations: str = INTERPRETATIONS) -> str:
                                    [[md(", ".join(t.jurisdictions)), md(t.text)] for t in a.texts]) + [""]
             lines += _md_rule(_clauses("when", a.when, 5) if a.when is not None else []) + _md_notes(a)
             lines += _md_flags(page.flags_at(_anchor("advice", a.name)))
+    if criteria.routes:
+        lines += ["## Where an incident also goes", ""]
+        for r in criteria.routes:
+            lines += [f"### {md_code(r.name)}", ""] + _md_says(r)
+            if r.why:
+                lines += [f"Why: {md(r.why)}", ""]
+            lines += md_table(["Where", "Where it goes"],
+                               [[md(_where(r, t)), md(t.text)] for t in r.to]) + [""]
+            lines += _md_rule(route_rule(r)) + _md_notes(r)
+            lines += _md_flags(page.flags_at(_anchor("route", r.name)))
     others = page.others
     if others:
         lines += ["## Examples not shown under a row", "",
