@@ -465,7 +465,8 @@ def fact_markdown(fact: ast.Fact, where: str | None = None) -> str:
     parts = [f"**{md(fact.name)}** · fact of the vocabulary: *{_kind_text(fact.kind)}*"]
     details: list[str] = []
     if fact.absent is not None:
-        details.append(f"absent means `{_literal_text(fact.absent)}`")
+        details.append(f"absent {'assumes' if fact.assumed else 'means'} `{_literal_text(fact.absent)}`"
+                       + (" (a judgement: a result says in `assumed` when it decides)" if fact.assumed else ""))
     else:
         details.append("unknown when absent")
     if fact.minimum is not None:

@@ -65,6 +65,22 @@ class CriterionResult(BaseModel):
     interpretations: list[str] = Field(default_factory=list, description="ids in docs/interpretations.md")
 
 
+class AssumedInfo(BaseModel):
+    """A judgement the incident did not give, taken by default, that decides its outcome.
+
+    The fact is one the vocabulary marks `absent assumes` (left to the employer's judgement); the outcome
+    given with the other value is computed by evaluating the incident again.
+    """
+
+    fact: str
+    value: bool | str = Field(description="the value taken, as the incident would give it")
+    otherwise: bool | str = Field(description="another value the fact may take")
+    notifiable: bool | None = Field(description="the verdict if the fact has the other value")
+    codes: list[str] = Field(default_factory=list, description="the codes if the fact has the other value")
+    text: str = Field(description="the same, in words: 'error_involved is taken as yes (not given); if it is no: "
+                                  "not notifiable'")
+
+
 class ErrorInfo(BaseModel):
     """Why an incident could not be evaluated: the field and the problem."""
 
@@ -83,6 +99,9 @@ class Result(BaseModel):
     codes: list[str] = Field(default_factory=list, description="full codes: '2.2', 'M2.1', 'E3'")
     complementary: list[str] = Field(default_factory=list, description="complementary letters among the codes")
     missing: list[str] = Field(default_factory=list, description="when undetermined: the facts that would decide it")
+    assumed: list[AssumedInfo] = Field(default_factory=list, description=(
+        "judgements the incident did not give, taken by default, that decide the verdict or the codes: each with "
+        "what the other value would give"))
     authority: AuthorityInfo | None = None
     notify_by: dt.date | None = Field(None, description="notify no later than this (when discovered_on is given)")
     report_by: dt.date | None = Field(None, description="send the report no later than this")

@@ -74,6 +74,12 @@ def test_the_slices_reach_every_code(version):
     assert {code[0] for code in met - rows} == {item.code for item in guidance.ast.complementary}
     shown = {(route.name, route.to) for r in results for route in r.routes}
     assert shown == {(route.name, to.text) for route in guidance.ast.routes for to in route.to}
+    # The judgements taken by default (`absent assumes`) decide some of them, so the engines are compared
+    # on `assumed` too: each judgement of the version, and each way its other value goes.
+    judged = {(a.fact, a.notifiable) for r in results for a in r.assumed}
+    wanted = {"2023": {("procedural_failure", True), ("procedural_failure", False)},
+              "2024": {("procedural_failure", True), ("error_involved", False), ("error_involved", True)}}
+    assert wanted[version] <= judged, sorted(judged)
 
 
 def test_the_incidents_reach_every_outcome():

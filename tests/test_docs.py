@@ -77,11 +77,13 @@ def _absent_text(info) -> str:
     if not info.has_default:
         return "unknown"
     value = info.default
+    # A judgement default (`absent assumes`) is marked so in the table.
+    mark = " (assumed)" if info.assumed else ""
     if isinstance(value, bool):
-        return "`true`" if value else "`false`"
+        return ("`true`" if value else "`false`") + mark
     if isinstance(value, Measure):
-        return f"`{value.text}`"
-    return f"`{value}`"
+        return f"`{value.text}`" + mark
+    return f"`{value}`" + mark
 
 
 def test_incidents_table_matches_vocabulary(facts):

@@ -239,7 +239,6 @@ DEFAULTS = [
     pytest.param("tissue_reaction", "none", id="tissue_reaction-none"),
     pytest.param("procedural_failure", False, id="procedural_failure-false"),
     pytest.param("error_involved", True, id="error_involved-true"),
-    pytest.param("theme", False, id="theme-false"),
     pytest.param("foetal_exposure_unintended", False, id="foetal_exposure_unintended-false"),
     pytest.param("wrong_radiopharmaceutical", False, id="wrong_radiopharmaceutical-false"),
     pytest.param("geographical_miss", "none", id="geographical_miss-none"),
@@ -268,7 +267,7 @@ def test_absent_counts(guidance, fact, count):
 
 @pytest.mark.parametrize("fact", ["jurisdiction", "exposure", "modality", "age", "intended_dose", "total_dose",
                                   "intended_images", "imaging_cause", "foetal_dose", "nm_therapy",
-                                  "miss_displacement", "discovered_on"])
+                                  "miss_displacement", "discovered_on", "theme"])
 def test_absent_without_default_is_unknown(guidance, fact):
     assert fact not in guidance.read({}).values
 
@@ -291,9 +290,6 @@ BEHAVIOUR_OF_DEFAULTS = [
     pytest.param(None, incident(modality="radiotherapy_imaging", imaging_cause="hardware_software_failure",
                                 theme=True, intended_images=2, age=40, intended_dose="1 mSv", total_dose="2 mSv"),
                  False, [], "4.2c", "not met", id="additional_images-absent-is-0"),
-    pytest.param(None, incident(modality="radiotherapy_imaging", imaging_cause="hardware_software_failure",
-                                intended_images=2, additional_images=1, age=40, intended_dose="1 mSv",
-                                total_dose="2 mSv"), False, [], "4.2c", "not met", id="theme-absent-is-false"),
     pytest.param(None, incident(age=40, intended_dose="1 mSv", total_dose="2 mSv"), False, [], "M", "not met",
                  id="individuals-absent-is-1"),
     pytest.param(None, incident(modality="interventional", age=40, intended_dose="5 mSv", total_dose="6 mSv"),
@@ -317,6 +313,17 @@ BEHAVIOUR_OF_DEFAULTS = [
 ]
 
 
+def test_theme_absent_is_asked_for(guidance):
+    """A theme is the employer's judgement and the guidance sets no norm (docs/interpretations.md,
+    judgement_defaults): when it decides 4.2c it is asked for, and only then."""
+    thematic = incident(modality="radiotherapy_imaging", imaging_cause="hardware_software_failure",
+                        intended_images=2, additional_images=1, age=40, intended_dose="1 mSv", total_dose="2 mSv")
+    result = evaluated(guidance, thematic)
+    assert (result.notifiable, result.missing, outcomes(result, "4.2c")) == (None, ["theme"], ["undetermined"])
+    below = evaluated(guidance, {**thematic, "additional_images": 0})
+    assert (below.notifiable, below.missing, outcomes(below, "4.2c")) == (False, [], ["not met"])
+
+
 @pytest.mark.parametrize("version, facts, notifiable, codes, code, outcome", BEHAVIOUR_OF_DEFAULTS)
 def test_defaults_decide(g2023, g2024, version, facts, notifiable, codes, code, outcome):
     for guidance in {"2023": [g2023], "2024": [g2024], None: [g2023, g2024]}[version]:
@@ -325,3 +332,42 @@ def test_defaults_decide(g2023, g2024, version, facts, notifiable, codes, code, 
         assert result.codes == codes, guidance.version
         assert result.missing == []
         assert outcomes(result, code) == [outcome], guidance.version
+
+
+# ------------------------------------------------------ judgements taken by default
+
+ASSUMED = [
+    # (version or None for both, facts, the `assumed` entries as text)
+    pytest.param(None, incident(modality="nuclear_medicine", infant_dose="2 mSv", age=30, intended_dose="1 mSv",
+                                total_dose="1 mSv"),
+                 ["procedural_failure is taken as no (not given); if it is yes: notifiable, 6"],
+                 id="procedural_failure-decides-6"),
+    pytest.param(None, incident(modality="nuclear_medicine", infant_dose="0.9 mSv", age=30, intended_dose="1 mSv",
+                                total_dose="1 mSv"), [], id="procedural_failure-below-threshold-decides-nothing"),
+    pytest.param(None, incident(modality="nuclear_medicine", procedural_failure=False, infant_dose="2 mSv", age=30,
+                                intended_dose="1 mSv", total_dose="1 mSv"), [], id="procedural_failure-given"),
+    pytest.param("2024", incident(age=40, intended_dose="2 mSv", total_dose="22 mSv"),
+                 ["error_involved is taken as yes (not given); if it is no: not notifiable"],
+                 id="error_involved-decides-2.2-2024"),
+    pytest.param("2024", incident(age=40, intended_dose="2 mSv", total_dose="2.5 mSv"), [],
+                 id="error_involved-not-notifiable-anyway-2024"),
+    pytest.param("2023", incident(age=40, intended_dose="2 mSv", total_dose="22 mSv"), [],
+                 id="error_involved-no-exclusion-2023"),
+    pytest.param("2024", incident(age=40, intended_dose="2 mSv", total_dose="22 mSv", error_involved=True), [],
+                 id="error_involved-given-2024"),
+    pytest.param("2024", incident(age=40, intended_dose="2 mSv", total_dose="22 mSv", individuals=3),
+                 ["error_involved is taken as yes (not given); if it is no: not notifiable"],
+                 id="error_involved-decides-2.2-and-M-2024"),
+    pytest.param("2024", incident(age=None, intended_dose="2 mSv", total_dose="22 mSv"),
+                 ["error_involved is taken as yes (not given); if it is no: not notifiable"],
+                 id="error_involved-decides-with-age-unknown-2024"),
+]
+
+
+@pytest.mark.parametrize("version, facts, texts", ASSUMED)
+def test_assumed_reports_the_judgements_that_decide(g2023, g2024, version, facts, texts):
+    """A judgement default (`absent assumes`) is reported when, and only when, its other value changes the
+    verdict or the codes; both engines say the same (tests/test_compiled.py compares them at random)."""
+    for guidance in {"2023": [g2023], "2024": [g2024], None: [g2023, g2024]}[version]:
+        for result in (guidance.evaluate(facts), guidance.evaluate(facts, explain=True)):
+            assert [a.text for a in result.assumed] == texts, guidance.version

@@ -292,7 +292,7 @@ UNKNOWN_WHEN_ABSENT = ["jurisdiction", "exposure", "modality", "age", "discovere
                        "intended_images", "imaging_cause", "foetal_dose", "infant_dose", "ptv_intended_dose",
                        "ptv_delivered_dose", "oar_intended_dose", "oar_delivered_dose", "fraction_intended_dose",
                        "fraction_delivered_dose", "miss_displacement", "error_margin", "nm_therapy",
-                       "prescribed_activity", "delivered_activity"]
+                       "prescribed_activity", "delivered_activity", "theme"]
 DROPS = st.sets(st.sampled_from(UNKNOWN_WHEN_ABSENT))
 
 

@@ -30,13 +30,14 @@ from ..language.check import Checked
 from ..language.show import show_number, show_quantity, source_text
 from ..language.incident import IncidentFacts
 from ..language.operators import SYMBOL
-from ..result import AdviceInfo, AuthorityInfo, CriterionResult, Result, RouteInfo
+from ..result import AdviceInfo, AssumedInfo, AuthorityInfo, CriterionResult, Result, RouteInfo
 from ..language.units import DIMENSIONLESS, KINDS
 from ..language.values import Measure
 from .logic import (B3, INF, INTERVAL_COMPARE, NONE, YES_NO, Interval, Missing, and3, decided, divide, eq, ge, gt,
                     hull, join_truth, missing_if, not3, or3)
 from .plan import Plan, Split, any_met
 from .split import agree
+from .assumed import assumed_facts, entry
 from .suffix import suffixed
 
 # The shared semantics (three-valued logic, intervals) and the case-split plan.
@@ -309,6 +310,7 @@ class Evaluator:
                           for row in self.criteria.rows]
         self.comp_texts = [self._static(item, code=item.code, role=item.role)
                            for item in self.criteria.complementary]
+        self.assumed = assumed_facts(self.checked.facts)
 
     def _static(self, node: Any, **fields: Any) -> dict[str, Any]:
         return {
@@ -382,7 +384,26 @@ class Evaluator:
                        reasons=trace or [], excluded_by=excluded_by if met is False else None)
 
     # ------------------------------------------------------------- incidents
-    def evaluate(self, incident: IncidentFacts) -> Result:
+    def evaluate(self, incident: IncidentFacts, assume: bool = True) -> Result:
+        """The result of an incident; with `assume`, the judgements it does not give that decide it
+        (engines/assumed.py): the incident evaluated again with each other value of each."""
+        result = self._evaluate(incident)
+        if not assume:
+            return result
+        base = (result.notifiable, result.codes)
+        for name, value, others in self.assumed:
+            if name in incident.given:
+                continue
+            for other in others:
+                case = IncidentFacts(id=incident.id, description=incident.description,
+                                     values={**incident.values, name: other}, given=incident.given | {name})
+                outcome = self._evaluate(case, explain=False)
+                item = entry(name, value, other, base, (outcome.notifiable, outcome.codes))
+                if item is not None:
+                    result.assumed.append(AssumedInfo(**item))
+        return result
+
+    def _evaluate(self, incident: IncidentFacts, explain: bool = True) -> Result:
         env = Env(dict(incident.values))
         rows = self.criteria.rows
         verdicts = [self.row_verdict(row, env, []) for row in rows]
@@ -477,7 +498,7 @@ class Evaluator:
             advice=self.advice(env),
             routes=self.routes(env, notifiable),
             criteria=self.criteria.header.version,
-            explanation=self.explanation(rows, verdicts, comp_verdicts),
+            explanation=self.explanation(rows, verdicts, comp_verdicts) if explain else [],
             notes=notes,
         )
 

@@ -458,6 +458,8 @@ class Fact(Documented):
     name: str
     kind: KindSpec
     absent: Literal_ | None = None
+    assumed: bool = Field(default=False, description="`absent assumes`: the absent value is a judgement, reported "
+                                                     "in a result's `assumed` when it decides the verdict or codes")
     minimum: Number | None = None
     unit: str | None = None
 

@@ -96,13 +96,22 @@ def fact_infos(vocabulary: ast.Vocabulary, file: str) -> tuple[dict[str, FactInf
         info = FactInfo(name=fact.name, kind=kind, values=fact.kind.values, unit=unit, minimum=minimum,
                         notes=tuple(n.text for n in fact.notes))
         if fact.absent is not None:
+            verb = "assumes" if fact.assumed else "means"
             try:
                 default = read_value(info, fact.absent.as_input())
             except ValueProblem as problem:
-                diagnostics.append(Diagnostic(message=f"`absent means`: {problem.message}", span=fact.absent.span,
+                diagnostics.append(Diagnostic(message=f"`absent {verb}`: {problem.message}", span=fact.absent.span,
                                               hint=problem.hint))
             else:
-                info = FactInfo(**{**info.__dict__, "default": default, "has_default": True})
+                if fact.assumed and kind not in (BOOL, ENUM):
+                    # The engines report what each other value would change: a yes/no or a named value has
+                    # a few; a number has no list of them.
+                    diagnostics.append(Diagnostic(
+                        message=f"`absent assumes` needs a yes-or-no or one-of fact, but `{fact.name}` is {kind}",
+                        span=fact.absent.span, hint="write `absent means` for a default that is the norm"))
+                else:
+                    info = FactInfo(**{**info.__dict__, "default": default, "has_default": True,
+                                       "assumed": fact.assumed})
         infos[fact.name] = info
     for name in SCOPES.values():
         if name not in infos:

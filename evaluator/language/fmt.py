@@ -573,7 +573,8 @@ class Printer:
         self.head(f"fact {node.name}: {kind_text}", 0, node.span, blank=1, end_span=kind.span)
         self.texts(2, "says", PLAIN, node.says)
         if node.absent is not None:
-            self.clause(2, "absent", PLAIN, f"means {self.literal(node.absent)}", spans.get("absent"))
+            verb = "assumes" if node.assumed else "means"
+            self.clause(2, "absent", PLAIN, f"{verb} {self.literal(node.absent)}", spans.get("absent"))
         if node.minimum is not None:
             minimum = node.minimum
             self.clause(2, "at", PLAIN, f"least {minimum.text}" + (f" {minimum.unit}" if minimum.unit else ""),

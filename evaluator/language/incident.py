@@ -10,7 +10,7 @@ unknown.
 >>> from evaluator import load_vocabulary
 >>> facts = load_vocabulary().facts
 >>> incident = read_incident({"id": "INC-1", "total_dose": "3000 uSv", "age": 17}, facts)
->>> incident.values["total_dose"].value, incident.values["age"].value, incident.values["theme"]
+>>> incident.values["total_dose"].value, incident.values["age"].value, incident.values["voluntary"]
 (Fraction(3, 1000), Fraction(17, 1), False)
 >>> read_incident({"total_dose": "3 mSv", "totl_dose": "1 mSv"}, facts)
 Traceback (most recent call last):

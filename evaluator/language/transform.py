@@ -382,6 +382,8 @@ class ToAst(Transformer):
     def fact(self, meta, children):
         name, kind, *clauses = children
         fields = self.collect(f"fact {name}", clauses, {"says", "notes", "absent", "minimum", "unit"})
+        if "absent" in fields:
+            fields["absent"], fields["assumed"] = fields["absent"]
         return ast.Fact(name=str(name), kind=kind, span=self.span(meta), **fields)
 
     def enum_kind(self, meta, children):
@@ -397,7 +399,11 @@ class ToAst(Transformer):
         return ast.KindSpec(name=" ".join(map(str, children)), span=self.span(meta))
 
     def absent(self, meta, children):
-        return Clause("absent", children[0], self.span(meta))
+        return Clause("absent", (children[0], False), self.span(meta))
+
+    def absent_assumes(self, meta, children):
+        # One `absent` line a fact, whichever verb: a second is reported as a repeated clause.
+        return Clause("absent", (children[0], True), self.span(meta))
 
     def minimum(self, meta, children):
         number = children[0]

@@ -62,6 +62,7 @@ class FactInfo:
     minimum: Fraction | None = None
     default: Any = None
     has_default: bool = False
+    assumed: bool = False  # `absent assumes`: the default is a judgement (engines/assumed.py)
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     @property

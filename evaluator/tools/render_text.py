@@ -48,6 +48,9 @@ def result_text(result: Result, explain: bool = False) -> str:
             {fact for c in result.explanation if c.outcome == "undetermined" for fact in c.missing})
         if deciding:
             lines.append(_line("missing", escape(", ".join(deciding)) + "  [dim](give these to decide the code)[/]"))
+    for assumed in result.assumed:
+        # A judgement taken by default that decides the result: the reader should confirm it.
+        lines.append(_line("assumed", escape(assumed.text) + "  [dim](give it to confirm)[/]"))
     if result.authority:
         contact = f" — {escape(result.authority.contact)}" if result.authority.contact else ""
         lines.append(_line("authority", escape(result.authority.name) + contact))

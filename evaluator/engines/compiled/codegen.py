@@ -59,6 +59,15 @@ class Codegen:
         scale = self.scales.get(getattr(node, "kind", None) or "number", 1)
         return node.value * scale
 
+    def fact(self, name: str) -> str:
+        """How generated code reads a fact. A judgement default (`absent assumes`) the incident does not
+        give is taken, and noted in the values as read (runtime._assumed): only a decision that reads it
+        can depend on it (engine.py, decide)."""
+        info = self.checked.facts.get(name)
+        if info is not None and getattr(info, "assumed", False):
+            return f"(v[{name!r}] if {name!r} in v else _assumed(v, {name!r}, {self.const(info.default)}))"
+        return f"v[{name!r}]"
+
     # booleans
     def cond(self, node: Any) -> str:
         return BOOL_GEN[type(node)](self, node)
@@ -66,7 +75,7 @@ class Codegen:
     def g_ref(self, node: ast.Ref) -> str:
         if node.target == "definition":
             return self.cond(self.checked.definitions[node.name].body)
-        return f"v[{node.name!r}]"
+        return self.fact(node.name)
 
     def g_compare(self, node: ast.Compare) -> str:
         nums = [self.num(op) for op in node.operands]
@@ -76,10 +85,10 @@ class Codegen:
 
     def g_is(self, node: ast.IsValue) -> str:
         values = self.const(frozenset(node.values))
-        return f"(v[{node.fact!r}] {'not in' if node.negated else 'in'} {values})"
+        return f"({self.fact(node.fact)} {'not in' if node.negated else 'in'} {values})"
 
     def g_includes(self, node: ast.Includes) -> str:
-        return f"(not v[{node.fact!r}].isdisjoint({self.const(frozenset(node.values))}))"
+        return f"(not {self.fact(node.fact)}.isdisjoint({self.const(frozenset(node.values))}))"
 
     def g_tolerance(self, node: ast.Tolerance) -> str:
         (n1, d1), (n2, d2) = self.num(node.value), self.num(node.reference)
@@ -116,7 +125,7 @@ class Codegen:
     def n_ref(self, node: ast.Ref) -> tuple[str, str]:
         if node.target == "definition":
             return self.num(self.checked.definitions[node.name].body)
-        return f"v[{node.name!r}]", "1"
+        return self.fact(node.name), "1"
 
     def n_number(self, node: ast.Number | ast.Percent) -> tuple[str, str]:
         value = self.scaled_constant(node)

@@ -15,20 +15,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable
 
+from ..assumed import assumed_facts, entry
 from ..logic import B3, NONE, or3
 from ..suffix import suffixed
 from .reader import Reader
-from .runtime import RUNTIME, SCOPE_OUT, ComplementaryInfo, RowInfo, Table, Unknown
+from .runtime import ASSUMED, RUNTIME, SCOPE_OUT, ComplementaryInfo, RowInfo, Table, Unknown
 
 # The fields of a result, in the order evaluator.result.Result declares them (its explanation left out).
-FIELDS = ("id", "notifiable", "codes", "complementary", "missing", "authority", "notify_by", "report_by", "advice",
-          "routes", "criteria", "notes", "error", "errors")
+FIELDS = ("id", "notifiable", "codes", "complementary", "missing", "assumed", "authority", "notify_by", "report_by",
+          "advice", "routes", "criteria", "notes", "error", "errors")
 
 
 def error_document(ident: Any, version: str | None, problems: list[dict[str, Any]]) -> dict[str, Any]:
     """The result of an incident that could not be read: its problems, and nothing decided."""
-    return {"id": ident, "notifiable": None, "codes": [], "complementary": [], "missing": [], "authority": None,
-            "notify_by": None, "report_by": None, "advice": [], "routes": [], "criteria": version, "notes": [],
+    return {"id": ident, "notifiable": None, "codes": [], "complementary": [], "missing": [], "assumed": [],
+            "authority": None, "notify_by": None, "report_by": None, "advice": [], "routes": [], "criteria": version,
+            "notes": [],
             "error": problems[0] if problems else None, "errors": problems}
 
 
@@ -55,6 +57,11 @@ class CompiledEngine:
         self._dispatch: dict[tuple, tuple[tuple[RowInfo, Callable], ...]] = {}
         self._slow: Any = None
         self.statutory = [index for index, info in enumerate(table.comps) if info.role == "statutory"]
+        # Judgement defaults (`absent assumes`): the reader leaves them out; generated code that reads one the
+        # incident does not give takes it and notes it (runtime._assumed), the sign that it may decide (decide).
+        self.assumed = assumed_facts(table.facts)
+        self.assumed_defaults = {name: value for name, value, _ in self.assumed}
+        self.comp_judgements = frozenset().union(*(info.judgements for info in table.comps))
 
     @classmethod
     def compile(cls, checked: Any, facts: Any) -> "CompiledEngine":
@@ -88,7 +95,8 @@ class CompiledEngine:
     def evaluate_facts(self, incident: Any) -> dict[str, Any]:
         """Evaluate an incident already read by the vocabulary's reader (language.incident.IncidentFacts)."""
         facts = self.table.facts
-        values = {name: self.reader.convert(facts[name], value) for name, value in incident.values.items()}
+        values = {name: self.reader.convert(facts[name], value) for name, value in incident.values.items()
+                  if name in incident.given or name not in self.assumed_defaults}
         return self.decide(values, incident.id, list(incident.notes))
 
     def rows_for(self, values: dict[str, Any]) -> tuple[tuple[RowInfo, Callable], ...]:
@@ -112,8 +120,61 @@ class CompiledEngine:
             decided = [(info, fast(values)) for info, fast in rows]
             comp_met = [fast(values) for _, fast in self.comps]
         except (KeyError, Unknown):
-            return self.decide_three_valued(values, ident, notes, rows)
-        # Every row and code decided by the generated code: no unknowns, no splits.
+            values.pop(ASSUMED, None)
+            absent = [name for name, _, _ in self.assumed if name not in values]
+            if not absent:
+                return self.decide_three_valued(values, ident, notes, rows)
+            # Another fact is unknown: decide three-valued with the judgements taken, and try each that the
+            # dispatched rows and the complementary codes read (the table knows which: RowInfo.judgements).
+            for name in absent:
+                values[name] = self.assumed_defaults[name]
+            read = self.comp_judgements.union(*(info.judgements for info, _ in rows))
+            document = self.decide_three_valued(values, ident, notes, rows)
+            return self._assuming(values, ident, document, [name for name in absent if name in read])
+        if ASSUMED not in values:  # the fast path: no judgement default read
+            notifiable, codes, letters = self._codes(decided, comp_met, notes)
+            return self._document(values, ident, notes, notifiable, codes, letters, [])
+        read = values.pop(ASSUMED)
+        for name, value, _ in self.assumed:
+            values.setdefault(name, value)
+        notifiable, codes, letters = self._codes(decided, comp_met, notes)
+        return self._assuming(values, ident, self._document(values, ident, notes, notifiable, codes, letters, []),
+                              read)
+
+    def _assuming(self, values: dict[str, Any], ident: Any, document: dict[str, Any],
+                  read: list[str]) -> dict[str, Any]:
+        """The judgements taken by default (`read`: those the decision read) that decide the incident: it is
+        decided again with each other value of each (engines/assumed.py), and those that change it reported.
+
+        Generated code reads a fact only where the decision needs it, so a judgement it never read cannot
+        change the outcome: an incident whose decision reads none never comes here. When another fact is
+        unknown (the three-valued side decides), every judgement not given is tried.
+        """
+        values.pop(ASSUMED, None)  # noted again if advice read one
+        base = (document["notifiable"], document["codes"])
+        found = document["assumed"]
+        for name, value, others in self.assumed:
+            if name not in read:
+                continue
+            for other in others:
+                case = {**values, name: other}
+                rows = self.rows_for(case)
+                try:
+                    decided = [(info, fast(case)) for info, fast in rows]
+                    comp_met = [fast(case) for _, fast in self.comps]
+                except (KeyError, Unknown):
+                    outcome = self.decide_three_valued(case, ident, [], rows)
+                    notifiable, codes = outcome["notifiable"], outcome["codes"]
+                else:
+                    notifiable, codes, _ = self._codes(decided, comp_met, [])
+                item = entry(name, value, other, base, (notifiable, codes))
+                if item is not None:
+                    found.append(item)
+        return document
+
+    def _codes(self, decided: list, comp_met: list, notes: list[str]) -> tuple[bool, list[str], list[str]]:
+        """Every row and code decided by the generated code (no unknowns, no splits): the verdict, the
+        codes and the complementary letters."""
         codes: list[str] = []
         for info, verdict in decided:
             if verdict[2] and info.code not in codes:
@@ -130,7 +191,7 @@ class CompiledEngine:
             if met and (info.role == "statutory" or (info.role == "tag") == notifiable):
                 letters.append(info.code)
                 all_codes += self._prefixed(info, codes, decided, notes)
-        return self._document(values, ident, notes, notifiable, all_codes, letters, [])
+        return notifiable, all_codes, letters
 
     def decide_three_valued(self, values: dict[str, Any], ident: Any, notes: list[str],
                             dispatched: tuple[tuple[RowInfo, Callable], ...]) -> dict[str, Any]:
@@ -213,7 +274,7 @@ class CompiledEngine:
         return self._document(values, ident, notes, notifiable, all_codes, letters, missing)
 
     def _document(self, values: dict[str, Any], ident: Any, notes: list[str], notifiable: B3, codes: list[str],
-                  letters: list[str], missing: list[str]) -> dict[str, Any]:
+                  letters: list[str], missing: list[str], assumed: list | None = None) -> dict[str, Any]:
         notify_by = report_by = None
         if notifiable is not False and self.deadlines:
             dates = {}
@@ -226,6 +287,7 @@ class CompiledEngine:
                 notes.append("the deadlines apply if the incident turns out to be notifiable")
         jurisdiction = values.get("jurisdiction")
         return {"id": ident, "notifiable": notifiable, "codes": codes, "complementary": letters, "missing": missing,
+                "assumed": [] if assumed is None else assumed,
                 "authority": self.table.authorities.get(jurisdiction), "notify_by": notify_by, "report_by": report_by,
                 "advice": self._advice(values, jurisdiction), "routes": self._routes(values, jurisdiction, notifiable),
                 "criteria": self.version, "notes": notes,

@@ -36,7 +36,9 @@ class Reader:
             reader = self._reader(info)
             if reader is not None:
                 self.readers[name] = reader
-        self.defaults = {name: self.convert(info, info.default) for name, info in facts.items() if info.has_default}
+        # Judgement defaults (`absent assumes`) are left out: the engine fills them in itself (engine.py).
+        self.defaults = {name: self.convert(info, info.default) for name, info in facts.items()
+                         if info.has_default and not getattr(info, "assumed", False)}
 
     def _reader(self, info: FactInfo) -> Callable[[Any], Any] | None:
         kind = info.kind
@@ -129,7 +131,8 @@ class Reader:
     def slow(self, data: Any) -> tuple[dict[str, Any], Any, list[str]]:
         from ...language.incident import read_incident  # the vocabulary's reader: only when needed
         incident = read_incident(data, self.facts)
-        values = {name: self.convert(self.facts[name], value) for name, value in incident.values.items()}
+        values = {name: self.convert(self.facts[name], value) for name, value in incident.values.items()
+                  if name not in self.facts or name in incident.given or not getattr(self.facts[name], "assumed", False)}
         return values, incident.id, list(incident.notes)
 
     def convert(self, info: FactInfo, value: Any) -> Any:

@@ -38,11 +38,23 @@ def _outside(n1: Any, d1: Any, n2: Any, d2: Any, p: int, q: int) -> bool:
     return value < low or value > high
 
 
+ASSUMED = "\x00assumed"  # the key, in an incident's values, of the judgement defaults its decision read
+
+
+def _assumed(v: dict, name: str, default: Any) -> Any:
+    """A judgement default (`absent assumes`) the incident does not give: taken, and noted as read."""
+    read = v.get(ASSUMED)
+    if read is None:
+        v[ASSUMED] = read = []
+    read.append(name)
+    return default
+
+
 def _fraction(n: Any, d: Any) -> Any:
     return n if d == 1 else Fraction(n) / d
 
 
-RUNTIME = {"_nz": _nz, "_outside": _outside, "_fraction": _fraction, "Fraction": Fraction}
+RUNTIME = {"_nz": _nz, "_outside": _outside, "_fraction": _fraction, "_assumed": _assumed, "Fraction": Fraction}
 RUNTIME.update(SCOPE_OUT=SCOPE_OUT, BAND_OUT=BAND_OUT, NOT_MET=NOT_MET, MET=MET)
 # The three-valued side's generated code (codegen3.py) calls the shared rules of engines/logic.py.
 RUNTIME.update(NONE=NONE, ONCE=(None,), Interval=Interval, and3=and3, or3=or3, not3=not3, CMP=INTERVAL_COMPARE,
@@ -73,6 +85,9 @@ class RowInfo:
     label: str | None
     banded: bool  # the row has a band: its category is one band of a fact (2.1 by intended dose, ...)
     scopes: tuple[tuple[str, frozenset, bool], ...]  # (fact, allowed values, the fact holds several)
+    # The judgement defaults (`absent assumes`) its code reads: worked out when the table is built, so an
+    # incident whose dispatched rows read none is never decided again (engine.py, decide).
+    judgements: frozenset = frozenset()
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,7 @@ class ComplementaryInfo:
     role: str
     suffix_from: int | None
     suffix_to: int | None
+    judgements: frozenset = frozenset()
 
 
 @dataclass(frozen=True)

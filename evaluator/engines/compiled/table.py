@@ -14,6 +14,8 @@ new process starts deciding without parsing, checking or the unit registry.
 
 from __future__ import annotations
 
+import re
+
 from typing import Any, Mapping
 
 from ...language.check import Checked
@@ -28,6 +30,11 @@ from .scales import kind_scales
 from ..split import ROW_SCOPES as SCOPES
 
 
+def judgements_read(lines: list[str]) -> frozenset:
+    """The judgement defaults generated code reads (codegen.py, fact: each is read through `_assumed`)."""
+    return frozenset(re.findall(r"_assumed\(v, '(\w+)'", "\n".join(lines)))
+
+
 def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
     criteria = checked.criteria
     scales = kind_scales(checked)
@@ -39,6 +46,7 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
     lines: list[str] = []
     rows = []
     for i, row in enumerate(criteria.rows):
+        start = len(lines)
         lines.append(f"def row_{i}(v):  # row {comment(row.name)}")
         scopes = []
         for clause, fact, any_of in SCOPES:
@@ -56,15 +64,18 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
         for exclusion in exclusions.get(row.code, ()):
             lines.append(f"    if {gen.cond(exclusion.when)}: return NOT_MET  # exclusion {comment(exclusion.name)}")
         lines += ["    return MET", ""]
-        rows.append(RowInfo(i, row.code, row.label, row.band is not None, tuple(scopes)))
+        rows.append(RowInfo(i, row.code, row.label, row.band is not None, tuple(scopes),
+                            judgements_read(lines[start:])))
     comps = []
     for j, item in enumerate(criteria.complementary):
+        start = len(lines)
         lines.append(f"def comp_{j}(v):  # complementary {comment(item.code)}")
         lines.append(f"    if not {gen.cond(item.when)}: return False")
         for exclusion in exclusions.get(item.code, ()):
             lines.append(f"    if {gen.cond(exclusion.when)}: return False  # exclusion {comment(exclusion.name)}")
         lines += ["    return True", ""]
-        comps.append(ComplementaryInfo(j, item.code, item.role or "", item.suffix_from, item.suffix_to))
+        comps.append(ComplementaryInfo(j, item.code, item.role or "", item.suffix_from, item.suffix_to,
+                                       judgements_read(lines[start:])))
     places = list(facts["jurisdiction"].values) if "jurisdiction" in facts else []
     advice = []
     for k, item in enumerate(criteria.advice):
