@@ -375,8 +375,9 @@ def row_changes(old_rows: list[ast.Row], new_rows: list[ast.Row], old: Guidance,
         for change in note_changes(a.notes, b.notes):
             change.message = prefix + change.message
             changes.append(change)
-    code = (new_rows or old_rows)[0].code
-    before, after = _exclusions_for(old.ast, code), _exclusions_for(new.ast, code)
+    # Under a rename the old rows have the old code: each version's exclusions are looked up by its own.
+    old_code, new_code = (old_rows or new_rows)[0].code, (new_rows or old_rows)[0].code
+    before, after = _exclusions_for(old.ast, old_code), _exclusions_for(new.ast, new_code)
     for name in sorted(after - before):
         changes.append(Change(what="exclusion", message=f"general exclusion {name} now applies", new=name))
     for name in sorted(before - after):
