@@ -35,10 +35,10 @@ from ..language.units import DIMENSIONLESS, KINDS
 from ..language.values import Measure
 from .logic import (B3, INF, INTERVAL_COMPARE, NONE, YES_NO, Interval, Missing, and3, decided, divide, eq, ge, gt,
                     hull, join_truth, missing_if, not3, or3)
-from .plan import Plan, Split, any_met
+from .plan import Plan, Split, any_met, category_tests
 from .split import agree
 from .assumed import assumed_facts, entry
-from .suffix import suffixed
+from .suffix import fit, suffixed
 
 # The shared semantics (three-valued logic, intervals) and the case-split plan.
 _divide, _ge, _gt, _eq = divide, ge, gt, eq
@@ -301,6 +301,7 @@ class Evaluator:
         self.engine = Engine(checked)
         self.source = source
         self.plan = Plan(checked)
+        self.tests = {id(row): category_tests(checked, row) for row in checked.rows}
         self.exclusions = self.plan.exclusions
         self.authorities = {a.jurisdiction: a for a in self.criteria.authorities}
         # What an explanation says about each criterion that does not depend on the
@@ -465,7 +466,7 @@ class Evaluator:
             if not emitted:
                 continue
             letters.append(item.code)
-            all_codes += self.prefixed(item, codes, rows, verdicts, notes)
+            all_codes += self.prefixed(item, codes, rows, verdicts, notes, env)
 
         if notifiable is True and not codes and not any(
                 item.role == "statutory" and comp_met[item.code] is True for item in self.criteria.complementary):
@@ -503,10 +504,10 @@ class Evaluator:
         )
 
     def prefixed(self, item: ast.Complementary, codes: list[str], rows: tuple[ast.Row, ...],
-                 verdicts: list[Verdict], notes: list[str]) -> list[str]:
+                 verdicts: list[Verdict], notes: list[str], env: Env) -> list[str]:
         """A complementary code with the suffix of the most relevant notification code (engines/suffix.py)."""
-        categories = ((row.code, row.band is not None, v.band) for row, v in zip(rows, verdicts)
-                      if v.in_scope is True)
+        categories = ((row.code, row.band is not None, v.band, fit(self.tests[id(row)], env.values))
+                      for row, v in zip(rows, verdicts) if v.in_scope is True)
         return suffixed(item.code, item.suffix_from, item.suffix_to, codes, categories, notes)
 
     def deadlines(self, env: Env, notifiable: B3, notes: list[str]) -> dict[str, dt.date | None]:

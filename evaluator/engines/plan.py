@@ -28,6 +28,7 @@ from ..language import ast
 from ..language.check import Checked
 from ..language.units import BOOL, ENUM, KINDS, SET
 from .logic import INF, Interval
+from .suffix import Test
 from .split import ROW_SCOPES, SCOPE_FACTS, SPLIT_BUDGET, Choice, Part, Split, any_met  # noqa: F401 - the API
 
 def is_constant(expr: Any) -> bool:
@@ -180,3 +181,46 @@ class Plan:
         floor = info.minimum or Fraction(0)
         pieces = regions(sorted(t for t in cuts if t > floor), floor, integer=KINDS[info.kind].integer)
         return Choice(fact, tuple(pieces), direct=compared_only_with_constants(fact, nodes))
+
+
+def category_tests(checked: Checked, row: ast.Row) -> tuple[Test, ...]:
+    return tuple(test for _, test in category_conjuncts(checked, row))
+
+
+def category_conjuncts(checked: Checked, row: ast.Row) -> list[tuple[Any, Test]]:
+    """A row's category tests (engines/suffix.py): the `is`, `includes` and yes/no tests among the `and`s
+    of its `when`. A fact whose default is a judgement (`absent assumes`) picks no category.
+
+    >>> from evaluator import load_criteria
+    >>> checked = load_criteria("2024").checked
+    >>> row = next(r for r in checked.rows if r.code == "4.2c")
+    >>> [(t.fact, sorted(map(str, t.values))) for t in category_tests(checked, row)]
+    [('imaging_cause', ['hardware_software_failure']), ('theme', ['True'])]
+
+    category_conjuncts gives each test with the conjunct it was read from (the SQL backend compiles those).
+    """
+    if row.when is None:
+        return []
+    conjuncts, pending = [], [row.when]
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, ast.And):
+            pending[:0] = list(node.operands)
+        else:
+            conjuncts.append(node)
+    tests = []
+    for conjunct in conjuncts:
+        node, negated = conjunct, False
+        if isinstance(node, ast.Not):
+            node, negated = node.operand, True
+        if isinstance(node, ast.IsValue):
+            test = Test(node.fact, frozenset(node.values), node.negated != negated)
+        elif isinstance(node, ast.Includes):
+            test = Test(node.fact, frozenset(node.values), negated, several=True)
+        elif isinstance(node, ast.Ref) and node.target == "fact" and checked.facts[node.name].kind == BOOL:
+            test = Test(node.name, frozenset({True}), negated)
+        else:
+            continue
+        if not checked.facts[test.fact].assumed:
+            tests.append((conjunct, test))
+    return tests

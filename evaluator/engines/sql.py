@@ -49,7 +49,7 @@ from ..language.check import Checked
 from ..language.units import ACCEPTED, BOOL, ENUM, KINDS, SET, resolve_unit
 from ..language.values import FactInfo
 from .logic import INF, INTERVAL_COMPARE as STATIC_COMPARE, Interval
-from .plan import SCOPE_FACTS, SPLIT_BUDGET, Choice, Plan, Split
+from .plan import SCOPE_FACTS, SPLIT_BUDGET, Choice, Plan, Split, category_conjuncts
 
 SCALE = 12  # digits after the point, in the kind's base unit: 1 pSv, 1 pGy, 1 pm, ...
 PRECISION = 30  # total digits: values below 10^18 base units
@@ -1494,6 +1494,8 @@ class QueryBuilder:
         for n, row in enumerate(self.rows):
             verdict = self.row_verdict(row, compiler)
             layer += [(f"_in_{n}", verdict["in"]), (f"_band_{n}", verdict["band"]), (f"_met_{n}", verdict["met"])]
+            if row.band is None:
+                layer.append((f"_cat_{n}", self.category_fit(row, compiler)))
             for fact, when in verdict["missing"].items():
                 self.missing_columns.append((f"_rmet_{n}", fact, when))
         for n, item in enumerate(self.criteria.complementary):
@@ -1548,7 +1550,8 @@ class QueryBuilder:
         # Without the case split in SQL, a row that needs it is left to Python.
         undecided = False if self.refining else OR(*(IS_NULL(column(f"_met_{n}")) for n in range(len(self.rows))),
                                                     IS_NULL(_copy(notifiable)))
-        query = _layer(query, "_irmer_notifiable", [("_notifiable", notifiable), (UNDECIDED, to_sql(undecided))])
+        query = _layer(query, "_irmer_notifiable", [("_notifiable", notifiable), (UNDECIDED, to_sql(undecided)),
+                                                    *self.category_scores(codes)])
         query = _layer(query, "_irmer_out", self.outputs(codes))
         final = [exp.column(name, quoted=True) for name in self.keep]
         final += [exp.alias_(exp.column(f"_out_{name}", quoted=True), name, quoted=True, copy=False)
@@ -1604,8 +1607,17 @@ class QueryBuilder:
         banded = [(OR(*(AND(_is(column(f"_fin_{n}"), True), _is(column(f"_band_{n}"), True))
                         for n, r in enumerate(self.rows) if r.code == code and r.band is not None)), code)
                   for code in order]
-        plain = [(OR(*(_is(column(f"_fin_{n}"), True) for n, r in enumerate(self.rows)
-                       if r.code == code and r.band is None)), code) for code in order]
+        # The plain categories whose tests fit best (engines/suffix.py): no other scores higher.
+        # When none fits any test, every plain category in scope is a candidate.
+        scored = [code for code in order if any(r.code == code and r.band is None for r in self.rows)]
+        positive = lambda k: _is(exp.GT(this=column(f"_score_{k}"), expression=integer(0)), True)  # noqa: E731
+        any_fit = OR(*(positive(k) for k in range(len(scored))))
+        plain = [(OR(AND(any_fit, positive(k),
+                         *(NOT(_is(exp.GT(this=column(f"_score_{j}"), expression=column(f"_score_{k}")), True))
+                           for j in range(len(scored)) if j != k)),
+                     AND(NOT(_copy(any_fit)), *[OR(*(_is(column(f"_fin_{n}"), True) for n, r in enumerate(self.rows)
+                                                      if r.code == code and r.band is None))])), code)
+                 for k, code in enumerate(scored)]
         n_banded = self._count(banded)
         n_plain = self._count(plain)
         bare = exp.Array(expressions=[string(item.code)])
@@ -1615,6 +1627,28 @@ class QueryBuilder:
                      (exp.EQ(this=n_banded, expression=integer(1)), one(banded)),
                      (AND(exp.EQ(this=n_banded.copy(), expression=integer(0)),
                           exp.EQ(this=n_plain, expression=integer(1))), one(plain))], bare)
+
+    def category_fit(self, row: ast.Row, compiler: "Compiler") -> exp.Expression:
+        """How many of the row's category tests the facts meet; NULL when one fails (suffix.fit)."""
+        truths = [compiler.truth(node)[0] for node, _ in category_conjuncts(self.checked, row)]
+        terms = [CASE([(_is(_copy(t), True), integer(1))], integer(0)) for t in truths]
+        count = reduce(lambda a, b: exp.Add(this=a, expression=b), terms) if terms else integer(0)
+        failed = OR(*(_is(_copy(t), False) for t in truths))
+        return cast(CASE([(failed, exp.null())], count), "INTEGER")
+
+    def category_scores(self, codes: list[str]) -> list[tuple[str, exp.Expression]]:
+        """For each code with rows without a band: the best fit among those in scope (NULL: none)."""
+        out = []
+        scored = [code for code in codes if any(r.code == code and r.band is None for r in self.rows)]
+        for k, code in enumerate(scored):
+            fits = [CASE([(_is(column(f"_fin_{n}"), True), column(f"_cat_{n}"))])
+                    for n, r in enumerate(self.rows) if r.code == code and r.band is None]
+            best = fits[0]
+            for other in fits[1:]:  # rows of one code are few: a CASE a row
+                best = CASE([(OR(IS_NULL(_copy(other)), exp.GTE(this=_copy(best), expression=_copy(other))),
+                              _copy(best))], other)
+            out.append((f"_score_{k}", best))
+        return out
 
     @staticmethod
     def _count(options: list[tuple[B, str]]) -> exp.Expression:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from ..assumed import assumed_facts, entry
 from ..logic import B3, NONE, or3
-from ..suffix import suffixed
+from ..suffix import fit, suffixed
 from .reader import Reader
 from .runtime import ASSUMED, RUNTIME, SCOPE_OUT, ComplementaryInfo, RowInfo, Table, Unknown
 
@@ -132,12 +132,12 @@ class CompiledEngine:
             document = self.decide_three_valued(values, ident, notes, rows)
             return self._assuming(values, ident, document, [name for name in absent if name in read])
         if ASSUMED not in values:  # the fast path: no judgement default read
-            notifiable, codes, letters = self._codes(decided, comp_met, notes)
+            notifiable, codes, letters = self._codes(decided, comp_met, notes, values)
             return self._document(values, ident, notes, notifiable, codes, letters, [])
         read = values.pop(ASSUMED)
         for name, value, _ in self.assumed:
             values.setdefault(name, value)
-        notifiable, codes, letters = self._codes(decided, comp_met, notes)
+        notifiable, codes, letters = self._codes(decided, comp_met, notes, values)
         return self._assuming(values, ident, self._document(values, ident, notes, notifiable, codes, letters, []),
                               read)
 
@@ -166,13 +166,14 @@ class CompiledEngine:
                     outcome = self.decide_three_valued(case, ident, [], rows)
                     notifiable, codes = outcome["notifiable"], outcome["codes"]
                 else:
-                    notifiable, codes, _ = self._codes(decided, comp_met, [])
+                    notifiable, codes, _ = self._codes(decided, comp_met, [], case)
                 item = entry(name, value, other, base, (notifiable, codes))
                 if item is not None:
                     found.append(item)
         return document
 
-    def _codes(self, decided: list, comp_met: list, notes: list[str]) -> tuple[bool, list[str], list[str]]:
+    def _codes(self, decided: list, comp_met: list, notes: list[str],
+               values: dict[str, Any]) -> tuple[bool, list[str], list[str]]:
         """Every row and code decided by the generated code (no unknowns, no splits): the verdict, the
         codes and the complementary letters."""
         codes: list[str] = []
@@ -190,7 +191,7 @@ class CompiledEngine:
         for (info, _), met in zip(self.comps, comp_met):
             if met and (info.role == "statutory" or (info.role == "tag") == notifiable):
                 letters.append(info.code)
-                all_codes += self._prefixed(info, codes, decided, notes)
+                all_codes += self._prefixed(info, codes, decided, notes, values)
         return notifiable, all_codes, letters
 
     def decide_three_valued(self, values: dict[str, Any], ident: Any, notes: list[str],
@@ -252,7 +253,7 @@ class CompiledEngine:
             if info.role == "tag" and notifiable is not True or info.role == "voluntary" and notifiable is not False:
                 continue
             letters.append(info.code)
-            all_codes += self._prefixed(info, codes, pairs, notes)
+            all_codes += self._prefixed(info, codes, pairs, notes, values)
 
         def row_missing() -> frozenset[str]:
             return frozenset().union(*(v.missing for v in verdicts if type(v) is not tuple and v.met is None))
@@ -294,13 +295,13 @@ class CompiledEngine:
                 "error": None, "errors": []}
 
     def _prefixed(self, item: ComplementaryInfo, codes: list[str], verdicts: list[tuple[RowInfo, Any]],
-                  notes: list[str]) -> list[str]:
+                  notes: list[str], values: dict[str, Any]) -> list[str]:
         """A complementary code with the suffix of the most relevant notification code (engines/suffix.py)."""
         categories = []
         for info, verdict in verdicts:
             in_scope, band = (verdict[0], verdict[1]) if type(verdict) is tuple else (verdict.in_scope, verdict.band)
             if in_scope is True:
-                categories.append((info.code, info.banded, band))
+                categories.append((info.code, info.banded, band, fit(info.tests, values)))
         return suffixed(item.code, item.suffix_from, item.suffix_to, codes, categories, notes)
 
     def _advice(self, values: dict[str, Any], jurisdiction: Any) -> list[dict[str, Any]]:

@@ -88,6 +88,8 @@ class RowInfo:
     # The judgement defaults (`absent assumes`) its code reads: worked out when the table is built, so an
     # incident whose dispatched rows read none is never decided again (engine.py, decide).
     judgements: frozenset = frozenset()
+    # Its category tests (engines/suffix.py): which of them the facts meet picks a complementary code's suffix.
+    tests: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import re
 from typing import Any, Mapping
 
 from ...language.check import Checked
-from ..plan import Plan
+from ..plan import Plan, category_tests
 from ...language.units import KINDS, resolve_unit
 from ...language.values import FactInfo
 from .codegen import Codegen
@@ -65,7 +65,7 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
             lines.append(f"    if {gen.cond(exclusion.when)}: return NOT_MET  # exclusion {comment(exclusion.name)}")
         lines += ["    return MET", ""]
         rows.append(RowInfo(i, row.code, row.label, row.band is not None, tuple(scopes),
-                            judgements_read(lines[start:])))
+                            judgements_read(lines[start:]), category_tests(checked, row)))
     comps = []
     for j, item in enumerate(criteria.complementary):
         start = len(lines)
