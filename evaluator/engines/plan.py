@@ -28,7 +28,7 @@ from ..language import ast
 from ..language.check import Checked
 from ..language.units import BOOL, ENUM, KINDS, SET
 from .logic import INF, Interval
-from .suffix import Test
+from .suffix import CategoryTest
 from .split import ROW_SCOPES, SCOPE_FACTS, SPLIT_BUDGET, Choice, Part, Split, any_met  # noqa: F401 - the API
 
 def is_constant(expr: Any) -> bool:
@@ -183,11 +183,11 @@ class Plan:
         return Choice(fact, tuple(pieces), direct=compared_only_with_constants(fact, nodes))
 
 
-def category_tests(checked: Checked, row: ast.Row) -> tuple[Test, ...]:
+def category_tests(checked: Checked, row: ast.Row) -> tuple[CategoryTest, ...]:
     return tuple(test for _, test in category_conjuncts(checked, row))
 
 
-def category_conjuncts(checked: Checked, row: ast.Row) -> list[tuple[Any, Test]]:
+def category_conjuncts(checked: Checked, row: ast.Row) -> list[tuple[Any, CategoryTest]]:
     """A row's category tests (engines/suffix.py): the `is`, `includes` and yes/no tests among the `and`s
     of its `when`. A fact whose default is a judgement (`absent assumes`) picks no category.
 
@@ -214,11 +214,11 @@ def category_conjuncts(checked: Checked, row: ast.Row) -> list[tuple[Any, Test]]
         if isinstance(node, ast.Not):
             node, negated = node.operand, True
         if isinstance(node, ast.IsValue):
-            test = Test(node.fact, frozenset(node.values), node.negated != negated)
+            test = CategoryTest(node.fact, frozenset(node.values), node.negated != negated)
         elif isinstance(node, ast.Includes):
-            test = Test(node.fact, frozenset(node.values), negated, several=True)
+            test = CategoryTest(node.fact, frozenset(node.values), negated, several=True)
         elif isinstance(node, ast.Ref) and node.target == "fact" and checked.facts[node.name].kind == BOOL:
-            test = Test(node.name, frozenset({True}), negated)
+            test = CategoryTest(node.name, frozenset({True}), negated)
         else:
             continue
         if not checked.facts[test.fact].assumed:

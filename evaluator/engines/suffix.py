@@ -20,9 +20,9 @@ bare letter, with a note naming the candidates (docs/interpretations.md, suffix_
 'E10.1: the E row allows suffix codes 1 to 9; 10.1 is outside'
 >>> suffixed("M", 1, 10, [], [("2.1", True, True), ("3", False, None)], [])  # in 2.1's band
 ['M2.1']
->>> cause, theme = Test("imaging_cause", frozenset({"hardware_software_failure"})), Test("theme", frozenset({True}))
+>>> cause, theme = CategoryTest("imaging_cause", frozenset({"hardware_software_failure"})), CategoryTest("theme", frozenset({True}))
 >>> facts = {"imaging_cause": "hardware_software_failure", "theme": True}
->>> fit((cause,), facts), fit((cause, theme), facts), fit((Test("imaging_cause", frozenset({"protocol_failure"})),), facts)
+>>> fit((cause,), facts), fit((cause, theme), facts), fit((CategoryTest("imaging_cause", frozenset({"protocol_failure"})),), facts)
 (1, 2, None)
 >>> suffixed("M", 1, 10, [], [("4.1", False, None, 0), ("4.2a", False, None, 1), ("4.2c", False, None, 2)], [])
 ['M4.2c']
@@ -35,7 +35,7 @@ from typing import Any, Iterable, Mapping
 
 
 @dataclass(frozen=True)
-class Test:
+class CategoryTest:
     """A category test of a row: the fact holds one of `values` (for a fact of several values: one of
     them is among `values`); `negated`, the opposite. Yes/no facts hold True or False."""
 
@@ -49,7 +49,7 @@ class Test:
         return held != self.negated
 
 
-def fit(tests: Iterable[Test], facts: Mapping[str, Any]) -> int | None:
+def fit(tests: Iterable[CategoryTest], facts: Mapping[str, Any]) -> int | None:
     """How many of a row's category tests the facts meet; None when one fails. Unknown facts count for
     nothing either way."""
     count = 0
