@@ -209,7 +209,7 @@ class Guidance:
         """Read an incident (a dict or a pydantic model); raises IncidentError."""
         if isinstance(incident, BaseModel):
             incident = incident.model_dump(exclude_none=True)
-        return read_incident(incident, self.vocabulary.facts)
+        return self.evaluator.prepare(read_incident(incident, self.vocabulary.facts))
 
     @property
     def compiled(self) -> CompiledEngine:

@@ -514,7 +514,8 @@ def hover_text(token: Token, context: list[Token], tree: Any, vocabulary: ast.Vo
     return None
 
 
-_ITEM_START = re.compile(r"^(guidance|define|table|row|complementary|exclusion|deadline|authority|advice|route|example|"
+_ITEM_START = re.compile(r"^(guidance|define|table|row|complementary|exclusion|deadline|authority|advice|route|derive|"
+                         r"conflict|example|"
                          r"vocabulary|fact|allow)\b")
 
 

@@ -98,6 +98,18 @@ class Incidents:
                 incident[name] = rng.choice(["2023-04-18", "2023-04-19", "2024-08-27", "2024-08-28", "2025-01-31"])
             elif info.numeric:
                 incident[name] = self.quantity(name)
+        # What happened (`event`) derives the exposure, and contradicts an exposure given otherwise: drawn
+        # for about one incident in six, half of those without an exposure of their own.
+        if "event" in incident and rng.random() < 0.75:
+            del incident["event"]
+        elif "event" in incident and rng.random() < 0.5:
+            incident.pop("exposure", None)
+        # Contradictory facts (the criteria's `conflict` blocks) make an error: kept for one incident in ten.
+        no = (False, "no")
+        if incident.get("error_involved") in no and "imaging_cause" in incident and rng.random() < 0.9:
+            del incident["imaging_cause"]
+        if incident.get("near_miss") in (True, "yes") and "exposure" in incident and rng.random() < 0.9:
+            del incident["near_miss"]
         roll = rng.random()
         if roll < 0.01:
             incident["total_dose"] = "1e-3 Sv"  # only Python reads an exponent

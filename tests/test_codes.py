@@ -292,10 +292,8 @@ CODE_4 = [
          False, [], {"4.2a": "not met"}, V2024),
     Case("4.2a-protocol-failure-3-images", rti(imaging_cause="protocol_failure", fraction_images=3),
          False, [], {"4.2a": "not met"}),
-    # 4.2a-c name their error, so the 2024 exclusion of repeats without one does not touch them.
-    Case("4.2a-set-up-error-error-involved-no-2024", rti(imaging_cause="set_up_error", fraction_images=3,
-                                                         error_involved=False), True, ["4.2a"], {"4.2a": "met"},
-         V2024),
+    # 4.2a-c name their error: with error_involved no the facts contradict each other (conflict
+    # error_cause_without_error), refused, not evaluated (tests/test_derive.py).
     # 4.2b: additional images >= 50% of intended, after a protocol failure.
     Case("4.2b-4-intended-2-additional-exactly-50pc",
          rti(imaging_cause="protocol_failure", intended_images=4, additional_images=2), True, ["4.2b"],
@@ -309,10 +307,7 @@ CODE_4 = [
                                                   additional_images=2), False, []),
     Case("4.2b-set-up-error-not-protocol", rti(imaging_cause="set_up_error", intended_images=4,
                                                additional_images=2), False, [], {"4.2b": "not met"}),
-    Case("4.2b-no-error-2023", rti(imaging_cause="protocol_failure", intended_images=4, additional_images=2,
-                                   error_involved=False), True, ["4.2b"], {}, V2023),
-    Case("4.2b-error-involved-no-2024", rti(imaging_cause="protocol_failure", intended_images=4, additional_images=2,
-                                            error_involved=False), True, ["4.2b"], {"4.2b": "met"}, V2024),
+    # (An imaging cause with error_involved no contradicts itself: refused, tests/test_derive.py.)
     # 4.2c: the same, after a thematic hardware or software failure.
     Case("4.2c-theme-4-intended-2-additional",
          rti(imaging_cause="hardware_software_failure", theme=True, intended_images=4, additional_images=2),
@@ -326,9 +321,6 @@ CODE_4 = [
     Case("4.2c-protocol-failure-theme",
          rti(imaging_cause="protocol_failure", theme=True, intended_images=4, additional_images=1),
          False, [], {"4.2c": "not met", "4.2b": "not met"}),
-    Case("4.2c-error-involved-no-2024",
-         rti(imaging_cause="hardware_software_failure", theme=True, intended_images=4, additional_images=2,
-             error_involved=False), True, ["4.2c"], {"4.2c": "met"}, V2024),
     Case("4.2c-three-patients-equipment-fault",
          rti(imaging_cause="hardware_software_failure", theme=True, intended_images=5, additional_images=3,
              individuals=3, equipment_fault=True), True, ["4.2c", "M4.2c", "E4.2c"]),

@@ -284,11 +284,30 @@ FULL_FIELDS: dict[str, st.SearchStrategy[Any]] = {
                                        "research_participant", "worker", "member_of_public"]),
     "before_clinical_use": rarely(),
     "licence_breach": rarely(),
+    # What happened is drawn to agree with the exposure (below): facts that contradict each other are refused
+    # (tests/test_derive.py), and these properties are about incidents that are evaluated.
+    "event": st.just("repeat"),
+    "near_miss": st.just(False),
 }
-FULL = st.fixed_dictionaries(FULL_FIELDS)
+ACCIDENTAL_EVENTS = ["wrong_patient", "not_intended"]
+UNINTENDED_EVENTS = ["wrong_laterality", "wrong_anatomy", "wrong_modality_or_technique", "wrong_timing",
+                     "equipment_malfunction", "greater_than_intended", "repeat"]
+
+
+def _consistent(facts: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    events = ACCIDENTAL_EVENTS if facts["exposure"] == "accidental" else UNINTENDED_EVENTS
+    # Each imaging cause is an error (conflict error_cause_without_error): an incident with no error involved
+    # is one whose repeat had no imaging cause (a diagnostic repeat), so its error_involved is drawn again.
+    return st.sampled_from(events).map(lambda event: {**facts, "event": event, "error_involved": True}) \
+        if facts["error_involved"] is False and facts.get("modality") == "radiotherapy_imaging" else \
+        st.sampled_from(events).map(lambda event: {**without(facts, {"imaging_cause"} if not facts["error_involved"]
+                                                                 else set()), "event": event})
+
+
+FULL = st.fixed_dictionaries(FULL_FIELDS).flatmap(_consistent)
 
 # Facts whose absence makes them unknown (no `absent means`): dropping them may only lose information.
-UNKNOWN_WHEN_ABSENT = ["jurisdiction", "exposure", "modality", "age", "discovered_on", "intended_dose", "total_dose",
+UNKNOWN_WHEN_ABSENT = ["jurisdiction", "exposure", "event", "modality", "age", "discovered_on", "intended_dose", "total_dose",
                        "intended_images", "imaging_cause", "foetal_dose", "infant_dose", "ptv_intended_dose",
                        "ptv_delivered_dose", "oar_intended_dose", "oar_delivered_dose", "fraction_intended_dose",
                        "fraction_delivered_dose", "miss_displacement", "error_margin", "nm_therapy",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Callable
 
@@ -38,6 +38,7 @@ from .logic import (B3, INF, INTERVAL_COMPARE, NONE, YES_NO, Interval, Missing, 
 from .plan import Plan, Split, any_met, category_tests
 from .split import agree
 from .assumed import assumed_facts, entry
+from .derive import apply as apply_derivations, infos as derive_infos
 from .suffix import fit, suffixed
 
 # The shared semantics (three-valued logic, intervals) and the case-split plan.
@@ -312,6 +313,27 @@ class Evaluator:
         self.comp_texts = [self._static(item, code=item.code, role=item.role)
                            for item in self.criteria.complementary]
         self.assumed = assumed_facts(self.checked.facts)
+        derivations, conflicts = derive_infos(self.criteria)
+        self.derivations = [(info, [self._truth(b.condition) for b in d.branches])
+                            for info, d in zip(derivations, self.criteria.derivations)]
+        self.conflicts = [(info, self._truth(c.when)) for info, c in zip(conflicts, self.criteria.conflicts)]
+
+    def _truth(self, condition: Any) -> Callable[[dict[str, Any]], B3]:
+        return lambda values: self.engine.truth(condition, Env(values), None)[0]
+
+    def prepare(self, incident: IncidentFacts) -> IncidentFacts:
+        """The incident with its derived facts, once, as it is read; raises IncidentError on a contradiction.
+
+        >>> from evaluator import load_criteria
+        >>> g = load_criteria("2024")
+        >>> g.read({"event": "wrong_laterality"}).values["exposure"]
+        'unintended'
+        """
+        if not self.derivations and not self.conflicts:
+            return incident
+        values, notes = dict(incident.values), list(incident.notes)
+        apply_derivations(values, incident.given.__contains__, self.derivations, self.conflicts, notes)
+        return replace(incident, values=values, notes=notes)
 
     def _static(self, node: Any, **fields: Any) -> dict[str, Any]:
         return {

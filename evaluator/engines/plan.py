@@ -13,7 +13,7 @@ from the same plan, so they enumerate the same cases.
 >>> from evaluator import load_criteria
 >>> plan = Plan(load_criteria("2024").checked)
 >>> [c.fact for c in plan.row(0).choices]  # row 1 (England): what can decide it
-['exposure', 'jurisdiction', 'exposed_person', 'age', 'modality', 'total_dose']
+['exposure', 'near_miss', 'jurisdiction', 'exposed_person', 'age', 'modality', 'total_dose']
 >>> [str(region.lo) for region in plan.row(0).choice("age").values][:3]
 ['0', '16', '18']
 """

@@ -134,6 +134,25 @@ class Encoded:
                 self._mark_positive(self.definitions[sub.name].body)
 
     # ---------------------------------------------------------- conditions
+    def consistent(self) -> z3.BoolRef:
+        """What an incident the file can evaluate meets (engines/derive.py, for a complete incident): each
+        derived fact has the value of the first branch that holds."""
+        parts = []
+        for derivation in self.criteria.derivations:
+            info, var = self.space.facts[derivation.fact], self.space.vars[derivation.fact]
+            earlier: list[z3.BoolRef] = []
+            for branch in derivation.branches:
+                condition = self.cond(branch.condition)
+                value = (var == (branch.value == "yes")) if info.kind == BOOL \
+                    else self.space.is_value(derivation.fact, branch.value)
+                parts.append(z3.Implies(z3.And(*earlier, condition), value))
+                earlier.append(z3.Not(condition))
+        # Conflicts are left out: z3's incidents are complete (every fact given), while a conflict reads only
+        # the facts an incident gives, so "no error involved" with an imaging cause is refused only when both
+        # are given; as a constraint it would rule out every incident without error (the witness search checks
+        # its incidents with the evaluator, which refuses a contradiction).
+        return z3.And(*parts)
+
     def cond(self, node: Any) -> z3.BoolRef:
         return CONDITIONS[type(node)](self, node)
 

@@ -60,6 +60,7 @@ DIALECTS = ("duckdb", "spark", "postgres", "bigquery")
 RESULT_COLUMNS = ("notifiable", "codes", "complementary", "missing", "authority", "notify_by", "report_by",
                   "criteria", "error")
 FALLBACK = "_irmer_fallback"  # true where a value is one the SQL does not read: Python evaluates the row
+REFUSED = "_irmer_derived"  # a derivation or a conflict applies: Python evaluates the row (engines/derive.py)
 UNDECIDED = "_irmer_undecided"  # without the case split in SQL: true where the row needs it (Python decides)
 ENVELOPE_COLUMNS = ("id", "description", "date_of_birth", "exposure_date")
 
@@ -1503,6 +1504,7 @@ class QueryBuilder:
             layer.append((f"_cmet_{n}", verdict["met"]))
             for fact, when in verdict["missing"].items():
                 self.missing_columns.append((f"_cmet_{n}", fact, when))
+        layer.append((REFUSED, to_sql(self.derived_or_conflicting(compiler))))
         for n, shared in enumerate(lets.layers):
             query = _layer(query, f"_irmer_let{n}", shared)
         query = _layer(query, "_irmer_rows", layer)
@@ -1556,12 +1558,32 @@ class QueryBuilder:
         final = [exp.column(name, quoted=True) for name in self.keep]
         final += [exp.alias_(exp.column(f"_out_{name}", quoted=True), name, quoted=True, copy=False)
                   for name in RESULT_COLUMNS]
-        final += [exp.column(FALLBACK, quoted=True), exp.column(UNDECIDED, quoted=True)]
+        final += [exp.alias_(_value(OR(column(FALLBACK), column(REFUSED))), FALLBACK, quoted=True, copy=False),
+                  exp.column(UNDECIDED, quoted=True)]
         result = exp.select(*final, copy=False).from_(exp.Subquery(this=query, alias=exp.TableAlias(
             this=exp.to_identifier("_irmer_result"))), copy=False)
         for name, body in self.ctes:
             result = result.with_(name, as_=body, copy=False)
         return result
+
+    def given(self, fact: str) -> B:
+        """The incident gives the fact: its column holds a value (over-approximated for a fact with a
+        default: a value SQL would not read is given too, and Python then decides the row anyway)."""
+        if fact not in self.types:
+            return False
+        return NOT(IS_NULL(column(fact)))
+
+    def derived_or_conflicting(self, compiler: "Compiler") -> B:
+        """Rows Python decides (engines/derive.py): a fact a derivation reads is given (the derived value and
+        its contradictions are worked out once, in Python), or a conflict's facts are given and contradict."""
+        parts: list[B] = [self.given(fact) for d in self.criteria.derivations for fact in d.reads]
+        for conflict in self.criteria.conflicts:
+            holds, _ = compiler.truth(conflict.when)
+            parts.append(AND(*(self.given(fact) for fact in conflict.reads),
+                             holds if isinstance(holds, bool) or holds is None
+                             else exp.Coalesce(this=holds, expressions=[exp.false()])))
+        refused = OR(*parts)
+        return False if refused is None else refused
 
     def outputs(self, codes: list[str]) -> list[tuple[str, exp.Expression]]:
         notifiable = column("_notifiable")

@@ -30,7 +30,8 @@ __all__ = [
     "Rational", "Node", "Span", "Expr", "Ref", "Number", "Percent", "Scale", "Ratio", "Compare",
     "IsValue", "Includes", "Tolerance", "CriteriaOf", "Constant", "Not", "And", "Or", "Case",
     "CaseBranch", "Text", "Interpretation", "Allow", "Literal_", "Header", "Definition", "Row", "Table",
-    "Complementary", "Exclusion", "Deadline", "Authority", "AdviceText", "Advice", "RouteTo", "Route", "VERDICTS", "Given",
+    "Complementary", "Exclusion", "Deadline", "Authority", "AdviceText", "Advice", "RouteTo", "Route", "VERDICTS",
+    "DeriveBranch", "Derivation", "Conflict", "Given",
     "Expectation", "Example", "Criteria", "KindSpec", "Fact", "Vocabulary",
 ]
 
@@ -406,6 +407,40 @@ class Route(Documented):
         return named or tuple(t for t in self.to if not t.jurisdictions)
 
 
+class DeriveBranch(Node):
+    """`unintended if event is wrong_laterality`: a value of the derived fact, and when it is the value."""
+
+    value: str
+    condition: Expr
+
+
+class Derivation(Documented):
+    """`derive exposure`: a fact worked out from others, once, when an incident is read.
+
+    The first branch whose condition holds gives the value; when none holds, or one before it is
+    unknown, the fact stays as the incident gives it (unknown if absent). Given too, and different,
+    it is an error naming both facts.
+    """
+
+    fact: str
+    branches: tuple[DeriveBranch, ...] = ()
+    reads: tuple[str, ...] = Field(default=(), description="resolved: the facts the conditions read, in order")
+
+    @property
+    def name(self) -> str:
+        return self.fact
+
+
+class Conflict(Documented):
+    """`conflict NAME`: facts that contradict each other; an incident that gives them all and meets
+    the condition is refused, and its result names the facts."""
+
+    name: str
+    when: Expr | None = None
+    message: str | None = None
+    reads: tuple[str, ...] = Field(default=(), description="resolved: the facts the condition reads, in order")
+
+
 class Given(Node):
     name: str
     value: Literal_
@@ -437,6 +472,8 @@ class Criteria(Node):
     authorities: tuple[Authority, ...] = ()
     advice: tuple[Advice, ...] = ()
     routes: tuple[Route, ...] = ()
+    derivations: tuple[Derivation, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
     examples: tuple[Example, ...] = ()
 
     @property

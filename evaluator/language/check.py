@@ -236,9 +236,12 @@ class Checker:
         self.check_authorities(criteria.authorities)
         advice = tuple(self.check_advice(a) for a in criteria.advice)
         routes = self.check_routes(criteria.routes)
+        derivations = self.check_derivations(criteria.derivations)
+        conflicts = tuple(self.check_conflict(c) for c in criteria.conflicts)
         return criteria.model_copy(update={
             "definitions": definitions, "tables": tables, "complementary": complementary,
             "exclusions": exclusions, "deadlines": deadlines, "advice": advice, "routes": routes,
+            "derivations": derivations, "conflicts": conflicts,
         })
 
     def check_header(self, header: ast.Header) -> None:
@@ -494,6 +497,97 @@ class Checker:
                     self.error(f"route {route.name} names the verdict `{verdict}` twice", route.at("verdicts"))
             out.append(route.model_copy(update={"when": when}))
         return tuple(out)
+
+    # -------------------------------------------------- derivations, conflicts
+    def facts_read(self, node: Any, where: str) -> tuple[str, ...]:
+        """The facts a condition of a derivation or a conflict reads, in order; it may read nothing else.
+
+        Both are applied when an incident is read, before any row: a definition or `criteria of`
+        would bring in the rows' own logic (and, through them, the derived fact itself)."""
+        found: list[str] = []
+        for sub in node.walk():
+            if isinstance(sub, ast.Ref) and sub.target == "definition":
+                self.error(f"{where} reads the definition `{sub.name}`; it may read facts only", sub.span,
+                           "write the condition over the facts the definition reads")
+            elif isinstance(sub, ast.CriteriaOf):
+                self.error(f"{where} reads `criteria of {sub.code}`; it may read facts only", sub.span)
+            elif isinstance(sub, ast.Ref) and sub.target == "fact":
+                found.append(sub.name)
+            elif isinstance(sub, (ast.IsValue, ast.Includes)):
+                found.append(sub.fact)
+        return tuple(dict.fromkeys(found))
+
+    def check_derivations(self, derivations: tuple[ast.Derivation, ...]) -> tuple[ast.Derivation, ...]:
+        """Each derived fact: a fact with named values, derived once, from other facts, without a circle.
+        Returned in an order where a fact is derived before any derivation that reads it."""
+        checked: dict[str, ast.Derivation] = {}
+        for derivation in derivations:
+            name, where = derivation.fact, f"derive {derivation.fact}"
+            info = self.facts.get(name)
+            at = derivation.at("branches")
+            if info is None:
+                self.error(f"`{name}` is not a fact of the vocabulary: only a fact can be derived", derivation.span,
+                           _did_you_mean(name, self.facts) or "declare it in the vocabulary first")
+                continue
+            if info.kind not in (ENUM, BOOL):
+                self.error(f"derive works out a fact with one named value or yes or no, but `{name}` is "
+                           f"{info.describe()}", derivation.span, "derive a fact declared `one of ...` or `yes or no`")
+                continue
+            if name in checked:
+                self.error(f"`{name}` is derived twice", derivation.span,
+                           f"the first derivation is at line {checked[name].span.line}; join their branches")
+                continue
+            branches = []
+            for branch in derivation.branches:
+                if info.kind == BOOL and branch.value not in ("yes", "no"):
+                    self.error(f"`{branch.value}` is not a value of `{name}`", self.narrow(branch.span, branch.value),
+                               "its values are: yes, no")
+                elif info.kind == ENUM:
+                    self.enum_values(info, (branch.value,), branch.span)
+                condition = self.condition(branch.condition, f"the condition of `{branch.value}` in {where}")
+                branches.append(branch.model_copy(update={"condition": condition}))
+            reads = self.facts_read(ast.And(operands=tuple(b.condition for b in branches)), where)
+            if name in reads:
+                self.error(f"{where} reads `{name}` itself", at, "derive it from other facts")
+            checked[name] = derivation.model_copy(update={"branches": tuple(branches), "reads": reads})
+        # A circle through several derivations (a from b, b from a) has no first one to work out.
+        ordered: list[ast.Derivation] = []
+        state: dict[str, int] = {}
+
+        def visit(name: str, path: list[str]) -> None:
+            if state.get(name) == 2:
+                return
+            if state.get(name) == 1:
+                cycle = " -> ".join(path[path.index(name):] + [name])
+                self.error(f"derivations depend on each other in a circle: {cycle}", checked[name].span,
+                           "a derived fact cannot depend on itself")
+                return
+            state[name] = 1
+            for read in checked[name].reads:
+                if read in checked and read != name:
+                    visit(read, path + [name])
+            state[name] = 2
+            ordered.append(checked[name])
+
+        for name in checked:
+            visit(name, [])
+        return tuple(ordered)
+
+    def check_conflict(self, conflict: ast.Conflict) -> ast.Conflict:
+        where = f"conflict {conflict.name}"
+        if conflict.when is None:
+            self.error(f"{where} has no `when` line", conflict.span, "say which facts contradict each other")
+            return conflict
+        if conflict.message is None:
+            self.error(f"{where} has no `message` line", conflict.span,
+                       "say in plain words why the facts cannot both hold")
+        when = self.condition(conflict.when, f"the `when` of {where}")
+        reads = self.facts_read(when, where)
+        if len(reads) < 2:
+            self.error(f"{where} reads {len(reads)} fact{'s' if len(reads) != 1 else ''}: a contradiction is "
+                       f"between two facts or more", conflict.at("when"),
+                       "a value a fact cannot take is the vocabulary's business")
+        return conflict.model_copy(update={"when": when, "reads": reads})
 
     # ------------------------------------------------------------ expressions
     def condition(self, expr: Any, where: str) -> Any:

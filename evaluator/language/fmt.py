@@ -23,8 +23,8 @@ The canonical style (the house style of the shipped files):
   their relative order;
 - items come in the order of the language reference: the header, file-wide
   `allow` lines, definitions, tables, complementary codes, exclusions, deadlines,
-  authorities, advice, routes, examples; a route's clauses: when, verdict, to, why,
-  says, note, interpretation;
+  authorities, advice, routes, derivations, conflicts, examples; a route's clauses:
+  when, verdict, to, why, says, note, interpretation;
 - one blank line between items, between a table's clauses and its rows and
   between rows; two before a table and before a comment that stands on its own
   (a section ruler) at the top level; none inside a block;
@@ -422,6 +422,10 @@ class Printer:
             self.advice(item)
         for item in node.routes:
             self.route(item)
+        for item in node.derivations:
+            self.derivation(item)
+        for item in node.conflicts:
+            self.conflict(item)
         for item in node.examples:
             self.example(item)
 
@@ -532,6 +536,31 @@ class Printer:
         if node.why is not None:
             self.clause(2, "why", ROUTE, self.quote(node.why, spans.get("why")), spans.get("why"))
         self.documented(node, 2, ROUTE)
+
+    def derivation(self, node: ast.Derivation) -> None:
+        """`derive FACT`, its texts, then `as VALUE if CONDITION`, one branch a line, the values lined up."""
+        self.head(f"derive {node.fact}", 0, node.span, blank=1)
+        self.documented(node, 2, PLAIN)
+        lead = "  as "
+        lines: list[Line] = []
+        for branch in node.branches:
+            prefix = (lead if not lines else " " * len(lead)) + self.value(branch.value, branch.span) + " if "
+            condition = self.lay(branch.condition, len(prefix))
+            condition[0] = condition[0].prefixed(prefix)
+            condition[0] = Line(condition[0].text, _min(_lines_of(branch.span)[0], condition[0].start),
+                                condition[0].end)
+            lines += condition
+        if lines:
+            self.unit(lines, 2, node.clause_spans.get("branches"))
+
+    def conflict(self, node: ast.Conflict) -> None:
+        spans = node.clause_spans
+        self.head(f"conflict {node.name}", 0, node.span, blank=1)
+        self.documented(node, 2, PLAIN)
+        if node.message is not None:
+            self.clause(2, "message", PLAIN, self.quote(node.message, spans.get("message")), spans.get("message"))
+        if node.when is not None:
+            self.condition(2, "when", PLAIN, node.when, spans.get("when"))
 
     def example(self, node: ast.Example) -> None:
         self.head(f"example {self.quote(node.title, node.span)}", 0, node.span, blank=1)

@@ -102,7 +102,7 @@ class ToAst(Transformer):
         header, *items = children
         groups: dict[str, list] = {"allows": [], "definitions": [], "tables": [], "complementary": [],
                                    "exclusions": [], "deadlines": [], "authorities": [], "advice": [], "routes": [],
-                                   "examples": []}
+                                   "derivations": [], "conflicts": [], "examples": []}
         for item in items:
             if isinstance(item, Clause):  # a file-level `allow`
                 groups["allows"].append(item.value)
@@ -319,6 +319,31 @@ class ToAst(Transformer):
     def verdict_undetermined(self, meta, children):
         return "undetermined"
 
+    # ---------------------------------------------------- derivations, conflicts
+    def derivation(self, meta, children):
+        name, *clauses = children
+        fields = self.collect(f"derive {name}", clauses, {"allows", "says", "notes", "interpretations", "branches"})
+        if "branches" not in fields:
+            self.diagnostics.append(Diagnostic(message=f"derive {name} has no `as` line", span=self.tspan(name),
+                                               hint="say when each value holds: as <value> if <condition>"))
+        return ast.Derivation(fact=str(name), span=self.span(meta), **fields)
+
+    def derive_cases(self, meta, children):
+        return Clause("branches", tuple(children), self.span(meta))
+
+    def derive_branch(self, meta, children):
+        value, condition = children
+        return ast.DeriveBranch(value=value, condition=condition, span=self.span(meta))
+
+    def conflict(self, meta, children):
+        name, *clauses = children
+        fields = self.collect(f"conflict {name}", clauses,
+                              {"allows", "says", "notes", "interpretations", "when", "message"})
+        return ast.Conflict(name=str(name), span=self.span(meta), **fields)
+
+    def conflict_message(self, meta, children):
+        return Clause("message", unquote(children[0]), self.span(meta))
+
     # ------------------------------------------------------------- examples
     def example(self, meta, children):
         title, *clauses = children
@@ -530,7 +555,8 @@ HEADER_FIELDS: dict[str, str] = {
 ITEM_GROUP = {
     ast.Definition: "definitions", ast.Table: "tables", ast.Complementary: "complementary",
     ast.Exclusion: "exclusions", ast.Deadline: "deadlines", ast.Authority: "authorities",
-    ast.Advice: "advice", ast.Route: "routes", ast.Example: "examples",
+    ast.Advice: "advice", ast.Route: "routes", ast.Derivation: "derivations", ast.Conflict: "conflicts",
+    ast.Example: "examples",
 }
 
 

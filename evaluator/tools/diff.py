@@ -631,7 +631,13 @@ class Semantics:
         self.old, self.new = old, new
         self.space = Space(facts)
         self.e_old, self.e_new = Encoded(old, self.space), Encoded(new, self.space)
-        self.domain = self.space.domain()
+        # Incidents both versions can read: derived facts agree with their derivation, no conflict holds.
+        self.domain = z3.And(self.space.domain(), self.e_old.consistent(), self.e_new.consistent())
+        # A realistic witness contradicts nothing where it can (a complete incident gives every fact a conflict
+        # reads; `readable` leaves one out where it must); proofs keep the wider domain, where a conflict
+        # needs its facts given (Encoded.consistent).
+        self.conflicts = [z3.Not(side.cond(c.when)) for side in (self.e_old, self.e_new)
+                          for c in side.criteria.conflicts if c.when is not None]
 
     def formula(self, side: Encoded, code: str | None) -> z3.BoolRef:
         if code is None:
@@ -711,6 +717,8 @@ class Semantics:
     def _realistic(self, target: z3.BoolRef, at_edges: set[str], refine: int | None) -> Found | None:
         opt = z3.Optimize()
         opt.add(self.domain, target)
+        for consistent in self.conflicts:
+            opt.add_soft(consistent, 100)
         steps: dict[str, Any] = {}
         grid: dict[str, Fraction] = {}
         for name, info in self.space.facts.items():
@@ -825,11 +833,42 @@ class Semantics:
         """
         exact = self._written(values, None)
         if exact is not None:
-            yield exact
+            yield self.readable(exact)
             return
         for places in PLACES:
             for mode in ROUNDING:
-                yield self._written(values, (places, mode))
+                written = self._written(values, (places, mode))
+                yield written if written is None else self.readable(written)
+
+    def readable(self, incident: dict[str, Any]) -> dict[str, Any]:
+        """A complete incident both versions read: z3 gives every fact, but a fact a derivation reads is
+        left out (the derived facts are there, consistent with it: Encoded.consistent), and where a
+        conflict's facts contradict (a complete incident gives them all), its last fact without a default
+        is left out, unknown: the evaluator then confirms the witness or not (engines/derive.py)."""
+        from ..language.incident import IncidentError
+        sides = (self.old, self.new)
+        for guidance in sides:
+            for derivation in guidance.ast.derivations:
+                for fact in derivation.reads:
+                    incident.pop(fact, None)
+        for _ in range(4):
+            try:
+                for guidance in sides:
+                    guidance.read(incident)
+                return incident
+            except IncidentError as error:
+                refused = " ".join(p.hint or "" for p in error.problems)
+            dropped = False
+            for conflict in (c for guidance in sides for c in guidance.ast.conflicts):
+                if f"(conflict {conflict.name})" in refused and all(fact in incident for fact in conflict.reads):
+                    for fact in reversed(conflict.reads):
+                        if not self.space.facts[fact].has_default:
+                            incident.pop(fact)
+                            dropped = True
+                            break
+            if not dropped:
+                break
+        return incident
 
     def _written(self, values: dict[str, Any], rounding: tuple[int, str] | None) -> dict[str, Any] | None:
         out: dict[str, Any] = {}

@@ -282,10 +282,13 @@ class Linter:
                 if getattr(row, clause) is not None:
                     yield row, clause, getattr(row, clause)
         for group in (self.criteria.complementary, self.criteria.exclusions, self.criteria.advice,
-                      self.criteria.routes):
+                      self.criteria.routes, self.criteria.conflicts):
             for block in group:
                 if block.when is not None:
                     yield block, "when", block.when
+        for derivation in self.criteria.derivations:
+            for branch in derivation.branches:
+                yield derivation, "as", branch.condition
 
     def reached(self, roots: Iterable[Any]) -> list[ast.Node]:
         return self.guidance.checked.reachable(roots)
@@ -689,6 +692,7 @@ class Linter:
                 highest = row
         for group, what, name in ((self.criteria.exclusions, "exclusion", "name"),
                                   (self.criteria.deadlines, "deadline", "name"),
+                                  (self.criteria.conflicts, "conflict", "name"),
                                   (self.criteria.examples, "example", "title")):
             first: dict[str, Any] = {}
             for block in group:
@@ -703,14 +707,17 @@ class Linter:
         for group, what, name in ((self.criteria.complementary, "complementary code", "code"),
                                   (self.criteria.deadlines, "deadline", "name"),
                                   (self.criteria.advice, "advice", "name"),
-                                  (self.criteria.routes, "route", "name")):
+                                  (self.criteria.routes, "route", "name"),
+                                  (self.criteria.derivations, "derive", "fact"),
+                                  (self.criteria.conflicts, "conflict", "name")):
             for block in group:
                 if not block.says:
                     self.add("missing_text", f"{what} {getattr(block, name)} has no `says` line", block.span,
                              [block], hint="quote the regulator's words it comes from, byte for byte")
         blocks = [*self.criteria.definitions, *self.rows, *self.criteria.tables, *self.criteria.complementary,
                   *self.criteria.exclusions, *self.criteria.deadlines, *self.criteria.authorities,
-                  *self.criteria.advice, *self.criteria.routes, *self.criteria.examples]
+                  *self.criteria.advice, *self.criteria.routes, *self.criteria.derivations,
+                  *self.criteria.conflicts, *self.criteria.examples]
         for block in blocks:
             texts = list(block.says) + ([block.category] if getattr(block, "category", None) else [])
             for text in texts:

@@ -257,6 +257,16 @@ def exclusion_rule(item: ast.Exclusion) -> list[str]:
     return lines + (_clauses("when", item.when, 6) if item.when is not None else [])
 
 
+def derivation_rule(item: ast.Derivation) -> list[str]:
+    """`as VALUE if CONDITION`, one branch a line, as the files write it."""
+    return [("as " if i == 0 else "   ") + f"{b.value} if {expression(b.condition)}" for i, b in enumerate(item.branches)]
+
+
+def conflict_rule(item: ast.Conflict) -> list[str]:
+    lines = _clause("message", f'"{item.message}"', 8) if item.message else []
+    return lines + (_clauses("when", item.when, 8) if item.when is not None else [])
+
+
 def definition_rule(item: ast.Definition) -> list[str]:
     return _clauses("as", item.body, 3)
 
@@ -356,6 +366,10 @@ def build(guidance: Guidance, interpretations: str = INTERPRETATIONS) -> Page:
         page.flags_of(advice, f"advice {advice.name}", _anchor("advice", advice.name))
     for route in criteria.routes:
         page.flags_of(route, f"route {route.name}", _anchor("route", route.name))
+    for derivation in criteria.derivations:
+        page.flags_of(derivation, f"derive {derivation.fact}", _anchor("derive", derivation.fact))
+    for conflict in criteria.conflicts:
+        page.flags_of(conflict, f"conflict {conflict.name}", _anchor("conflict", conflict.name))
     return page
 
 
@@ -528,6 +542,8 @@ class View:
     authorities: list[AuthorityView]
     advice: list[Block]
     routes: list[Block]
+    derivations: list[Block]
+    conflicts: list[Block]
     others: Examples | None
     flags: list[Flag]
     interpretations: str  # the link to docs/interpretations.md
@@ -608,6 +624,8 @@ def view(page: Page) -> View:
                 ("definitions", "Definitions", criteria.definitions), ("deadlines", "Deadlines", criteria.deadlines),
                 ("authorities", "Enforcing authorities", criteria.authorities), ("advice", "Advice", criteria.advice),
                 ("routes", "Where an incident also goes", criteria.routes),
+                ("derivations", "Derived facts", criteria.derivations),
+                ("conflicts", "Contradictory facts", criteria.conflicts),
                 ("other-examples", "Examples not shown under a row", others),
                 ("interpretations", "Interpretations", page.flags)]
     return View(
@@ -627,6 +645,8 @@ def view(page: Page) -> View:
         routes=[_block(page, "route", r, route_rule(r), texts=[(_where(r, t), t.text) for t in r.to],
                        heading=("Where the incident goes, in each jurisdiction", "Where it goes"), why=r.why or "")
                 for r in criteria.routes],
+        derivations=[_block(page, "derive", d, derivation_rule(d)) for d in criteria.derivations],
+        conflicts=[_block(page, "conflict", c, conflict_rule(c)) for c in criteria.conflicts],
         others=_examples(others, "Other examples"), flags=page.flags, interpretations=page.interpretations)
 
 
@@ -803,6 +823,13 @@ def markdown(guidance: Guidance, interpretations: str = INTERPRETATIONS) -> str:
                                [[md(_where(r, t)), md(t.text)] for t in r.to]) + [""]
             lines += _md_rule(route_rule(r)) + _md_notes(r)
             lines += _md_flags(page.flags_at(_anchor("route", r.name)))
+    for title, prefix, nodes, rule_of in (("Derived facts", "derive", criteria.derivations, derivation_rule),
+                                          ("Contradictory facts", "conflict", criteria.conflicts, conflict_rule)):
+        if nodes:
+            lines += [f"## {title}", ""]
+            for node in nodes:
+                lines += [f"### {md_code(node.name)}", ""] + _md_says(node) + _md_rule(rule_of(node))
+                lines += _md_notes(node) + _md_flags(page.flags_at(_anchor(prefix, node.name)))
     others = page.others
     if others:
         lines += ["## Examples not shown under a row", "",

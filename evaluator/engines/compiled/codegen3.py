@@ -128,6 +128,13 @@ class Codegen3:
         self.emit(f"return {t}")
         return self.lines + [""]
 
+    def truth(self, name: str, label: str, condition: Any) -> list[str]:
+        """def <name>(v, r): a condition's truth (a derivation's branch, a conflict)."""
+        self.lines, self.depth = [f"def {name}(v, r):  # {comment(label)}"], 1
+        t, _ = self.cond(condition)
+        self.emit(f"return {t}")
+        return self.lines + [""]
+
     def excluded(self, exclusions: list[ast.Exclusion]) -> None:
         """excluded, excluded_m: any exclusion of the code holds (or3), and what would decide it."""
         if not exclusions:

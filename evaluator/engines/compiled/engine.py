@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from ..assumed import assumed_facts, entry
 from ..logic import B3, NONE, or3
+from ..derive import apply as apply_derivations, triggers as derive_triggers
 from ..suffix import fit, suffixed
 from .reader import Reader
 from .runtime import ASSUMED, RUNTIME, SCOPE_OUT, ComplementaryInfo, RowInfo, Table, Unknown
@@ -62,6 +63,16 @@ class CompiledEngine:
         self.assumed = assumed_facts(table.facts)
         self.assumed_defaults = {name: value for name, value, _ in self.assumed}
         self.comp_judgements = frozenset().union(*(info.judgements for info in table.comps))
+        # Derived facts and contradictions: only for an incident that gives one of the facts they read.
+        self.derivations = [(info, [self._truth(f"derive3_{i}_{j}") for j in range(len(info.values))])
+                            for i, info in enumerate(table.derivations)]
+        self.conflicts = [(info, self._truth(f"conflict3_{k}")) for k, info in enumerate(table.conflicts)]
+        self.triggers = derive_triggers(table.derivations, table.conflicts) if self.derivations or self.conflicts \
+            else None
+
+    def _truth(self, name: str) -> Callable[[dict[str, Any]], Any]:
+        function = self.namespace[name]
+        return lambda values: function(values, {})
 
     @classmethod
     def compile(cls, checked: Any, facts: Any) -> "CompiledEngine":
@@ -90,14 +101,29 @@ class CompiledEngine:
     def evaluate(self, incident: Any) -> dict[str, Any]:
         """Evaluate one incident (a dict as in the incident JSON); raises IncidentError when it cannot be read."""
         values, ident, notes = self.reader.read(incident)
+        triggers = self.triggers
+        if triggers is not None and type(incident) is dict and not triggers.isdisjoint(incident):
+            apply_derivations(values, lambda fact: incident.get(fact) is not None, self.derivations, self.conflicts,
+                              notes)
+        elif triggers is not None and type(incident) is not dict:
+            self.prepare(values, incident, notes)
         return self.decide(values, ident, notes)
+
+    def prepare(self, values: dict[str, Any], incident: Any, notes: list[str]) -> None:
+        """Derived facts and contradictions for an incident that is not a plain dict (read by the vocabulary's reader)."""
+        from ...language.incident import read_incident
+        given = read_incident(incident, self.table.facts).given
+        apply_derivations(values, given.__contains__, self.derivations, self.conflicts, notes)
 
     def evaluate_facts(self, incident: Any) -> dict[str, Any]:
         """Evaluate an incident already read by the vocabulary's reader (language.incident.IncidentFacts)."""
         facts = self.table.facts
         values = {name: self.reader.convert(facts[name], value) for name, value in incident.values.items()
                   if name in incident.given or name not in self.assumed_defaults}
-        return self.decide(values, incident.id, list(incident.notes))
+        notes = list(incident.notes)
+        if self.triggers is not None:
+            apply_derivations(values, incident.given.__contains__, self.derivations, self.conflicts, notes)
+        return self.decide(values, incident.id, notes)
 
     def rows_for(self, values: dict[str, Any]) -> tuple[tuple[RowInfo, Callable], ...]:
         """The rows the incident's exposure, modality and jurisdiction do not rule out."""

@@ -130,3 +130,6 @@ class Table:
     # The plan's splits (engines/split.py): {"rows": [Split per row], "codes": {code: Split},
     # "notifiable": Split}, for the three-valued side.
     splits: dict[str, Any] = field(default_factory=dict)
+    # Derived facts and contradictions (engines/derive.py): derive3_<i>_<j> and conflict3_<k> in the source.
+    derivations: tuple[Any, ...] = ()  # DeriveInfo
+    conflicts: tuple[Any, ...] = ()  # ConflictInfo

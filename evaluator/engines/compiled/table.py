@@ -28,6 +28,7 @@ from .runtime import ComplementaryInfo, RouteInfo, RowInfo, Table, comment
 from ...language import ast
 from .scales import kind_scales
 from ..split import ROW_SCOPES as SCOPES
+from ..derive import infos as derive_infos
 
 
 def judgements_read(lines: list[str]) -> frozenset:
@@ -104,6 +105,13 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
         lines += three.advice(k, item)
     for k, item in enumerate(criteria.routes):
         lines += three.advice(k, item, "route")
+    # Derivations and conflicts: applied once when an incident is read, three-valued (engines/derive.py).
+    for i, derivation in enumerate(criteria.derivations):
+        for j, branch in enumerate(derivation.branches):
+            lines += three.truth(f"derive3_{i}_{j}", f"derive {derivation.fact}: {branch.value}", branch.condition)
+    for k, conflict in enumerate(criteria.conflicts):
+        lines += three.truth(f"conflict3_{k}", f"conflict {conflict.name}", conflict.when)
+    derivations, conflicts = derive_infos(criteria)
     plan = Plan(checked)
     codes = [row.code for row in criteria.rows]
     splits = {"rows": [plan.row(i) for i in range(len(criteria.rows))],
@@ -118,7 +126,8 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
                      for a in criteria.authorities},
         advice=tuple(advice), routes=tuple(routes),
         deadlines=tuple((d.name, d.after, d.days) for d in criteria.deadlines if d.days is not None),
-        shared_codes=frozenset(code for code in codes if codes.count(code) > 1), splits=splits)
+        shared_codes=frozenset(code for code in codes if codes.count(code) > 1), splits=splits,
+        derivations=derivations, conflicts=conflicts)
 
 
 def _route_entry(route: ast.Route, to: ast.RouteTo) -> dict[str, Any]:
