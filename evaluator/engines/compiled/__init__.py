@@ -41,7 +41,7 @@ threevalued (verdicts and splits at run time), table (compiling), engine
 (True, ['2.2'], 'None')
 >>> engine.scales["effective dose"]  # integers per sievert: 3000 uSv and 3 mSv are both 3 * 10**9
 1000000000000
->>> print(engine.source.splitlines()[17])  # the band of row 2.1: intended_dose < 0.3 mSv
+>>> print(engine.source.splitlines()[19])  # the band of row 2.1: intended_dose < 0.3 mSv
     if not (v['intended_dose'] < 300000000): return BAND_OUT
 """
 
