@@ -296,12 +296,9 @@ UNINTENDED_EVENTS = ["wrong_laterality", "wrong_anatomy", "wrong_modality_or_tec
 
 def _consistent(facts: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
     events = ACCIDENTAL_EVENTS if facts["exposure"] == "accidental" else UNINTENDED_EVENTS
-    # Each imaging cause is an error (conflict error_cause_without_error): an incident with no error involved
-    # is one whose repeat had no imaging cause (a diagnostic repeat), so its error_involved is drawn again.
-    return st.sampled_from(events).map(lambda event: {**facts, "event": event, "error_involved": True}) \
-        if facts["error_involved"] is False and facts.get("modality") == "radiotherapy_imaging" else \
-        st.sampled_from(events).map(lambda event: {**without(facts, {"imaging_cause"} if not facts["error_involved"]
-                                                                 else set()), "event": event})
+    # A full incident gives an imaging cause, and each is an error (conflict error_cause_without_error): it
+    # involves an error. (The exclusion of repeats without one is held by tests/test_codes.py.)
+    return st.sampled_from(events).map(lambda event: {**facts, "event": event, "error_involved": True})
 
 
 FULL = st.fixed_dictionaries(FULL_FIELDS).flatmap(_consistent)
