@@ -157,10 +157,12 @@ class DecisionLog:
                 future.set_exception(LogError(self.failure))
             return
         self.failure, self._torn = None, False
-        for _, _, future in group:
-            future.set_result(None)
+        # Counted before the callers hear of it: a request answered after its decisions are on disk
+        # finds them in /metrics too.
         if self.on_flush is not None:
             self.on_flush(sum(count for _, count, _ in group), len(data), time.perf_counter() - started)
+        for _, _, future in group:
+            future.set_result(None)
         if self.max_bytes and os.fstat(self._fd).st_size >= self.max_bytes:
             self._rotate()
 
