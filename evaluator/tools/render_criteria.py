@@ -354,23 +354,24 @@ def build(guidance: Guidance, interpretations: str = INTERPRETATIONS) -> Page:
                 item.examples.append(outcome)
                 page.shown.add(index)
         page.rows[id(comp)] = item
-    for exclusion in criteria.exclusions:
-        page.flags_of(exclusion, f"general exclusion {exclusion.name}", _anchor("exclusion", exclusion.name))
-    for definition in criteria.definitions:
-        page.flags_of(definition, f"definition {definition.name}", _anchor("definition", definition.name))
-    for deadline in criteria.deadlines:
-        page.flags_of(deadline, f"deadline {deadline.name}", _anchor("deadline", deadline.name))
-    for authority in criteria.authorities:
-        page.flags_of(authority, f"authority {authority.jurisdiction}", _anchor("authority", authority.jurisdiction))
-    for advice in criteria.advice:
-        page.flags_of(advice, f"advice {advice.name}", _anchor("advice", advice.name))
-    for route in criteria.routes:
-        page.flags_of(route, f"route {route.name}", _anchor("route", route.name))
-    for derivation in criteria.derivations:
-        page.flags_of(derivation, f"derive {derivation.fact}", _anchor("derive", derivation.fact))
-    for conflict in criteria.conflicts:
-        page.flags_of(conflict, f"conflict {conflict.name}", _anchor("conflict", conflict.name))
+    for field, word, anchor_word, name in FLAGGED_BLOCKS:
+        for block in getattr(criteria, field):
+            page.flags_of(block, f"{word} {getattr(block, name)}", _anchor(anchor_word, getattr(block, name)))
     return page
+
+
+# The other blocks whose interpretations are flagged: (the criteria's field, how the flag names a block,
+# the anchor's word, the attribute that names it).
+FLAGGED_BLOCKS = (
+    ("exclusions", "general exclusion", "exclusion", "name"),
+    ("definitions", "definition", "definition", "name"),
+    ("deadlines", "deadline", "deadline", "name"),
+    ("authorities", "authority", "authority", "jurisdiction"),
+    ("advice", "advice", "advice", "name"),
+    ("routes", "route", "route", "name"),
+    ("derivations", "derive", "derive", "fact"),
+    ("conflicts", "conflict", "conflict", "name"),
+)
 
 
 # ------------------------------------------------------------------ shared words
