@@ -149,6 +149,20 @@ def test_the_codes_in_the_regulators_words(decider):
         assert line in summary.splitlines(), line
 
 
+def test_routes_and_defaults_taken_are_shown_and_summarised(decider):
+    """Where else the incident goes (routes) and the judgement defaults that decide it (assumed), on the
+    page and in the printable summary."""
+    view = view_of(decider, b"jurisdiction=England&exposure=unintended&modality=diagnostic&age=40"
+                            b"&intended_dose=1&intended_dose__unit=mSv&total_dose=12&total_dose__unit=mSv"
+                            b"&equipment_fault=yes&discovered_on=2024-10-01")
+    assert [route.name for route in view.result.routes] == ["device_report", "learning_imaging"]
+    assert [item.fact for item in view.result.assumed] == ["error_involved"]
+    summary = view.summary.splitlines()
+    assert "Also report to:" in summary and "Taken by default:" in summary
+    assert any(line.startswith("  Medicines and Healthcare products Regulatory Agency (MHRA): ") for line in summary)
+    assert "  error_involved is taken as yes (not given); if it is no: not notifiable" in summary
+
+
 @pytest.mark.parametrize("body, field, message", [
     (b"jurisdiction=England&total_dose=-3&total_dose__unit=mSv", "total_dose", "cannot be negative"),
     (b"jurisdiction=England&discovered_on=2024-02-30", "discovered_on", "2024-02-30"),
@@ -184,6 +198,14 @@ def test_the_page_without_a_script(tmp_path):
 def page_client():
     with TestClient(create_app(Settings(log=None)), raise_server_exceptions=False) as client:
         yield client
+
+
+def test_the_page_shows_routes_and_defaults_taken(page_client):
+    body = (b"jurisdiction=England&exposure=unintended&modality=diagnostic&age=40&intended_dose=1"
+            b"&intended_dose__unit=mSv&total_dose=12&total_dose__unit=mSv&equipment_fault=yes")
+    page = page_client.post("/interview", content=body, headers=FORM).text
+    assert "<h3>Also report to</h3>" in page and "<strong>Medicines and Healthcare products Regulatory Agency" in page
+    assert "<h3>Taken by default</h3>" in page and "error_involved is taken as yes (not given)" in page
 
 
 def test_a_form_with_too_many_fields(page_client):

@@ -6,8 +6,9 @@ The page is a form. Each time it changes, the service evaluates what it holds
 next question (the first fact of the result's `missing`, in the vocabulary's
 order, unless the person said they do not know it), the other facts that would
 also decide, and, once decided, the codes in the regulator's words, the
-authority and how to reach it, both deadlines as dates, the advice, and a
-summary to print or copy into the notification form. A small script
+authority and how to reach it, both deadlines as dates, the advice, where else
+the incident goes (routes), the judgement defaults that decide it (assumed), and
+a summary to print or copy into the notification form. A small script
 (static/interview.js) sends the form as it changes and swaps the page's
 content; without it, the form posts and the whole page comes back.
 
