@@ -637,3 +637,50 @@ def test_a_definition_read_through_another_names_the_way(g2024):
     change = by_code(diff(old, new))["1"]
     assert change.changes[0].message == ("changes through the definition `child` (read through the definition "
                                          "`adult`)")
+
+
+# ------------------------------------------------- routes, derived facts, conflicts
+
+def test_a_route_changed_is_part_of_the_diff(g2024):
+    """Where an incident also goes is data like the rest: a changed destination, reason or condition shows."""
+    new = edited('  to   "UK Health Security Agency (UKHSA): Medical radiation: uses, dose measurements and safety '
+                 'advice (gov.uk)"\n',
+                 '  to   "UK Health Security Agency (UKHSA): Medical radiation (gov.uk)"\n')
+    report = diff(g2024, new)
+    assert {c.status for c in report.codes} == {"unchanged"}  # no code changes: the verdicts are the same
+    (route,) = sections_of(report, "route").values()
+    assert (route.name, route.status) == ("learning_imaging", "changed")
+    assert [(c.what, c.new) for c in route.changes] == [("to", "UK Health Security Agency (UKHSA): Medical "
+                                                                "radiation (gov.uk)")]
+    assert route.new_text.rule[0].startswith("when modality includes diagnostic")
+
+
+def test_a_route_added_removed_and_its_condition_changed(g2024):
+    added = edited("route licence_breach_form\n",
+                   'route arsac_copy\n  when licence_breach\n  to   "ARSAC Support Unit, by email"\n\n'
+                   "route licence_breach_form\n")
+    ((name, route),) = sections_of(diff(g2024, added), "route").items()
+    assert (name, route.status) == ("arsac_copy", "added")
+    assert sections_of(diff(added, g2024), "route")["arsac_copy"].status == "removed"
+    narrower = edited("route licence_breach_form\n  when licence_breach\n",
+                      "route licence_breach_form\n  when licence_breach\n   and modality includes nuclear_medicine\n")
+    (route,) = sections_of(diff(g2024, narrower), "route").values()
+    assert route.name == "licence_breach_form" and any(c.what == "condition added" for c in route.changes), \
+        route.changes
+
+
+def test_a_derivation_and_a_conflict_changed(g2024):
+    """What happened decides the exposure category: moving an event between categories is a change to show."""
+    moved = edited("  as accidental if event is one of wrong_patient, not_intended\n"
+                   "     unintended if event is one of wrong_laterality,",
+                   "  as accidental if event is one of wrong_patient, not_intended, wrong_laterality\n"
+                   "     unintended if event is one of")
+    (derived,) = sections_of(diff(g2024, moved), "derive").values()
+    assert derived.name == "exposure" and derived.status == "changed" and derived.changes
+    assert derived.new_text.rule[0].startswith("as accidental if event is one of wrong_patient, not_intended, "
+                                               "wrong_laterality")
+    reworded = edited('  message "a near miss is identified before delivering an exposure, but the incident gives '
+                      'an exposure category"\n',
+                      '  message "a near miss delivered no exposure, but the incident gives an exposure category"\n')
+    (conflict,) = sections_of(diff(g2024, reworded), "conflict").values()
+    assert (conflict.name, [c.what for c in conflict.changes]) == ("near_miss_exposed", ["message"])

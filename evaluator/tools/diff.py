@@ -8,7 +8,8 @@ Three levels (docs/diff.md):
    hardware_software_failure"), a code that changes through a definition, a
    `criteria of` or a general exclusion it reads ("changes through the
    definition `child`"), and the other sections (the tables' own words,
-   definitions, exclusions, deadlines, authorities, advice).
+   definitions, exclusions, deadlines, authorities, advice, routes, derived
+   facts and conflicts).
 2. Semantic: for every code, z3 decides over every complete incident whether
    the new version narrows it, broadens it, both, or neither (equivalent), and
    gives a witness incident for each direction that exists, checked with the
@@ -142,7 +143,7 @@ class CodeChange(BaseModel):
 
 class SectionChange(BaseModel):
     """A change outside the rows: a table's own words, a definition, an exclusion, a deadline, an authority,
-    advice, an interpretation."""
+    advice, a route, a derived fact, a conflict, an interpretation."""
 
     section: str
     name: str
@@ -203,7 +204,8 @@ def row_text(rows: list[ast.Row] | None, item: ast.Complementary | None) -> Text
 
 
 def section_text(node: Any) -> Text | None:
-    """A definition, exclusion, deadline, authority or advice as its version writes it."""
+    """A definition, exclusion, deadline, authority, advice, route, derivation or conflict as its version
+    writes it."""
     if node is None:
         return None
     lines: list[str] = []
@@ -218,6 +220,16 @@ def section_text(node: Any) -> Text | None:
     elif isinstance(node, ast.Advice):
         lines = ([f"when {expression(node.when)}"] if node.when else []) + [
             f"in {', '.join(t.jurisdictions)}: {t.text}" for t in node.texts]
+    elif isinstance(node, ast.Route):
+        lines = (([f"when {expression(node.when)}"] if node.when else [])
+                 + ([f"verdict {', '.join(node.verdicts)}"] if node.verdicts else [])
+                 + [f"to {', '.join(t.jurisdictions) + ': ' if t.jurisdictions else ''}{t.text}" for t in node.to]
+                 + ([f"why {node.why}"] if node.why else []))
+    elif isinstance(node, ast.Derivation):
+        lines = [f"as {branch.value} if {expression(branch.condition)}" for branch in node.branches]
+    elif isinstance(node, ast.Conflict):
+        lines = ([f"when {expression(node.when)}"] if node.when else []) + (
+            [f"message {node.message}"] if node.message else [])
     elif isinstance(node, ast.Interpretation):
         return Text(says=[node.text])
     elif isinstance(node, ast.Table):
@@ -1192,8 +1204,51 @@ def _section_changes(old: Guidance, new: Guidance) -> list[SectionChange]:
                                new=t.text)
                         for t in b.texts if t.text not in [o.text for o in a.texts]]
                        + compare_conditions(a.when, b.when, facts, "when"), texts(a, b)))
+    pair("route", {r.name: r for r in old.ast.routes}, {r.name: r for r in new.ast.routes},
+         lambda a, b: (_route_changes(a, b) + compare_conditions(a.when, b.when, facts, "when"), texts(a, b)))
+    pair("derive", {d.fact: d for d in old.ast.derivations}, {d.fact: d for d in new.ast.derivations},
+         lambda a, b: (_branch_changes(a, b, facts), texts(a, b)))
+    pair("conflict", {c.name: c for c in old.ast.conflicts}, {c.name: c for c in new.ast.conflicts},
+         lambda a, b: (([Change(what="message", message="the message changed", old=a.message, new=b.message)]
+                        if a.message != b.message else []) + compare_conditions(a.when, b.when, facts, "when"),
+                       texts(a, b)))
     pair("interpretation", _interpretations(old.ast), _interpretations(new.ast),
          lambda a, b: ([], redline(a.text, b.text)))
+    return out
+
+
+def _route_changes(a: ast.Route, b: ast.Route) -> list[Change]:
+    """Where a route goes, why, and for which verdicts: what changed, in words."""
+    out = []
+    olds = {t.jurisdictions: t.text for t in a.to}
+    for t in b.to:
+        if olds.get(t.jurisdictions) != t.text:
+            place = f"in {', '.join(t.jurisdictions)}" if t.jurisdictions else "everywhere"
+            out.append(Change(what="to", message=f"{place}: goes to {t.text}", old=olds.get(t.jurisdictions),
+                              new=t.text))
+    news = {t.jurisdictions for t in b.to}
+    out += [Change(what="to", message=f"in {', '.join(t.jurisdictions) or 'every jurisdiction'}: no longer goes "
+                                      f"to {t.text}", old=t.text) for t in a.to if t.jurisdictions not in news]
+    if a.why != b.why:
+        out.append(Change(what="why", message="why changed", old=a.why, new=b.why))
+    if a.verdicts != b.verdicts:
+        out.append(Change(what="verdict", message=f"verdicts {', '.join(a.verdicts) or 'every one'} -> "
+                                                  f"{', '.join(b.verdicts) or 'every one'}"))
+    return out
+
+
+def _branch_changes(a: ast.Derivation, b: ast.Derivation, facts: dict) -> list[Change]:
+    """The values a derived fact takes and when: branch by value."""
+    olds = {branch.value: branch.condition for branch in a.branches}
+    news = {branch.value: branch.condition for branch in b.branches}
+    out = []
+    for value in list(olds) + [v for v in news if v not in olds]:
+        if value not in news or value not in olds:
+            out.append(Change(what="as", message=f"{b.fact} {value} {'added' if value not in olds else 'removed'}"))
+        else:
+            out += compare_conditions(olds[value], news[value], facts, f"as {value} if")
+    if [x.value for x in a.branches if x.value in news] != [x.value for x in b.branches if x.value in olds]:
+        out.append(Change(what="as", message="the branches are tried in another order"))
     return out
 
 
