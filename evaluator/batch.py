@@ -26,6 +26,7 @@ import codecs
 import datetime as dt
 import io
 import json
+import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import Decimal
@@ -77,6 +78,21 @@ def _integer(text: str) -> int | Decimal:
     # Python refuses to make an int of more than 4,300 digits; the incident reader says why such a
     # number is refused, so it gets the number as a Decimal.
     return int(text) if len(text) <= 4000 else Decimal(text)
+
+
+_STRINGS = re.compile(rb'"(?:[^"\\\n]|\\.)*"')
+
+
+def closes_itself(line: bytes) -> bool:
+    """Whether a line closes every bracket it opens (strings aside): a value on its own, though one that
+    could not be read (nested too deeply, say), not the start of one written over several lines.
+
+    >>> closes_itself(b"[" * 5000 + b"]" * 5000), closes_itself(b'[{"id": "a]"},'), closes_itself(b"[")
+    (True, False, False)
+    """
+    bare = _STRINGS.sub(b"", line)
+    return bare.count(b"[") + bare.count(b"{") == bare.count(b"]") + bare.count(b"}") and \
+        bare.rstrip().endswith((b"]", b"}"))
 
 
 DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_float=Decimal, parse_int=_integer,
@@ -165,7 +181,7 @@ class Source:
                 self.shape = "object"
                 self._items = iter([item])
             return
-        if first.lstrip().startswith(b"["):
+        if first.lstrip().startswith(b"[") and not closes_itself(first):
             self.shape = "array"  # an array over several lines: streamed element by element
             self._items = self._array(first)
             return

@@ -78,6 +78,18 @@ def test_bad_first_lines_then_a_line_too_long_are_each_a_result(tmp_path, first,
     assert (after["id"], after["codes"]) == ("after", ["1"])
 
 
+@pytest.mark.parametrize("first", [b"[" * 950 + b"]" * 950, b"[" * 100_000 + b"]" * 100_000],
+                         ids=["950-deep", "100000-deep"])
+def test_a_first_line_of_brackets_too_deep_is_one_line_not_an_array(first):
+    """A first line that closes every bracket it opens is a value on its own (one too deep to read), not
+    the start of an array written over several lines: the lines after it are JSON Lines."""
+    process = run(first + b"\n" + line(id="after") + b"\n")
+    assert process.returncode == 1
+    bad, after = outputs(process)
+    assert bad["error"] is not None  # nested too deeply, or an array where an incident is an object
+    assert (after["id"], after["codes"]) == ("after", ["1"])
+
+
 def test_a_lone_surrogate_in_an_id_is_written_as_its_escape():
     """A lone surrogate is not a character: an id holding one is carried as its escape (docs/incidents.md)."""
     data = b"\n".join([line(id="a"), b'{"id": "\\ud800", "jurisdiction": "Wales", "exposure": "accidental"}',
