@@ -181,8 +181,10 @@ class Source:
                 self.shape = "object"
                 self._items = iter([item])
             return
-        if first.lstrip().startswith(b"[") and not closes_itself(first):
-            self.shape = "array"  # an array over several lines: streamed element by element
+        if first.lstrip().startswith(b"[") and not (closes_itself(first) and self._peek_content()):
+            # An array over several lines: streamed element by element. (A line that closes what it opens,
+            # with more lines after it, is the first line of JSON Lines.)
+            self.shape = "array"
             self._items = self._array(first)
             return
         # Not a value on its own: JSON Lines whose first lines are broken, when a later line is an
