@@ -155,8 +155,9 @@ class CompiledEngine:
             for name in absent:
                 values[name] = self.assumed_defaults[name]
             read = self.comp_judgements.union(*(info.judgements for info, _ in rows))
-            document = self.decide_three_valued(values, ident, notes, rows)
-            return self._assuming(values, ident, document, [name for name in absent if name in read])
+            known: dict[int, Any] = {}
+            document = self.decide_three_valued(values, ident, notes, rows, keep=known)
+            return self._assuming(values, ident, document, [name for name in absent if name in read], known)
         if ASSUMED not in values:  # the fast path: no judgement default read
             notifiable, codes, letters = self._codes(decided, comp_met, notes, values)
             return self._document(values, ident, notes, notifiable, codes, letters, [])
@@ -165,16 +166,19 @@ class CompiledEngine:
             values.setdefault(name, value)
         notifiable, codes, letters = self._codes(decided, comp_met, notes, values)
         return self._assuming(values, ident, self._document(values, ident, notes, notifiable, codes, letters, []),
-                              read)
+                              read, {info.index: verdict for info, verdict in decided})
 
     def _assuming(self, values: dict[str, Any], ident: Any, document: dict[str, Any],
-                  read: list[str]) -> dict[str, Any]:
+                  read: list[str], known: dict[int, Any]) -> dict[str, Any]:
         """The judgements taken by default (`read`: those the decision read) that decide the incident: it is
         decided again with each other value of each (engines/assumed.py), and those that change it reported.
 
         Generated code reads a fact only where the decision needs it, so a judgement it never read cannot
         change the outcome: an incident whose decision reads none never comes here. When another fact is
         unknown (the three-valued side decides), every judgement not given is tried.
+
+        `known`: the rows' verdicts in the decision made (by row index). A row whose code does not read the
+        judgement (RowInfo.judgements) has the same verdict with its other value: it is not decided again.
         """
         values.pop(ASSUMED, None)  # noted again if advice read one
         base = (document["notifiable"], document["codes"])
@@ -185,11 +189,15 @@ class CompiledEngine:
             for other in others:
                 case = {**values, name: other}
                 rows = self.rows_for(case)
+                reuse = {info.index: known[info.index] for info, _ in rows
+                         if info.index in known and name not in info.judgements}
                 try:
-                    decided = [(info, fast(case)) for info, fast in rows]
+                    decided = [(info, reuse[info.index] if info.index in reuse else fast(case)) for info, fast in rows]
                     comp_met = [fast(case) for _, fast in self.comps]
+                    if any(type(verdict) is not tuple for _, verdict in decided):
+                        raise Unknown  # a verdict of the three-valued side: it composes the result
                 except (KeyError, Unknown):
-                    outcome = self.decide_three_valued(case, ident, [], rows)
+                    outcome = self.decide_three_valued(case, ident, [], rows, reuse=reuse)
                     notifiable, codes = outcome["notifiable"], outcome["codes"]
                 else:
                     notifiable, codes, _ = self._codes(decided, comp_met, [], case)
@@ -221,12 +229,20 @@ class CompiledEngine:
         return notifiable, all_codes, letters
 
     def decide_three_valued(self, values: dict[str, Any], ident: Any, notes: list[str],
-                            dispatched: tuple[tuple[RowInfo, Callable], ...]) -> dict[str, Any]:
-        """Some row needs a fact the incident does not give: three-valued logic, and the plan's splits."""
+                            dispatched: tuple[tuple[RowInfo, Callable], ...], reuse: dict[int, Any] | None = None,
+                            keep: dict[int, Any] | None = None) -> dict[str, Any]:
+        """Some row needs a fact the incident does not give: three-valued logic, and the plan's splits.
+
+        `reuse`: verdicts already made for these values (by row index), taken as they are; `keep`: filled with
+        the verdicts of the dispatched rows (for _assuming)."""
         slow = self.slow
         verdicts: list[Any] = [SCOPE_OUT] * len(self.rows)
         undecided = False
         for info, fast in dispatched:
+            if reuse and info.index in reuse:
+                verdict = verdicts[info.index] = reuse[info.index]
+                undecided = undecided or (verdict[2] if type(verdict) is tuple else verdict.met) is None
+                continue
             try:
                 verdicts[info.index] = fast(values)
             except (KeyError, Unknown):
@@ -240,6 +256,8 @@ class CompiledEngine:
                     verdict.in_scope = True  # scope unknown, but the row cannot fire either way
                 verdicts[info.index] = verdict
                 undecided = undecided or verdict.met is None
+        if keep is not None:
+            keep.update((info.index, verdicts[info.index]) for info, _ in dispatched)
         comp_met: list[B3] = []
         comp_verdicts: list[Any] = []
         for (info, fast), logic in zip(self.comps, slow.comps):
