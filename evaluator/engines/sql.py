@@ -1553,7 +1553,7 @@ class QueryBuilder:
         undecided = False if self.refining else OR(*(IS_NULL(column(f"_met_{n}")) for n in range(len(self.rows))),
                                                     IS_NULL(_copy(notifiable)))
         query = _layer(query, "_irmer_notifiable", [("_notifiable", notifiable), (UNDECIDED, to_sql(undecided)),
-                                                    *self.category_scores(codes)])
+                                                    *self.category_scores()])
         query = _layer(query, "_irmer_out", self.outputs(codes))
         final = [exp.column(name, quoted=True) for name in self.keep]
         final += [exp.alias_(exp.column(f"_out_{name}", quoted=True), name, quoted=True, copy=False)
@@ -1631,7 +1631,7 @@ class QueryBuilder:
                   for code in order]
         # The plain categories whose tests fit best (engines/suffix.py): no other scores higher.
         # When none fits any test, every plain category in scope is a candidate.
-        scored = [code for code in order if any(r.code == code and r.band is None for r in self.rows)]
+        scored = self.plain_codes()
         positive = lambda k: _is(exp.GT(this=column(f"_score_{k}"), expression=integer(0)), True)  # noqa: E731
         any_fit = OR(*(positive(k) for k in range(len(scored))))
         plain = [(OR(AND(any_fit, positive(k),
@@ -1658,11 +1658,14 @@ class QueryBuilder:
         failed = OR(*(_is(_copy(t), False) for t in truths))
         return cast(CASE([(failed, exp.null())], count), "INTEGER")
 
-    def category_scores(self, codes: list[str]) -> list[tuple[str, exp.Expression]]:
+    def plain_codes(self) -> list[str]:
+        """The codes with rows without a band, in the file's order: `_score_{k}` is the k-th's best fit."""
+        return list(dict.fromkeys(row.code for row in self.rows if row.band is None))
+
+    def category_scores(self) -> list[tuple[str, exp.Expression]]:
         """For each code with rows without a band: the best fit among those in scope (NULL: none)."""
         out = []
-        scored = [code for code in codes if any(r.code == code and r.band is None for r in self.rows)]
-        for k, code in enumerate(scored):
+        for k, code in enumerate(self.plain_codes()):
             fits = [CASE([(_is(column(f"_fin_{n}"), True), column(f"_cat_{n}"))])
                     for n, r in enumerate(self.rows) if r.code == code and r.band is None]
             best = fits[0]

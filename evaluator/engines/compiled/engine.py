@@ -319,7 +319,7 @@ class CompiledEngine:
         return self._document(values, ident, notes, notifiable, all_codes, letters, missing)
 
     def _document(self, values: dict[str, Any], ident: Any, notes: list[str], notifiable: B3, codes: list[str],
-                  letters: list[str], missing: list[str], assumed: list | None = None) -> dict[str, Any]:
+                  letters: list[str], missing: list[str]) -> dict[str, Any]:
         notify_by = report_by = None
         if notifiable is not False and self.deadlines:
             dates = {}
@@ -332,7 +332,7 @@ class CompiledEngine:
                 notes.append("the deadlines apply if the incident turns out to be notifiable")
         jurisdiction = values.get("jurisdiction")
         return {"id": ident, "notifiable": notifiable, "codes": codes, "complementary": letters, "missing": missing,
-                "assumed": [] if assumed is None else assumed,
+                "assumed": [],  # filled by _assuming when a judgement default decides the incident
                 "authority": self.table.authorities.get(jurisdiction), "notify_by": notify_by, "report_by": report_by,
                 "advice": self._advice(values, jurisdiction), "routes": self._routes(values, jurisdiction, notifiable),
                 "criteria": self.version, "notes": notes,
