@@ -31,7 +31,8 @@ from evaluator.language.parse import parse_text
 from evaluator.language.printer import expression, reserved_words
 from evaluator.language.transform import to_ast
 
-SETTINGS = settings(max_examples=200, deadline=None, database=None,
+# The profile's budget (tests/conftest.py): 100 examples a property in `make test`, more under a longer profile.
+SETTINGS = settings(max_examples=settings().max_examples, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 SHIPPED = sorted((ROOT / "criteria").glob("*.irmer"))
 MESSY = "tests/data/fmt-messy.irmer"

@@ -22,7 +22,8 @@ from typing import Any
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-SETTINGS = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+# The profile's budget (tests/conftest.py): 100 examples a property in `make test`, more under a longer profile.
+SETTINGS = settings(max_examples=settings().max_examples, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 JURISDICTIONS = ["England", "Wales", "Scotland", "Northern Ireland"]
 MODALITIES = ["diagnostic", "interventional", "nuclear_medicine", "nuclear_medicine_therapy",
