@@ -802,3 +802,29 @@ def test_duty_of_candour_advice(guidance):
     result = explained(guidance, incident(clinically_significant=True, **DIAG_NOT_MET))
     assert [a.name for a in result.advice] == ["duty_of_candour"]
     assert result.codes == ["C2.2"]
+
+
+THEMATIC_MLC = dict(modality="radiotherapy_imaging", imaging_cause="hardware_software_failure", theme=True,
+                    intended_images=5, additional_images=3)
+
+
+@pytest.mark.parametrize("individuals, advice, codes", [
+    pytest.param(None, ["theme_count"], ["4.2c"], id="theme-no-count"),
+    pytest.param(1, ["theme_count"], ["4.2c"], id="theme-one-person"),
+    pytest.param(2, [], ["4.2c", "M4.2c"], id="theme-two-people"),
+])
+def test_a_theme_without_a_count_of_individuals_is_said(guidance, individuals, advice, codes):
+    """A theme with no count of individuals leaves M to the default of one person: the result says so
+    (interpretation theme_without_count) and still decides what the facts decide (the guidance's own
+    thematic example of 4.2c gives no count)."""
+    facts = dict(THEMATIC_MLC) if individuals is None else dict(THEMATIC_MLC, individuals=individuals)
+    result = explained(guidance, incident(**facts))
+    assert [a.name for a in result.advice] == advice
+    assert result.codes == codes
+    if advice:
+        assert "individuals" in result.advice[0].text and "M applies" in result.advice[0].text
+
+
+def test_no_theme_no_count_advice(guidance):
+    result = explained(guidance, incident(**dict(THEMATIC_MLC, theme=False)))
+    assert "theme_count" not in [a.name for a in result.advice]
