@@ -769,33 +769,33 @@ def test_no_deadlines_without_discovery_date(guidance):
     assert (result.notify_by, result.report_by) == (None, None)
 
 
-MHRA = "Consider reporting the device-related incident to the Medicines and Healthcare products Regulatory Agency (MHRA)."
-NIAIC = "Consider reporting the device-related incident to the Northern Ireland Adverse Incident Centre."
+MHRA = "Medicines and Healthcare products Regulatory Agency (MHRA)"
+NIAIC = "Northern Ireland Adverse Incident Centre"
 
 
-@pytest.mark.parametrize("version, jurisdiction, text", [
+@pytest.mark.parametrize("version, jurisdiction, to", [
     pytest.param("2023", "England", MHRA, id="2023-England"),
     pytest.param("2024", "England", MHRA, id="2024-England"),
     pytest.param("2023", "Wales", MHRA, id="2023-Wales"),
     pytest.param("2024", "Wales", MHRA, id="2024-Wales"),
-    pytest.param("2023", "Scotland", "Consider reporting the device-related incident to Health Facilities Scotland.",
-                 id="2023-Scotland"),
-    pytest.param("2024", "Scotland", "Consider reporting the device-related incident to the Health Facilities "
-                                     "Scotland Incident Reporting and Investigating Centre (IRIC), email "
-                                     "nss.irc@nhs.scot.", id="2024-Scotland-IRIC"),
+    pytest.param("2023", "Scotland", "Health Facilities Scotland", id="2023-Scotland"),
+    pytest.param("2024", "Scotland", "Health Facilities Scotland Incident Reporting and Investigating Centre (IRIC), "
+                                     "email nss.irc@nhs.scot", id="2024-Scotland-IRIC"),
     pytest.param("2023", "Northern Ireland", NIAIC, id="2023-Northern-Ireland"),
     pytest.param("2024", "Northern Ireland", NIAIC, id="2024-Northern-Ireland"),
 ])
-def test_equipment_fault_advice(by_version, version, jurisdiction, text):
+def test_equipment_fault_route(by_version, version, jurisdiction, to):
+    """The medical-device reporting body of the jurisdiction is a route (said once: not also advice)."""
     result = explained(by_version[version], incident(jurisdiction, "accidental", age=40, total_dose="5 mSv",
                                                    equipment_fault=True))
-    assert [(a.name, a.text) for a in result.advice] == [("device_incident", text)]
+    assert [(r.name, r.to) for r in result.routes if r.name == "device_report"] == [("device_report", to)]
+    assert result.advice == []
     assert result.codes == ["1", "E1"]
 
 
-def test_no_advice_without_equipment_fault(guidance):
+def test_no_device_route_without_equipment_fault(guidance):
     result = explained(guidance, incident("Scotland", "accidental", age=40, total_dose="5 mSv"))
-    assert result.advice == []
+    assert result.advice == [] and "device_report" not in [r.name for r in result.routes]
 
 
 def test_duty_of_candour_advice(guidance):
