@@ -828,3 +828,11 @@ def test_a_theme_without_a_count_of_individuals_is_said(guidance, individuals, a
 def test_no_theme_no_count_advice(guidance):
     result = explained(guidance, incident(**dict(THEMATIC_MLC, theme=False)))
     assert "theme_count" not in [a.name for a in result.advice]
+
+
+def test_no_theme_count_advice_when_the_theme_is_not_known(guidance):
+    """theme unknown: the advice's condition is not true, and the compiled engine knows it without its
+    three-valued side (compiled.table.required)."""
+    facts = {k: v for k, v in THEMATIC_MLC.items() if k != "theme"}
+    result = explained(guidance, incident(**facts))
+    assert "theme_count" not in [a.name for a in result.advice] and "theme" in result.missing

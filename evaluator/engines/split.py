@@ -114,16 +114,18 @@ def any_met(split: Split, known: Mapping[str, Any], options: Mapping[str, tuple]
         return None
     names = [choice.fact for choice in kept]
     values = [options[name] for name in names]
-    reads = [tuple(i for i, name in enumerate(names) if name in part.facts) for part in split.parts]
+    # A part the incident's own scope rules out is unmet in every case: it is never asked.
+    live = [index for index, part in enumerate(split.parts) if not part.ruled_out(known)]
+    reads = [tuple(i for i, name in enumerate(names) if name in split.parts[index].facts) for index in live]
     # Cases are tuples of indices into each fact's values: cheap to hash, whatever the values are.
-    memo: list[dict[tuple, Any]] = [{} for _ in split.parts]
+    memo: list[dict[tuple, Any]] = [{} for _ in live]
 
     def answer(part: int, relevant: tuple, key: tuple) -> Any:
         known_answers = memo[part]
         found = known_answers.get(key, _NOTHING)
         if found is _NOTHING:
             own = [names[i] for i in relevant]
-            found = known_answers[key] = met(part, own, tuple(values[i][k] for i, k in zip(relevant, key)))
+            found = known_answers[key] = met(live[part], own, tuple(values[i][k] for i, k in zip(relevant, key)))
         return found
 
     # The first case alone often settles it: undecided there, undecided overall.
@@ -137,6 +139,20 @@ def any_met(split: Split, known: Mapping[str, Any], options: Mapping[str, tuple]
             verdict = None
     if verdict is None:
         return None
+    # Two cases that differ settle it too: an undetermined incident (most that come here) is usually
+    # told apart by the case at the other end of every fact's values, before any part is enumerated.
+    last = tuple(len(v) - 1 for v in values)
+    if any(last):
+        other: Any = False
+        for index, relevant in enumerate(reads):
+            result = answer(index, relevant, tuple(last[i] for i in relevant))
+            if result is True:
+                other = True
+                break
+            if result is None:
+                other = None
+        if other is not verdict:
+            return None
     always_unmet = True
     for index, relevant in enumerate(reads):
         answers = {answer(index, relevant, key) for key in itertools.product(*(range(len(values[i]))

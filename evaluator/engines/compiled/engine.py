@@ -47,12 +47,14 @@ class CompiledEngine:
         self.rows: list[tuple[RowInfo, Callable]] = [(info, namespace[f"row_{info.index}"]) for info in table.rows]
         self.comps: list[tuple[ComplementaryInfo, Callable]] = [(info, namespace[f"comp_{info.index}"])
                                                                  for info in table.comps]
-        self.advice = [(name, by_place, namespace[f"advice_{k}"]) for k, (name, by_place) in enumerate(table.advice)]
+        self.advice = [(name, by_place, namespace[f"advice_{k}"], needs)
+                       for k, (name, by_place, needs) in enumerate(table.advice)]
         # Routes, by verdict: (index, where it goes, its test; None when its condition is `always`).
         self.routes: dict[B3, list[tuple[int, dict, Callable | None]]] = {True: [], False: [], None: []}
         for k, info in enumerate(table.routes):
             for verdict in info.verdicts:
-                self.routes[verdict].append((k, info.by_place, None if info.always else namespace[f"route_{k}"]))
+                self.routes[verdict].append((k, info.by_place, None if info.always else namespace[f"route_{k}"],
+                                             info.required))
         self.reader = Reader(table.facts, table.scales, table.units)
         self.deadlines = [(name, after, dt.timedelta(days=days)) for name, after, days in table.deadlines]
         self._dispatch: dict[tuple, tuple[tuple[RowInfo, Callable], ...]] = {}
@@ -350,24 +352,25 @@ class CompiledEngine:
 
     def _advice(self, values: dict[str, Any], jurisdiction: Any) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for index, (_, by_place, fast) in enumerate(self.advice):
+        for index, (_, by_place, fast, needs) in enumerate(self.advice):
             try:
                 holds = fast(values)
             except (KeyError, Unknown):
-                holds = self.slow.advice[index](values, {})
+                # A fact it cannot hold without is unknown: not shown, and no three-valued side to build.
+                holds = False if needs and not needs <= values.keys() else self.slow.advice[index](values, {})
             if holds is True:
                 out += by_place.get(jurisdiction, ())
         return out
 
     def _routes(self, values: dict[str, Any], jurisdiction: Any, notifiable: B3) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for index, by_place, fast in self.routes[notifiable]:
+        for index, by_place, fast, needs in self.routes[notifiable]:
             if fast is not None:
                 try:
                     if not fast(values):
                         continue
                 except (KeyError, Unknown):
-                    if self.slow.routes[index](values, {}) is not True:
+                    if needs and not needs <= values.keys() or self.slow.routes[index](values, {}) is not True:
                         continue
             out += by_place.get(jurisdiction, ())
         return out

@@ -110,6 +110,7 @@ class RouteInfo:
     verdicts: tuple[Any, ...]  # True, False, None: the `notifiable` values it is shown with
     always: bool  # its condition is `always`: no test to run
     by_place: dict[Any, tuple[dict[str, Any], ...]]  # jurisdiction (None: unknown) -> the route entries shown
+    required: frozenset[str] = frozenset()  # facts without which its condition cannot hold (table.required)
 
 
 @dataclass

@@ -86,7 +86,7 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
         by_place: dict[Any, tuple[dict[str, Any], ...]] = {None: tuple(shown)}
         for place in places:
             by_place[place] = tuple(s for s, text in zip(shown, item.texts) if place in text.jurisdictions)
-        advice.append((item.name, by_place))
+        advice.append((item.name, by_place, required(item.when, facts)))
     routes = []
     for k, item in enumerate(criteria.routes):
         always = isinstance(item.when, ast.Constant) and item.when.value is True
@@ -94,7 +94,7 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
             lines += [f"def route_{k}(v):  # route {comment(item.name)}", f"    return bool({gen.cond(item.when)})", ""]
         by_place = {place: tuple(_route_entry(item, to) for to in item.destination(place)) for place in [None, *places]}
         verdicts = tuple(ast.VERDICTS[v] for v in item.verdicts) if item.verdicts else (True, False, None)
-        routes.append(RouteInfo(item.name, verdicts, always, by_place))
+        routes.append(RouteInfo(item.name, verdicts, always, by_place, required(item.when, facts)))
     # The three-valued side: generated too, with the same constants, and the plan's splits as data.
     three = Codegen3(checked, scales, gen.const)
     for i, row in enumerate(criteria.rows):
@@ -128,6 +128,33 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
         deadlines=tuple((d.name, d.after, d.days) for d in criteria.deadlines if d.days is not None),
         shared_codes=frozenset(code for code in codes if codes.count(code) > 1), splits=splits,
         derivations=derivations, conflicts=conflicts)
+
+
+def required(node: Any, facts: Mapping[str, Any]) -> frozenset[str]:
+    """The facts without which a condition cannot hold: when one is unknown (absent, and without a
+    default), the condition is unknown or false, never true. Advice and routes are shown only when their
+    condition is true, so the engine skips the three-valued side for them when one of these is absent.
+    Conservative: a comparison of numbers is left out (an unknown dose is still at least 0 mSv).
+
+    >>> from evaluator import load_criteria
+    >>> g = load_criteria("2024")
+    >>> advice = {a.name: a for a in g.ast.advice}
+    >>> sorted(required(advice["theme_count"].when, g.vocabulary.facts))
+    ['theme']
+    """
+    def unknown_when_absent(name: str) -> bool:
+        info = facts.get(name)
+        return info is not None and not info.has_default
+
+    if isinstance(node, ast.And):
+        return frozenset().union(*(required(operand, facts) for operand in node.operands))
+    if isinstance(node, ast.Or):
+        return frozenset.intersection(*(required(operand, facts) for operand in node.operands))
+    if isinstance(node, ast.Ref) and node.target == "fact":
+        return frozenset({node.name}) if unknown_when_absent(node.name) else frozenset()
+    if isinstance(node, (ast.IsValue, ast.Includes)):
+        return frozenset({node.fact}) if unknown_when_absent(node.fact) else frozenset()
+    return frozenset()
 
 
 def _route_entry(route: ast.Route, to: ast.RouteTo) -> dict[str, Any]:
