@@ -45,6 +45,22 @@ def test_the_case_split_left_to_python_gives_the_same_answers():
     assert Summary.of(out).fallback_split > 100
 
 
+def test_one_table_with_rows_for_the_two_valued_and_the_three_valued_query():
+    """Rows whose facts decide them (the two-valued query, engines/sqlplain.py) and rows with an unknown
+    fact that matters (the three-valued query and its case split) in one table: each row its own answer,
+    in input order."""
+    complete = [{"id": f"C{n}", "jurisdiction": "England", "exposure": "unintended", "modality": "diagnostic",
+                 "age": 40, "intended_dose": "1 mSv", "total_dose": total, "error_involved": "yes"}
+                for n, total in enumerate(["1 mSv", "10 mSv", "20 mSv", "9.999 mSv"])]
+    incidents = [item for pair in zip(Incidents(21).many(600), complete * 150) for item in pair]
+    out = evaluate_table(rows_to_table(incidents), case_split="explode")
+    assert not differences(out.to_pylist(), incidents)
+    assert out.column("id").to_pylist() == [item.get("id") for item in incidents]
+    summary = Summary.of(out)
+    assert summary.two_valued >= 600 and summary.split_in_sql > 50
+    assert summary.rows - summary.two_valued - summary.fallback > 100  # the three-valued query's own
+
+
 def test_every_value_as_text_gives_the_same_answers():
     incidents = Incidents(8).many(1500)
     out = evaluate_table(rows_to_table(as_text(incidents)))

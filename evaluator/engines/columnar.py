@@ -51,6 +51,7 @@ from ..language.incident import ENVELOPE, strict_object
 from ..language.units import SET, UnitError, resolve_unit
 from ..result import Result
 from .sql import FALLBACK, RESULT_COLUMNS, UNDECIDED, SQLUnsupported, compile_query
+from .sqlplain import EXACT, KEY, Layout, compile_plain
 
 ENGINES = ("python", "duckdb", "spark")
 ROW = "_irmer_row"  # the row's place in the input, to put the output in the same order
@@ -80,6 +81,7 @@ class Summary:
     fallback_values: int = 0  # ... because of a value the SQL does not read
     fallback_split: int = 0  # ... because it needs the case split (with case_split="python")
     split_in_sql: int = 0  # rows the case split decided in SQL (DuckDB: one row per case, grouped)
+    two_valued: int = 0  # rows the two-valued query decided (DuckDB: every fact that matters known)
     errors: int = 0
     seconds: float = 0.0
     versions: dict[str, int] = field(default_factory=dict)
@@ -455,12 +457,17 @@ def version_view(prefix: str, version: str) -> str:
 
 def query_for(guidance: Any, types: Mapping[str, str], units: Mapping[str, str], keep: list[str],
               source: str, refine: bool, dialect: str, form: str = "lambda") -> str | None:
-    """The SQL for one version over `source` (None when the criteria do not compile to SQL), cached."""
+    """The SQL for one version over `source` (None when the criteria do not compile to SQL), cached.
+
+    `form` is the case split's (see sql.QueryBuilder), or "plain": the two-valued query (engines/sqlplain.py).
+    """
     key = (guidance.version, str(guidance.path), tuple(sorted(types.items())), tuple(sorted(units.items())),
            tuple(keep), source, refine, dialect, form)
     if key not in _QUERIES:
         def work() -> str | None:
             try:
+                if form == "plain":
+                    return compile_plain(guidance.checked, source, types, units, keep + [ROW]).sql(dialect=dialect)
                 return compile_query(guidance.checked, source, types, units, keep + [ROW], refine=refine,
                                      form=form).sql(dialect=dialect)
             except SQLUnsupported:
@@ -474,7 +481,12 @@ def query_for(guidance: Any, types: Mapping[str, str], units: Mapping[str, str],
 
 def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], summary: Summary,
                   split: str) -> pa.Table:
+    """Every row through the two-valued query; the rows it does not decide through the three-valued one
+    (and its case split); the rows SQL does not read through Python. The answers are put back in input
+    order by row number, in Arrow (Assembly)."""
     import duckdb
+    import numpy as np
+    import pyarrow.compute as pc
     from ..load import compile_file, versions
     con = duckdb.connect()
     con.register("_irmer_input", prepared.table)
@@ -485,69 +497,151 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
         chosen = {info.version: compile_file(info.path) for info in versions()}
         con.execute(f"CREATE TEMP VIEW _irmer_source AS SELECT *, {version_sql(prepared.types)} AS {VERSION} "
                     f"FROM _irmer_input")
-    parts = []
-    python_rows: list[int] = []
+    assembly = Assembly(prepared.table.num_rows)
+    # The two-valued query on every row; where it is not exact, the row is left to the three-valued one.
+    rest_rows: list[Any] = []
+    rest_sql: list[str] = []
+    flagged: list[Any] = []
     for version, guidance in chosen.items():
         source = version_view("_irmer_source", version)
         con.execute(f"CREATE TEMP VIEW {source} AS SELECT * FROM _irmer_source WHERE {VERSION} = '{version}'")
-        sql = query_for(guidance, prepared.types, units, prepared.keep, source, refine=split == "sql",
-                        dialect="duckdb")
+        sql = query_for(guidance, prepared.types, units, [], source, refine=False, dialect="duckdb", form="plain")
+        if sql is None:
+            rest_sql.append(f"SELECT {ROW} FROM {source}")
+            continue
+        out = con.sql(sql).to_arrow_table()
+        exact, fallback = out.column(EXACT), out.column(FALLBACK)
+        flagged.append(out.filter(fallback).column(ROW))
+        rest_rows.append(out.filter(pc.and_(pc.invert(exact), pc.invert(fallback))).column(ROW))
+        decided = out.filter(pc.and_(exact, pc.invert(fallback)))
+        summary.two_valued += decided.num_rows
+        assembly.plain(decided, Layout.of(guidance.checked), version)
+    flagged_rows = pa.chunked_array(flagged, pa.int64()) if flagged else pa.chunked_array([], pa.int64())
+    summary.fallback_values = len(flagged_rows)
+    # The three-valued query, on the rows left.
+    rest = pa.chunked_array(rest_rows, pa.int64()) if rest_rows else pa.chunked_array([], pa.int64())
+    con.register("_irmer_rest_rows", pa.table({ROW: rest}))
+    rest_sql.append(f"SELECT {ROW} FROM _irmer_rest_rows")
+    con.execute(f"CREATE TEMP TABLE _irmer_rest AS SELECT s.* FROM _irmer_source s SEMI JOIN "
+                f"({' UNION ALL '.join(rest_sql)}) r ON s.{ROW} = r.{ROW}")
+    has_rest = con.execute("SELECT count(*) FROM _irmer_rest").fetchall()[0][0] > 0
+    parts = []
+    python_rows: list[int] = []
+    for version, guidance in chosen.items() if has_rest else ():
+        source = version_view("_irmer_rest", version)
+        con.execute(f"CREATE TEMP VIEW {source} AS SELECT * FROM _irmer_rest WHERE {VERSION} = '{version}'")
+        sql = query_for(guidance, prepared.types, units, [], source, refine=split == "sql", dialect="duckdb")
         if sql is None:
             summary.notes.append(f"{version} does not compile to SQL; its rows are evaluated in Python")
-            rows = con.execute(f"SELECT {ROW} FROM _irmer_source WHERE {VERSION} = '{version}'").fetchall()
+            rows = con.execute(f"SELECT {ROW} FROM {source}").fetchall()
             python_rows += [r[0] for r in rows]
             continue
         con.execute(f"CREATE TEMP TABLE _irmer_part_{len(parts)} AS {sql}")
         parts.append(f"_irmer_part_{len(parts)}")
     union = " UNION ALL ".join(f"SELECT * FROM {p}" for p in parts)
-    flagged = []
-    splits = []
+    flagged_list = flagged_rows.to_pylist()
     if parts:
         counts = con.execute(f"SELECT count(*) FILTER (WHERE {FALLBACK}), count(*) FILTER (WHERE NOT {FALLBACK} AND "
-                             f"{UNDECIDED}) FROM ({union})").fetchone()
-        summary.fallback_values, summary.fallback_split = counts
+                             f"{UNDECIDED}) FROM ({union})").fetchall()[0]
+        summary.fallback_values += counts[0]
+        summary.fallback_split = counts[1]
         if split == "auto":  # a second query costs seconds to plan: worth it for many rows, not for a few
             split = "explode" if summary.fallback_split >= SPLIT_IN_SQL_FROM else "python"
+        wanted_rows = f"{FALLBACK}" if split == "explode" else f"{FALLBACK} OR {UNDECIDED}"
+        assembly.place(con.sql(f"SELECT * FROM ({union}) WHERE NOT ({wanted_rows})").to_arrow_table())
         if split == "explode" and summary.fallback_split:
             splits = _split_in_sql(con, chosen, prepared, units, union)
             summary.split_in_sql, summary.fallback_split = summary.fallback_split, 0
-        wanted_rows = f"{FALLBACK}" if split == "explode" else f"{FALLBACK} OR {UNDECIDED}"
-        flagged = [r[0] for r in con.execute(f"SELECT {ROW} FROM ({union}) WHERE {wanted_rows}").fetchall()]
+            for table in splits:
+                assembly.place(con.sql(f"SELECT * FROM {table}").to_arrow_table())
+        flagged_list += [r[0] for r in con.execute(f"SELECT {ROW} FROM ({union}) WHERE {wanted_rows}").fetchall()]
     if _BAD_LINE in prepared.table.column_names:  # a JSON line that could not be read: Python words its error
-        import pyarrow.compute as pc
         bad = prepared.table.filter(pc.is_valid(prepared.table.column(_BAD_LINE))).column(ROW).to_pylist()
-        python_rows += [r for r in bad if r not in set(flagged)]
+        known = set(flagged_list)
+        python_rows += [r for r in bad if r not in known]
     summary.fallback_values += len(python_rows)
-    fallback_rows = sorted(set(flagged) | set(python_rows))
+    fallback_rows = sorted(set(flagged_list) | set(python_rows))
     summary.fallback = len(fallback_rows)
     summary.in_sql = summary.rows - summary.fallback
-    # The rows for Python, with their results, joined back by row number.
-    wanted = pa.array(fallback_rows, pa.int64())
-    import pyarrow.compute as pc
-    subset = prepared.table.filter(pc.is_in(prepared.table.column(ROW), value_set=wanted))
-    rows = subset.select([n for n in subset.column_names if n in prepared.types or n == _BAD_LINE]).to_pylist()
-    con.register("_irmer_wanted", pa.table({ROW: subset.column(ROW)}))
-    chosen_versions = [v for (v,) in con.execute(f"SELECT s.{VERSION} FROM _irmer_wanted w JOIN _irmer_source s "
-                                                 f"ON w.{ROW} = s.{ROW} ORDER BY w.{ROW}").fetchall()]
-    results = python_results(rows, prepared.facts, units, criteria, chosen_versions)
-    fixed = _attach(pa.table({ROW: subset.column(ROW)}), results)
-    con.register("_irmer_python", fixed)
-    # Python's answer where it decided, else the case split's, else the first query's.
-    split_table = " UNION ALL ".join(f"SELECT * FROM {t}" for t in splits) or \
-        f"SELECT * FROM ({union}) WHERE FALSE"
-    chosen_results = ", ".join(f'CASE WHEN p.{ROW} IS NOT NULL THEN p."{n}" WHEN x.{ROW} IS NOT NULL THEN x."{n}" '
-                               f'ELSE s."{n}" END AS "{n}"' for n in RESULT_COLUMNS)
-    if parts:
-        merged = (f"SELECT {', '.join('s.' + chr(34) + n + chr(34) for n in prepared.keep)}, {chosen_results} "
-                  f"FROM ({union}) s LEFT JOIN ({split_table}) x ON s.{ROW} = x.{ROW} "
-                  f"LEFT JOIN _irmer_python p ON s.{ROW} = p.{ROW} ORDER BY s.{ROW}")
-    else:
-        merged = (f"SELECT {', '.join('i.' + chr(34) + n + chr(34) for n in prepared.keep)}, "
-                  f"{', '.join('p.' + chr(34) + n + chr(34) for n in RESULT_COLUMNS)} "
-                  f"FROM _irmer_input i JOIN _irmer_python p ON i.{ROW} = p.{ROW} ORDER BY i.{ROW}")
-    out = con.sql(merged).to_arrow_table()
+    if fallback_rows:  # the rows for Python, with the version the SQL chose for each
+        wanted = pa.array(fallback_rows, pa.int64())
+        subset = prepared.table.filter(pc.is_in(prepared.table.column(ROW), value_set=wanted))
+        rows = subset.select([n for n in subset.column_names if n in prepared.types or n == _BAD_LINE]).to_pylist()
+        con.register("_irmer_wanted", pa.table({ROW: subset.column(ROW)}))
+        chosen_versions = [v for (v,) in con.execute(f"SELECT s.{VERSION} FROM _irmer_wanted w JOIN _irmer_source s "
+                                                     f"ON w.{ROW} = s.{ROW} ORDER BY w.{ROW}").fetchall()]
+        results = python_results(rows, prepared.facts, units, criteria, chosen_versions)
+        assembly.place(_attach(pa.table({ROW: subset.column(ROW)}), results))
     con.close()
-    return _typed(out)
+    return assembly.table(prepared.table.select(prepared.keep))
+
+
+class Assembly:
+    """The result columns put together in input order from the parts that decided the rows.
+
+    Each part (the two-valued query's rows, the three-valued query's, the case
+    split's, Python's) gives its rows' results with their row numbers; a later
+    part overrides an earlier one. The two-valued rows give their lists as an
+    integer (sqlplain.Layout), turned into lists once per distinct value, and
+    taken from there: no list is built per row.
+    """
+
+    SCALARS = ("notifiable", "notify_by", "report_by")
+    LISTED = ("codes", "complementary", "missing", "authority", "criteria", "error")
+
+    def __init__(self, rows: int):
+        import numpy as np
+        self.scalar_at = np.full(rows, -1, np.int64)  # row -> index into the scalar parts, concatenated
+        self.listed_at = np.full(rows, -1, np.int64)  # row -> index into the listed parts, concatenated
+        self.scalars: list[pa.Table] = []
+        self.listed: list[pa.Table] = []
+        self.sizes = [0, 0]
+
+    def _add(self, rows: Any, scalars: pa.Table, listed: pa.Table, listed_index: Any) -> None:
+        import numpy as np
+        self.scalar_at[rows] = self.sizes[0] + np.arange(len(rows))
+        self.listed_at[rows] = self.sizes[1] + listed_index
+        self.sizes[0] += scalars.num_rows
+        self.sizes[1] += listed.num_rows
+        self.scalars.append(scalars.select(self.SCALARS).cast(_schema(self.SCALARS)))
+        self.listed.append(listed.select(self.LISTED).cast(_schema(self.LISTED)))
+
+    def place(self, part: pa.Table) -> None:
+        """Rows with every result column (the three-valued query's, the split's, Python's)."""
+        import numpy as np
+        rows = part.column(ROW).to_numpy()
+        self._add(rows, part, part, np.arange(len(rows)))
+
+    def plain(self, part: pa.Table, layout: Any, version: str) -> None:
+        """The two-valued query's rows: the lists from the distinct keys."""
+        import pyarrow.compute as pc
+        encoded = pc.dictionary_encode(part.column(KEY)).combine_chunks()
+        keys = encoded.dictionary.to_pylist()
+        decoded = [layout.decode(k) for k in keys]
+        listed = pa.table({
+            "codes": pa.array([d[0] for d in decoded], pa.list_(pa.string())),
+            "complementary": pa.array([d[1] for d in decoded], pa.list_(pa.string())),
+            "missing": pa.array([[] for _ in decoded], pa.list_(pa.string())),
+            "authority": pa.array([d[2] for d in decoded], pa.string()),
+            "criteria": pa.array([version] * len(decoded), pa.string()),
+            "error": pa.nulls(len(decoded), pa.string())})
+        self._add(part.column(ROW).to_numpy(), part, listed, encoded.indices.to_numpy(zero_copy_only=False))
+
+    def table(self, base: pa.Table) -> pa.Table:
+        """The base table with the result columns, in RESULT_COLUMNS order."""
+        if (self.scalar_at < 0).any():
+            raise AssertionError("a row was decided by no part")
+        scalars = pa.concat_tables(self.scalars) if self.scalars else _schema(self.SCALARS).empty_table()
+        listed = pa.concat_tables(self.listed) if self.listed else _schema(self.LISTED).empty_table()
+        scalar_at, listed_at = pa.array(self.scalar_at), pa.array(self.listed_at)
+        for name in RESULT_COLUMNS:
+            source, at = (scalars, scalar_at) if name in self.SCALARS else (listed, listed_at)
+            base = base.append_column(name, source.column(name).take(at))
+        return base
+
+
+def _schema(names: Iterable[str]) -> pa.Schema:
+    return pa.schema([(name, RESULT_TYPES[name]) for name in names])
 
 
 def _split_in_sql(con: Any, chosen: Mapping[str, Any], prepared: Prepared, units: Mapping[str, str],
@@ -559,21 +653,13 @@ def _split_in_sql(con: Any, chosen: Mapping[str, Any], prepared: Prepared, units
     for n, (version, guidance) in enumerate(chosen.items()):
         source = version_view("_irmer_split_source", version)
         con.execute(f"CREATE TEMP VIEW {source} AS SELECT * FROM _irmer_split_source WHERE {VERSION} = '{version}'")
-        sql = query_for(guidance, prepared.types, units, prepared.keep, source, refine=True, dialect="duckdb",
+        sql = query_for(guidance, prepared.types, units, [], source, refine=True, dialect="duckdb",
                         form="explode")
         if sql is None:
             continue
         con.execute(f"CREATE TEMP TABLE _irmer_split_{n} AS {sql}")
         tables.append(f"_irmer_split_{n}")
     return tables
-
-
-def _typed(table: pa.Table) -> pa.Table:
-    """The result columns with their documented Arrow types."""
-    for name in RESULT_COLUMNS:
-        index = table.column_names.index(name)
-        table = table.set_column(index, name, table.column(name).cast(RESULT_TYPES[name]))
-    return table
 
 
 # ------------------------------------------------------------------ writing

@@ -1609,6 +1609,14 @@ class QueryBuilder:
                           for a in self.criteria.authorities], cast(exp.null(), "VARCHAR"))
         out = [("_out_notifiable", notifiable), ("_out_codes", codes_list), ("_out_complementary", _text_list(letters)),
                ("_out_missing", CASE([(IS_NULL(notifiable), _text_list(missing))], _text_list([]))), ("_out_authority", authority)]
+        out += self.deadlines(notifiable)
+        out += [("_out_criteria", string(self.criteria.header.version)),
+                ("_out_error", cast(exp.null(), "VARCHAR"))]
+        return out
+
+    def deadlines(self, notifiable: exp.Expression) -> list[tuple[str, exp.Expression]]:
+        """notify_by and report_by: the days after the fact each names, unless the verdict is false."""
+        out = []
         for name in ("notify_by", "report_by"):
             deadline = next((d for d in self.criteria.deadlines if d.name == name and d.days is not None), None)
             if deadline is None:
@@ -1617,14 +1625,26 @@ class QueryBuilder:
             start = column(f"_v_{deadline.after}")
             day = cast(exp.DateAdd(this=start, expression=integer(deadline.days), unit=exp.var("DAY")), "DATE")
             out.append((f"_out_{name}", cast(CASE([(_is(notifiable.copy(), False), exp.null())], day), "DATE")))
-        out += [("_out_criteria", string(self.criteria.header.version)),
-                ("_out_error", cast(exp.null(), "VARCHAR"))]
         return out
 
     def prefixed(self, item: ast.Complementary, met_codes: exp.Expression, any_code: B) -> exp.Expression:
         """A complementary code with the suffix of the most relevant code (the interpreter's `prefixed`)."""
         with_codes = template("LIST_TRANSFORM(:l, LAMBDA _irmer_item: CONCAT(:k, _irmer_item))",
                               l=met_codes.copy(), k=string(item.code))
+        banded, plain = self.suffix_choices()
+        n_banded = self._count(banded)
+        n_plain = self._count(plain)
+        bare = exp.Array(expressions=[string(item.code)])
+        one = lambda options: CASE([(c, exp.Array(expressions=[string(item.code + code)])) for c, code in options
+                                    if c is not False])
+        return CASE([(any_code, with_codes),
+                     (exp.EQ(this=n_banded, expression=integer(1)), one(banded)),
+                     (AND(exp.EQ(this=n_banded.copy(), expression=integer(0)),
+                          exp.EQ(this=n_plain, expression=integer(1))), one(plain))], bare)
+
+    def suffix_choices(self) -> tuple[list[tuple[B, str]], list[tuple[B, str]]]:
+        """The codes whose suffix a complementary code may take, each with when it is a candidate: the
+        banded rows' codes met in their band, and the plain categories that fit best (engines/suffix.py)."""
         order = list(dict.fromkeys(row.code for row in self.rows))
         banded = [(OR(*(AND(_is(column(f"_fin_{n}"), True), _is(column(f"_band_{n}"), True))
                         for n, r in enumerate(self.rows) if r.code == code and r.band is not None)), code)
@@ -1640,15 +1660,7 @@ class QueryBuilder:
                      AND(NOT(_copy(any_fit)), *[OR(*(_is(column(f"_fin_{n}"), True) for n, r in enumerate(self.rows)
                                                       if r.code == code and r.band is None))])), code)
                  for k, code in enumerate(scored)]
-        n_banded = self._count(banded)
-        n_plain = self._count(plain)
-        bare = exp.Array(expressions=[string(item.code)])
-        one = lambda options: CASE([(c, exp.Array(expressions=[string(item.code + code)])) for c, code in options
-                                    if c is not False])
-        return CASE([(any_code, with_codes),
-                     (exp.EQ(this=n_banded, expression=integer(1)), one(banded)),
-                     (AND(exp.EQ(this=n_banded.copy(), expression=integer(0)),
-                          exp.EQ(this=n_plain, expression=integer(1))), one(plain))], bare)
+        return banded, plain
 
     def category_fit(self, row: ast.Row, compiler: "Compiler") -> exp.Expression:
         """How many of the row's category tests the facts meet; NULL when one fails (suffix.fit)."""
