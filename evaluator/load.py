@@ -239,11 +239,10 @@ class Guidance:
                     incident = incident.model_dump(exclude_none=True)
                 if not explain:
                     return from_document(self.compiled.evaluate(incident))
-                read = self.read(incident)
+                return self.evaluator.evaluate(self.read(incident))
             except IncidentError as error:
                 infos = [ErrorInfo(field=p.field, message=p.message, hint=p.hint) for p in error.problems]
                 return Result(id=incident_id(incident), criteria=self.version, error=infos[0], errors=infos)
-            return self.evaluator.evaluate(read)
         except Exception as error:  # noqa: BLE001 - the promise is a Result, whatever goes wrong
             info = ErrorInfo(**internal_error(error))
             return Result(id=incident_id(incident), criteria=self.version, error=info, errors=[info])

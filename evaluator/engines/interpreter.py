@@ -39,6 +39,7 @@ from .plan import Plan, Split, any_met, category_tests
 from .split import agree
 from .assumed import assumed_facts, entry
 from .derive import apply as apply_derivations, infos as derive_infos
+from .alternative import INTENDED, TOTAL, Outcome, decide as decide_alternative, uses as dose_uses
 from .suffix import fit, suffixed
 
 # The shared semantics (three-valued logic, intervals) and the case-split plan.
@@ -317,6 +318,7 @@ class Evaluator:
         self.derivations = [(info, [self._truth(b.condition) for b in d.branches])
                             for info, d in zip(derivations, self.criteria.derivations)]
         self.conflicts = [(info, self._truth(c.when)) for info, c in zip(conflicts, self.criteria.conflicts)]
+        self.dose_uses = dose_uses(checked)
 
     def _truth(self, condition: Any) -> Callable[[dict[str, Any]], B3]:
         return lambda values: self.engine.truth(condition, Env(values), None)[0]
@@ -407,10 +409,12 @@ class Evaluator:
                        reasons=trace or [], excluded_by=excluded_by if met is False else None)
 
     # ------------------------------------------------------------- incidents
-    def evaluate(self, incident: IncidentFacts, assume: bool = True) -> Result:
+    def evaluate(self, incident: IncidentFacts, assume: bool = True, explain: bool = True) -> Result:
         """The result of an incident; with `assume`, the judgements it does not give that decide it
         (engines/assumed.py): the incident evaluated again with each other value of each."""
-        result = self._evaluate(incident)
+        if incident.alternative:
+            return self.evaluate_alternative(incident, assume, explain)
+        result = self._evaluate(incident, explain=explain)
         if not assume:
             return result
         base = (result.notifiable, result.codes)
@@ -426,7 +430,33 @@ class Evaluator:
                     result.assumed.append(AssumedInfo(**item))
         return result
 
-    def _evaluate(self, incident: IncidentFacts, explain: bool = True) -> Result:
+    def evaluate_alternative(self, incident: IncidentFacts, assume: bool, explain: bool) -> Result:
+        """Both doses in one alternative quantity: decided from their ratio, region by region of the effective
+        intended dose (engines/alternative.py). The explanation is the incident's own, with both doses unknown
+        (as they are, as effective doses); the notes give each region's verdict."""
+        found = self.dose_uses
+        if found.refusal:
+            from ..language.incident import IncidentError, Problem
+            raise IncidentError([Problem(INTENDED, found.refusal, f"give {INTENDED} and {TOTAL} in mSv")])
+        plain = replace(incident, alternative={})
+
+        def region(intended: Fraction, total: Fraction) -> Outcome:
+            values = {**incident.values, INTENDED: Measure(intended, "effective dose", unit="mSv"),
+                      TOTAL: Measure(total, "effective dose", unit="mSv")}
+            result = self.evaluate(replace(plain, values=values, notes=[]), assume=assume, explain=False)
+            return Outcome(result.notifiable, tuple(result.codes), tuple(result.complementary), tuple(result.missing),
+                           tuple(a.model_dump() for a in result.assumed))
+
+        def compose(outcome: Outcome, notes: list[str]) -> Result:
+            result = self._evaluate(replace(plain, notes=notes), explain=explain, decided=outcome)
+            result.assumed = [AssumedInfo(**item) for item in outcome.assumed]
+            return result
+
+        pair = incident.alternative
+        return decide_alternative(found, pair[INTENDED], pair[TOTAL], pair[INTENDED].quantity, region, compose,
+                                  list(incident.notes))
+
+    def _evaluate(self, incident: IncidentFacts, explain: bool = True, decided: Outcome | None = None) -> Result:
         env = Env(dict(incident.values))
         rows = self.criteria.rows
         verdicts = [self.row_verdict(row, env, []) for row in rows]
@@ -478,6 +508,10 @@ class Evaluator:
             notifiable = any_met(split, env.values, {c.fact: c.values for c in split.choices}, part_met)
 
         notes = list(incident.notes)
+        if decided is not None:
+            # Decided region by region (engines/alternative.py): the verdict is that, the rest the incident's own.
+            return self._compose(incident, env, decided.notifiable, list(decided.codes), list(decided.complementary),
+                                 list(decided.missing), notes, rows, verdicts, comp_verdicts, explain)
         codes = [code for code, met in code_met.items() if met is True]
         all_codes = list(codes)
         letters: list[str] = []
@@ -507,6 +541,12 @@ class Evaluator:
                     found |= verdict.missing
             missing = sorted(found)
 
+        return self._compose(incident, env, notifiable, all_codes, letters, missing, notes, rows, verdicts,
+                             comp_verdicts, explain)
+
+    def _compose(self, incident: IncidentFacts, env: Env, notifiable: B3, all_codes: list[str], letters: list[str],
+                 missing: list[str], notes: list[str], rows: tuple[ast.Row, ...], verdicts: list[Verdict],
+                 comp_verdicts: list[Verdict], explain: bool) -> Result:
         jurisdiction = env.values.get("jurisdiction")
         authority = self.authorities.get(jurisdiction) if jurisdiction else None
         return Result(

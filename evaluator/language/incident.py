@@ -32,7 +32,8 @@ from rapidfuzz.distance import OSA
 
 from .limits import LIMITS, MAX_FIELDS
 from .units import BOOL, ENUM, KINDS, SET
-from .values import FactInfo, Measure, ValueProblem, id_text, read_date, read_value, show_text
+from .altunits import PAIR
+from .values import Alternative, FactInfo, Measure, ValueProblem, id_text, read_date, read_value, show_text
 
 # Fields an incident may carry besides the facts of the vocabulary.
 ENVELOPE: dict[str, str] = {
@@ -73,6 +74,9 @@ class IncidentFacts:
     values: dict[str, Any]  # fact -> value; unknown facts are absent
     given: frozenset[str] = field(default_factory=frozenset)  # facts the reporter gave
     notes: list[str] = field(default_factory=list)
+    # intended_dose and total_dose, both given in one alternative quantity (language/altunits.py): not values of
+    # their facts, which stay unknown; the engines decide from their ratio (engines/alternative.py).
+    alternative: dict[str, Alternative] = field(default_factory=dict)
 
 
 class DuplicateKeyError(ValueError):
@@ -114,6 +118,7 @@ def read_incident(data: Mapping[str, Any], facts: Mapping[str, FactInfo]) -> Inc
     problems: list[Problem] = []
     values: dict[str, Any] = {}
     given: set[str] = set()
+    alternative: dict[str, Alternative] = {}
     for key, raw in data.items():
         if not isinstance(key, str):
             problems.append(Problem(show_text(repr(key)), f"a field name is text, not {type(key).__name__}"))
@@ -130,10 +135,15 @@ def read_incident(data: Mapping[str, Any], facts: Mapping[str, FactInfo]) -> Inc
                                         "the fields of an incident are listed by `irmer schema`"))
             continue
         try:
-            values[key] = read_value(info, raw)
-            given.add(key)
+            value = read_value(info, raw)
         except ValueProblem as problem:
             problems.append(Problem(key, problem.message, problem.hint))
+            continue
+        if isinstance(value, Alternative):
+            alternative[key] = value
+        else:
+            values[key] = value
+            given.add(key)
     ident = data.get("id")
     if ident is not None and (isinstance(ident, bool) or not isinstance(ident, (str, int))):
         problems.append(Problem("id", "must be text or a whole number"))
@@ -144,13 +154,63 @@ def read_incident(data: Mapping[str, Any], facts: Mapping[str, FactInfo]) -> Inc
         problems.append(Problem("description", "must be text"))
     notes: list[str] = []
     _age_from_dates(data, facts, values, given, problems, notes)
+    if alternative:
+        _alternative_pair(alternative, values, given, problems, notes)
     if problems:
         raise IncidentError(problems)
     for name, info in facts.items():
         if name not in values and info.has_default:
             values[name] = info.default
     return IncidentFacts(id=None if ident is None else id_text(ident), description=description, values=values,
-                    given=frozenset(given), notes=notes)
+                         given=frozenset(given), notes=notes, alternative=alternative)
+
+
+def _alternative_pair(alternative: dict[str, Alternative], values: dict[str, Any], given: set[str],
+                      problems: list[Problem], notes: list[str]) -> None:
+    """Doses in an alternative quantity: both of one kind, or one alone (unknown as an effective dose).
+
+    Both in one quantity stay in `alternative` for the engines to decide from their ratio; a zero intended
+    dose is 0 mSv whatever the quantity (a conversion to effective dose is a factor), so the pair is then
+    read as effective doses where it can be. Anything else is an error naming both facts.
+    """
+    intended_name, total_name = PAIR
+    doses = {name: alternative.get(name, values.get(name)) for name in PAIR}
+    kinds = {name: (dose.quantity if isinstance(dose, Alternative) else "an effective dose")
+             for name, dose in doses.items() if dose is not None}
+    if len(kinds) == 2 and len(set(kinds.values())) == 2:
+        first, second = (intended_name, total_name)
+        shown = {name: f"{doses[name].text} ({_article(kinds[name])})" for name in PAIR}
+        alt = next(q for q in kinds.values() if q != "an effective dose") if "an effective dose" in kinds.values() \
+            else kinds[total_name]
+        problems.append(Problem(total_name if isinstance(doses[total_name], Alternative) else intended_name,
+                                f"{first} {shown[first]} and {second} {shown[second]} are not of one kind: a total "
+                                f"dose divided by an intended dose needs both in one quantity",
+                                f"give both as effective doses (mSv), or both as {alt}s"))
+        alternative.clear()
+        return
+    if len(alternative) == 1:
+        (name, dose), = alternative.items()
+        alternative.clear()
+        notes.append(f"{name} {dose.text} is a {dose.quantity}, not an effective dose: it is unknown here, and "
+                     f"the dose bands in mSv need an estimate of the effective dose (give {name} in mSv)")
+        return
+    intended, total = alternative[intended_name], alternative[total_name]
+    if intended.value == 0:
+        # Zero in any quantity is zero effective dose; the total is then unknown unless it is zero too.
+        alternative.clear()
+        values[intended_name] = Measure(value=Fraction(0), kind="effective dose", text=intended.text, unit="mSv")
+        given.add(intended_name)
+        if total.value == 0:
+            values[total_name] = Measure(value=Fraction(0), kind="effective dose", text=total.text, unit="mSv")
+            given.add(total_name)
+            notes.append(f"{intended_name} {intended.text} and {total_name} {total.text}: no dose, 0 mSv each")
+        else:
+            notes.append(f"{intended_name} {intended.text} is no dose (0 mSv); {total_name} {total.text} is a "
+                         f"{total.quantity}, not an effective dose: it is unknown here (give {total_name} in mSv)")
+
+
+def _article(quantity: str) -> str:
+    return quantity if quantity.startswith("an ") else f"a {quantity}"
 
 
 def _age_from_dates(data: Mapping[str, Any], facts: Mapping[str, FactInfo], values: dict[str, Any],

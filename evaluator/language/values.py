@@ -26,6 +26,7 @@ from fractions import Fraction
 from typing import Any
 
 from .limits import EARLIEST_DATE, LATEST_DATE, LIMITS, MAX_DIGITS, MAX_EXPONENT, MAX_NUMBER_LENGTH, Limit
+from .altunits import PAIR, accepted_forms, alternative_unit
 from .units import BOOL, ENUM, KINDS, SET, UnitError, describe_kind, resolve_unit, suggest_unit
 
 
@@ -44,6 +45,20 @@ class Measure:
 
     value: Fraction
     kind: str
+    text: str = ""
+    unit: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A dose given in a recognised alternative quantity (language/altunits.py): exact, in the quantity's
+    base unit. It is not a value of its fact: the incident reader keeps it apart (IncidentFacts.alternative)."""
+
+    value: Fraction
+    quantity: str  # "dose-area product", ...
     text: str = ""
     unit: str | None = None
 
@@ -384,19 +399,43 @@ def _read_quantity(info: FactInfo, raw: Any) -> Measure:
     try:
         unit_kind, factor = resolve_unit(unit)
     except UnitError as error:
+        alternative = _alternative(info, raw, number, unit)
+        if alternative is not None:
+            return alternative
         suggestion = suggest_unit(error.unit, info.kind)
         hint = f"did you mean {suggestion}?" if suggestion else f"use {', '.join(kind.units)}"
         raise ValueProblem(f"{info.name}: unknown unit `{show_text(error.unit)}`", hint) from None
     if unit_kind != info.kind:
+        hint = f"give {info.name} in {', '.join(kind.units)}"
+        if info.name in PAIR and unit_kind == "absorbed dose":
+            # "12 mGy" for an effective dose: an absorbed dose, a CTDIvol or an air kerma? Written with its
+            # quantity, it is one of the recognised alternatives.
+            hint += f"; a dose in gray that is not an absorbed dose is written with its quantity: " \
+                    f"{accepted_forms(qualified=True)}"
         raise ValueProblem(
-            f"{info.name} is {describe_kind(info.kind)}, but {_show(raw)} is {KINDS[unit_kind].description}",
-            f"give {info.name} in {', '.join(kind.units)}")
+            f"{info.name} is {describe_kind(info.kind)}, but {_show(raw)} is {KINDS[unit_kind].description}", hint)
     if number < 0:
         raise ValueProblem(f"{info.name} cannot be negative: {_show(raw)}")
     value = number * factor
     _check_minimum(info, value, raw)
     text = raw.strip() if isinstance(raw, str) else f"{_show(raw)} {unit}"
     return Measure(value=value, kind=info.kind, text=text, unit=unit)
+
+
+def _alternative(info: FactInfo, raw: Any, number: Fraction, unit: str) -> Alternative | None:
+    """A dose in a recognised alternative quantity, for the two facts that take one; None for a unit that is
+    none of them; refused, naming the quantity, for any other fact."""
+    found = alternative_unit(unit)
+    if found is None:
+        return None
+    quantity, factor = found
+    if info.name not in PAIR:
+        raise ValueProblem(f"{info.name} is {describe_kind(info.kind)}, but {_show(raw)} is a {quantity}",
+                           f"only {' and '.join(PAIR)} take an alternative quantity; give {info.name} in "
+                           f"{', '.join(KINDS[info.kind].units)}")
+    if number < 0:
+        raise ValueProblem(f"{info.name} cannot be negative: {_show(raw)}")
+    return Alternative(value=number * factor, quantity=quantity, text=raw.strip(), unit=unit)
 
 
 # "3,5 mSv": the number reads as 3 and the unit as ",5 mSv" unless the comma is named.

@@ -19,8 +19,9 @@ from ..assumed import assumed_facts, entry
 from ..logic import B3, NONE, or3
 from ..derive import apply as apply_derivations, triggers as derive_triggers
 from ..suffix import fit, suffixed
+from ..alternative import ALTERNATIVE, INTENDED, TOTAL, Outcome, decide as decide_alternative
 from .reader import Reader
-from .runtime import ASSUMED, RUNTIME, SCOPE_OUT, ComplementaryInfo, RowInfo, Table, Unknown
+from .runtime import ASSUMED, RUNTIME, SCOPE_OUT, ComplementaryInfo, RowInfo, Table, Unknown, scaled
 
 # The fields of a result, in the order evaluator.result.Result declares them (its explanation left out).
 FIELDS = ("id", "notifiable", "codes", "complementary", "missing", "assumed", "authority", "notify_by", "report_by",
@@ -109,7 +110,35 @@ class CompiledEngine:
                               notes)
         elif triggers is not None and type(incident) is not dict:
             self.prepare(values, incident, notes)
+        if ALTERNATIVE in values:  # only the vocabulary's reader puts it there: never on the fast path's values
+            return self.decide_alternative(values, ident, notes, values.pop(ALTERNATIVE))
         return self.decide(values, ident, notes)
+
+    def decide_alternative(self, values: dict[str, Any], ident: Any, notes: list[str],
+                           pair: dict[str, Any]) -> dict[str, Any]:
+        """Both doses in one alternative quantity: decided from their ratio, region by region of the effective
+        intended dose (engines/alternative.py), each region by `decide`."""
+        found = self.table.alternative
+        if found is None or found.refusal:
+            return error_document(ident, self.version, [{"field": INTENDED, "message": found.refusal if found else
+                                                         "these criteria cannot decide doses in an alternative "
+                                                         "quantity", "hint": f"give {INTENDED} and {TOTAL} in mSv"}])
+        scale = self.scales["effective dose"]
+
+        def region(intended: Any, total: Any) -> Outcome:
+            case = {**values, INTENDED: scaled(intended, scale), TOTAL: scaled(total, scale)}
+            document = self.decide(case, ident, [])
+            return Outcome(document["notifiable"], tuple(document["codes"]), tuple(document["complementary"]),
+                           tuple(document["missing"]), tuple(document["assumed"]))
+
+        def compose(outcome: Outcome, notes: list[str]) -> dict[str, Any]:
+            document = self._document(dict(values), ident, notes, outcome.notifiable, list(outcome.codes),
+                                      list(outcome.complementary), list(outcome.missing))
+            document["assumed"] = list(outcome.assumed)
+            return document
+
+        intended, total = pair[INTENDED], pair[TOTAL]
+        return decide_alternative(found, intended, total, intended.quantity, region, compose, notes)
 
     def prepare(self, values: dict[str, Any], incident: Any, notes: list[str]) -> None:
         """Derived facts and contradictions for an incident that is not a plain dict (read by the vocabulary's reader)."""
@@ -125,6 +154,8 @@ class CompiledEngine:
         notes = list(incident.notes)
         if self.triggers is not None:
             apply_derivations(values, incident.given.__contains__, self.derivations, self.conflicts, notes)
+        if incident.alternative:
+            return self.decide_alternative(values, incident.id, notes, incident.alternative)
         return self.decide(values, incident.id, notes)
 
     def rows_for(self, values: dict[str, Any]) -> tuple[tuple[RowInfo, Callable], ...]:

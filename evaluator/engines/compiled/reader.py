@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping
 
 from ...language.units import BOOL, ENUM, KINDS, SET
 from ...language.values import FactInfo, Measure, id_text
+from ..alternative import ALTERNATIVE
 from .runtime import scaled
 
 
@@ -133,6 +134,8 @@ class Reader:
         incident = read_incident(data, self.facts)
         values = {name: self.convert(self.facts[name], value) for name, value in incident.values.items()
                   if name not in self.facts or name in incident.given or not getattr(self.facts[name], "assumed", False)}
+        if incident.alternative:  # doses in an alternative quantity: the engine decides from their ratio
+            values[ALTERNATIVE] = incident.alternative
         return values, incident.id, list(incident.notes)
 
     def convert(self, info: FactInfo, value: Any) -> Any:

@@ -134,3 +134,6 @@ class Table:
     # Derived facts and contradictions (engines/derive.py): derive3_<i>_<j> and conflict3_<k> in the source.
     derivations: tuple[Any, ...] = ()  # DeriveInfo
     conflicts: tuple[Any, ...] = ()  # ConflictInfo
+    # How the criteria compare intended_dose and total_dose (engines/alternative.py DoseUses), for doses in an
+    # alternative quantity.
+    alternative: Any = None

@@ -29,6 +29,7 @@ from ...language import ast
 from .scales import kind_scales
 from ..split import ROW_SCOPES as SCOPES
 from ..derive import infos as derive_infos
+from ..alternative import uses as dose_uses
 
 
 def judgements_read(lines: list[str]) -> frozenset:
@@ -127,7 +128,7 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
         advice=tuple(advice), routes=tuple(routes),
         deadlines=tuple((d.name, d.after, d.days) for d in criteria.deadlines if d.days is not None),
         shared_codes=frozenset(code for code in codes if codes.count(code) > 1), splits=splits,
-        derivations=derivations, conflicts=conflicts)
+        derivations=derivations, conflicts=conflicts, alternative=dose_uses(checked))
 
 
 def required(node: Any, facts: Mapping[str, Any]) -> frozenset[str]:
