@@ -450,6 +450,12 @@ class Evaluator:
         def compose(outcome: Outcome, notes: list[str]) -> Result:
             result = self._evaluate(replace(plain, notes=notes), explain=explain, decided=outcome)
             result.assumed = [AssumedInfo(**item) for item in outcome.assumed]
+            quantity = pair[INTENDED].quantity
+            for criterion in result.explanation:
+                if criterion.outcome == "undetermined" and {INTENDED, TOTAL} & set(criterion.missing):
+                    # Unknown as effective doses, as they are; the verdict comes from the regions.
+                    criterion.reasons.append(f"{INTENDED} and {TOTAL} are {quantity}s: the verdict is worked out "
+                                             f"for every effective intended dose (the notes give each range)")
             return result
 
         pair = incident.alternative
