@@ -45,6 +45,11 @@ def _decimal(value: Fraction, digits: int = 9) -> str:
     return text or "0"
 
 
+# Pairs of doses in an alternative quantity (language/altunits.py): ratios on and beside the factors, and a mix.
+ALTERNATIVE_PAIRS = [("50 Gy cm2", "60 Gy cm2"), ("50 Gy cm2", "500 Gy cm2"), ("50 Gy cm2", "499.99 Gy cm2"),
+                     ("400 mGy cm", "1 Gy cm"), ("10 mGy CTDIvol", "25 mGy CTDIvol"), ("50 Gy cm2", "5 mSv")]
+
+
 class Incidents:
     """A generator of incident dicts, seeded."""
 
@@ -117,6 +122,8 @@ class Incidents:
             incident["total_dose"] = "3 mSvv"  # no one reads it: an error
         elif roll < 0.025:
             incident["age"] = "200 days"  # only Python reads days
+        elif roll < 0.035:  # doses in an alternative quantity: Python decides from their ratio (or refuses a mix)
+            incident["intended_dose"], incident["total_dose"] = rng.choice(ALTERNATIVE_PAIRS)
         return incident
 
     def many(self, n: int) -> list[dict[str, Any]]:

@@ -68,9 +68,34 @@ def relative(rng: random.Random, incident: dict[str, Any]) -> None:
             incident.pop(name, None)
     if fact == "total_dose":
         incident.setdefault("modality", "diagnostic")
+        if rng.random() < 0.1:
+            alternative(rng, incident, base, value)
     if rng.random() < 0.3:
         incident["additional_images"] = rng.choice([0, 1, 2, 3, 5])
         incident["intended_images"] = rng.choice([1, 2, 4, 5, 6, 10])
+
+
+# Doses in an alternative quantity (language/altunits.py): a spelling, and the factor from mSv to its number.
+ALTERNATIVE = [("Gy cm2", Fraction(1)), ("mGy·cm²", Fraction(1000)), ("µGy m2", Fraction(10)), ("mGy cm", Fraction(50)),
+               ("mGy CTDIvol", Fraction(4)), ("mGy air kerma", Fraction(1, 4))]
+
+
+def alternative(rng: random.Random, incident: dict[str, Any], intended: Fraction, total: Fraction) -> None:
+    """The pair of doses in an alternative quantity (their ratio kept, on or beside 10 or 2.5 times); now and
+    then only one of them, or the other in mSv (an error naming both), or another quantity (an error too)."""
+    unit, factor = rng.choice(ALTERNATIVE)
+    scale = factor * rng.choice([Fraction(1), Fraction(7), Fraction(1, 8)])
+    for name, amount in (("intended_dose", intended), ("total_dose", total)):
+        number = amount * 1000 * scale
+        text = f"{Decimal(number.numerator) / Decimal(number.denominator):.12f}".rstrip("0").rstrip(".")
+        incident[name] = f"{text or '0'} {unit}"
+    odd = rng.random()
+    if odd < 0.1:
+        incident.pop(rng.choice(["intended_dose", "total_dose"]))
+    elif odd < 0.15:
+        incident["intended_dose"] = "1 mSv"
+    elif odd < 0.2:
+        incident["intended_dose"] = "3 mGy cm" if unit != "mGy cm" else "3 Gy cm2"
 
 
 def incidents(n: int, seed: int) -> Iterator[dict[str, Any]]:

@@ -210,6 +210,21 @@ def test_the_page_shows_routes_and_defaults_taken(page_client):
     assert "<h3>Taken by default</h3>" in page and "error_involved is taken as yes (not given)" in page
 
 
+def test_doses_in_an_alternative_quantity(page_client, decider):
+    """The pair of doses offers the alternative quantities; the verdict's notes are shown, and the page asks
+    for an effective dose next (docs/interpretations.md, alternative_units)."""
+    body = (b"jurisdiction=England&exposure=unintended&modality=interventional&age=63&intended_dose=50"
+            b"&intended_dose__unit=Gy+cm2&total_dose=600&total_dose__unit=Gy+cm2")
+    assert incident_of(Form.parse(body), load_vocabulary().facts)["total_dose"] == "600 Gy cm2"
+    view = view_of(decider, body)
+    assert (view.result.notifiable, view.next.name) == (None, "intended_dose")
+    assert "Gy cm2" in view.next.units and "mGy CTDIvol" in view.next.units
+    page = page_client.post("/interview", content=body, headers=FORM)
+    assert page.status_code == 200 and "E &lt; 0.25 mSv (total &lt; 3 mSv): not notifiable" in page.text
+    decided = view_of(decider, body.replace(b"total_dose=600", b"total_dose=60"))
+    assert (decided.verdict.state, decided.next) == ("not-notifiable", None)
+
+
 def test_a_form_with_too_many_fields(page_client):
     response = page_client.post("/interview", content=b"&".join(b"f%d=1" % i for i in range(2001)), headers=FORM)
     assert response.status_code == 400

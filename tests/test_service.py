@@ -104,6 +104,17 @@ BODIES = {
 }
 
 
+def test_doses_in_an_alternative_quantity_are_passed_on(client):
+    """G-22: two dose-area products, decided from their ratio; the result as the API gives it."""
+    incident = {"id": "G-22", "jurisdiction": "England", "exposure": "unintended", "modality": "interventional",
+                "age": 63, "intended_dose": "50 Gy cm2", "total_dose": "60 Gy cm2"}
+    answer = client.post("/v1/evaluate", content=json.dumps(incident), headers=JSON).json()
+    assert (answer["notifiable"], answer["codes"], answer["error"]) == (False, [], None)
+    assert "every E: not notifiable" in answer["notes"]
+    mixed = client.post("/v1/evaluate", content=json.dumps({**incident, "intended_dose": "5 mSv"}), headers=JSON)
+    assert mixed.json()["error"]["field"] == "total_dose"
+
+
 @pytest.mark.parametrize("name", BODIES)
 @pytest.mark.parametrize("criteria", [None, "2023"])
 def test_evaluate_answers_what_the_command_prints(client, cli, tmp_path, name, criteria):

@@ -108,3 +108,19 @@ def accepted_forms(qualified: bool = False) -> str:
 def documented_units(quantity: str) -> list[str]:
     """The units of a quantity as docs and schemas list them (ASCII "u" spellings left to the schema)."""
     return [unit for unit, _ in QUANTITIES[quantity].units if "uGy" not in unit]
+
+
+def schema_pattern() -> str:
+    """The JSON Schema pattern of a dose in an alternative quantity (the reader is the authority: it also
+    takes a qualifier in any case, which this pattern spells out only for its first letters).
+
+    >>> import re
+    >>> [bool(re.match(schema_pattern(), t)) for t in ("50 Gy cm2", "5 mGy·cm²", "12 mGy CTDIvol", "12 mGy", "5 Gycm2")]
+    [True, True, True, False, False]
+    """
+    gray = "(Gy|dGy|cGy|mGy|µGy|μGy|uGy)"
+    join = r"(\s+|\s*[·⋅.*]\s*)"
+    quantities = [f"{gray}{join}(cm|m)(2|²|\\^2)", f"{gray}{join}(cm|mm|m)",
+                  f"{gray}\\s+([Cc][Tt][Dd][Ii]\\s?[Vv][Oo][Ll]|[Aa]ir\\s?[Kk]erma)"]
+    return r"^\s*(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*(" + "|".join(f"({q})" for q in quantities) + r")\s*$"
+

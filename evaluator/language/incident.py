@@ -32,7 +32,7 @@ from rapidfuzz.distance import OSA
 
 from .limits import LIMITS, MAX_FIELDS
 from .units import BOOL, ENUM, KINDS, SET
-from .altunits import PAIR
+from .altunits import PAIR, accepted_forms, schema_pattern
 from .values import Alternative, FactInfo, Measure, ValueProblem, id_text, read_date, read_value, show_text
 
 # Fields an incident may carry besides the facts of the vocabulary.
@@ -347,6 +347,11 @@ def field_schema(info: FactInfo) -> dict[str, Any]:
         text = {"type": "string", "pattern": _QUANTITY_PATTERN.format(units=units),
                 "examples": [f"6 {kind.units[1] if len(kind.units) > 1 else kind.units[0]}"]}
         schema = {"anyOf": [text, {"type": "number", "minimum": 0}]} if info.unit else text
+        if info.name in PAIR:
+            # Or a recognised alternative quantity (language/altunits.py), both doses in one.
+            schema = {"anyOf": [text, {"type": "string", "pattern": schema_pattern(), "examples": ["50 Gy cm2"]}]}
+            description = ("or a recognised alternative quantity, with intended_dose and total_dose in one: "
+                           f"{accepted_forms()}" + (f"; {description}" if description else ""))
         description = f"{kind.description} with a unit ({', '.join(kind.units)})" + (
             f"; a bare number means {info.unit}" if info.unit else "") + (f"; {description}" if description else "")
     if description:

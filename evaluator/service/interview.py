@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
+from ..language.altunits import PAIR
 from ..language.units import BOOL, ENUM, KINDS, SET
 
 # How each kind of fact is asked: a widget, and how the form's text becomes the incident's value.
@@ -228,9 +229,9 @@ def _field(info: Any, form: Form, says: dict[str, list[str]], errors: dict[str, 
     elif kind_widget == "yesno":
         made.options = [("yes", "yes"), ("no", "no")]
     if kind_widget == "quantity":
-        made.units = list(spec.units)
+        made.units = units_of(info.name, spec)
         chosen = _first(form.values.get(info.name + "__unit", []))
-        made.unit = chosen if chosen in spec.units else (info.unit or spec.display_unit or spec.units[0])
+        made.unit = chosen if chosen in made.units else (info.unit or spec.display_unit or spec.units[0])
         made.kind = f"{spec.description} ({', '.join(spec.units)})"
     made.chosen = [v for v in values if v]
     made.value = _first(values) or ""
@@ -241,6 +242,16 @@ def _field(info: Any, form: Form, says: dict[str, list[str]], errors: dict[str, 
     if info.minimum is not None:
         made.minimum = str(info.minimum)
     return made
+
+
+# The alternative quantities the form offers for intended_dose and total_dose (language/altunits.py): the
+# usual unit of each.
+ALTERNATIVE_UNITS = ("Gy cm2", "mGy cm2", "mGy cm", "mGy CTDIvol", "mGy air kerma")
+
+
+def units_of(name: str, spec: Any) -> list[str]:
+    """The units a quantity's question offers: its kind's, and for the pair of doses the alternative ones."""
+    return list(spec.units) + (list(ALTERNATIVE_UNITS) if name in PAIR else [])
 
 
 def incident_of(form: Form, facts: dict[str, Any]) -> dict[str, Any]:
@@ -256,7 +267,7 @@ def incident_of(form: Form, facts: dict[str, Any]) -> dict[str, Any]:
         if kind_widget == "quantity":
             spec = KINDS[info.kind]
             chosen = _first(form.values.get(name + "__unit", []))
-            unit = chosen if chosen in spec.units else (info.unit or spec.display_unit)
+            unit = chosen if chosen in units_of(name, spec) else (info.unit or spec.display_unit)
         value = READERS[kind_widget](form.values.get(name, []), unit)
         if value is not None:
             incident[name] = value

@@ -34,6 +34,7 @@ from evaluator import load_criteria, load_vocabulary
 from evaluator.cli import main
 from evaluator.language.incident import IncidentError
 from evaluator.language.limits import MAX_NUMBER_LENGTH
+from evaluator.language.altunits import QUANTITIES as ALTERNATIVES, alternative_unit
 from evaluator.language.units import BOOL, ENUM, KINDS, SET, resolve_unit
 from evaluator.result import Result
 
@@ -117,12 +118,17 @@ space = st.sampled_from([" ", " ", "", "  ", "\t", "\u00a0", "\u2009", "\n"])
 ALL_UNITS = sorted({unit for kind in KINDS.values() for unit in kind.units})
 odd_unit = st.sampled_from(["msv", "MSV", "ｍSv", "μSv", "mSv/h", "m Sv", "Sv²", "%", "", "mSv mSv", "mrem", "rad",
                             "rem", "cSv", "nSv", "kSv", "Gy·m", "mGy\u0000", "mSv\ud800", "years old", "yrs", "mo"])
+# Doses in an alternative quantity (language/altunits.py), and near misses of their spellings.
+ALTERNATIVE_UNITS = sorted({unit for q in ALTERNATIVES.values() for unit, _ in q.units})
+alternative_unit_text = st.one_of(st.sampled_from(ALTERNATIVE_UNITS), st.sampled_from([
+    "Gy cm3", "Gy·cm²²", "Gycm2", "Gy  ·  cm2", "Gy..cm2", "mGy CTDIvolx", "mGy air\u0000kerma", "mGy ctdi\nvol",
+    "µGy m\ud800", "mGy " + "air kerma " * 40, "kGy cm2", "mGy cm²", "mGy·cm·cm"]))
 
 
 def quantity_text(kind: str) -> st.SearchStrategy[str]:
     units = st.sampled_from(KINDS[kind].units) if KINDS[kind].units else st.just("")
     return st.builds(lambda n, s, u: n + s + u, number_text, space, st.one_of(units, units, st.sampled_from(ALL_UNITS),
-                                                                              odd_unit))
+                                                                              odd_unit, alternative_unit_text))
 
 
 json_number = st.one_of(
@@ -339,13 +345,23 @@ def reference(text: str) -> tuple[str, Fraction | None]:
 
 
 QUANTITIES = [("total_dose", "mSv"), ("total_dose", "uSv"), ("foetal_dose", "mGy"), ("prescribed_activity", "GBq"),
-              ("miss_displacement", "mm"), ("age", "weeks")]
+              ("miss_displacement", "mm"), ("age", "weeks"), ("total_dose", "Gy cm2"), ("total_dose", "mGy·cm²"),
+              ("total_dose", "mGy CTDIvol")]
 
 
-def read_in_child(version: str, fact: str, text: str) -> tuple[str, str | None]:
-    """How each engine reads one quantity: ("value", exact value as text), or ("refused", message)."""
+def factor_of(unit: str) -> Fraction:
+    found = alternative_unit(unit)
+    return found[1] if found else resolve_unit(unit)[1]
+
+
+def read_in_child(version: str, fact: str, text: str, unit: str = "") -> tuple[str, str | None]:
+    """How each engine reads one quantity: ("value", exact value as text), or ("refused", message). A dose in
+    an alternative quantity comes with an intended dose of 1 in the same unit (a pair, kept as it was given)."""
     guidance = load_criteria(version)
     incident = {"jurisdiction": "England", "exposure": "accidental", "modality": "diagnostic", fact: text}
+    pair = alternative_unit(unit) is not None
+    if pair:
+        incident["intended_dose"] = f"1 {unit}"
     result = guidance.evaluate(incident)
     assert result.error is None or not result.error.message.startswith("internal error"), result.error
     try:
@@ -354,6 +370,8 @@ def read_in_child(version: str, fact: str, text: str) -> tuple[str, str | None]:
         assert result.error is not None, f"the interpreter refuses {text!r} ({error}), the compiled engine reads it"
         return "refused", str(error)
     assert result.error is None, f"the interpreter reads {text!r}, the compiled engine refuses it: {result.error}"
+    if pair and fact in read.alternative:
+        return "value", str(read.alternative[fact].value)
     return "value", str(read.values[fact].value)
 
 
@@ -361,13 +379,13 @@ def read_in_child(version: str, fact: str, text: str) -> tuple[str, str | None]:
 @given(version=VERSIONS, quantity=st.sampled_from(QUANTITIES), number=st.one_of(number_text, plain_number))
 def test_numbers_are_read_exactly_or_refused(sandbox, version, quantity, number):
     fact, unit = quantity
-    outcome, shown = sandbox.call(read_in_child, version, fact, f"{number} {unit}")
+    outcome, shown = sandbox.call(read_in_child, version, fact, f"{number} {unit}", unit)
     shape, value = reference(number)
     if shape == "malformed" or (shape == "number" and value < 0):
         assert outcome == "refused", f"{number!r} is not a number we read, but it was read as {shown}"
     elif shape == "number":
         assert outcome == "value", f"{number!r} is {value}, but it was refused: {shown}"
-        assert Fraction(shown) == value * resolve_unit(unit)[1], f"{number!r} {unit} was read as {shown}"
+        assert Fraction(shown) == value * factor_of(unit), f"{number!r} {unit} was read as {shown}"
 
 
 # ------------------------------------------------------------------ the CLI on JSON Lines (in the child)
