@@ -50,7 +50,7 @@ import pyarrow as pa
 from ..language.incident import ENVELOPE, strict_object
 from ..language.units import SET, UnitError, resolve_unit
 from ..result import Result
-from .sql import FALLBACK, RESULT_COLUMNS, UNDECIDED, SQLUnsupported, compile_query
+from .sql import FALLBACK, OPEN, RESULT_COLUMNS, UNDECIDED, QueryBuilder, SQLUnsupported, compile_query
 from .sqlplain import EXACT, KEY, Layout, compile_plain
 
 ENGINES = ("python", "duckdb", "spark")
@@ -456,20 +456,21 @@ def version_view(prefix: str, version: str) -> str:
 
 
 def query_for(guidance: Any, types: Mapping[str, str], units: Mapping[str, str], keep: list[str],
-              source: str, refine: bool, dialect: str, form: str = "lambda") -> str | None:
+              source: str, refine: bool, dialect: str, form: str = "lambda",
+              decisions: tuple[str, ...] | None = None, report_open: bool = False) -> str | None:
     """The SQL for one version over `source` (None when the criteria do not compile to SQL), cached.
 
     `form` is the case split's (see sql.QueryBuilder), or "plain": the two-valued query (engines/sqlplain.py).
     """
     key = (guidance.version, str(guidance.path), tuple(sorted(types.items())), tuple(sorted(units.items())),
-           tuple(keep), source, refine, dialect, form)
+           tuple(keep), source, refine, dialect, form, decisions, report_open)
     if key not in _QUERIES:
         def work() -> str | None:
             try:
                 if form == "plain":
                     return compile_plain(guidance.checked, source, types, units, keep + [ROW]).sql(dialect=dialect)
                 return compile_query(guidance.checked, source, types, units, keep + [ROW], refine=refine,
-                                     form=form).sql(dialect=dialect)
+                                     form=form, decisions=decisions, report_open=report_open).sql(dialect=dialect)
             except SQLUnsupported:
                 return None
         # Building and printing the query takes a second or two: the disk cache keeps it (evaluator/cache.py).
@@ -526,19 +527,24 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
                 f"({' UNION ALL '.join(rest_sql)}) r ON s.{ROW} = r.{ROW}")
     has_rest = con.execute("SELECT count(*) FROM _irmer_rest").fetchall()[0][0] > 0
     parts = []
+    opened: dict[str, str] = {}  # version -> its three-valued part (with OPEN: the decisions left open)
     python_rows: list[int] = []
     for version, guidance in chosen.items() if has_rest else ():
         source = version_view("_irmer_rest", version)
         con.execute(f"CREATE TEMP VIEW {source} AS SELECT * FROM _irmer_rest WHERE {VERSION} = '{version}'")
-        sql = query_for(guidance, prepared.types, units, [], source, refine=split == "sql", dialect="duckdb")
+        sql = query_for(guidance, prepared.types, units, [], source, refine=split == "sql", dialect="duckdb",
+                        report_open=split != "sql")
         if sql is None:
             summary.notes.append(f"{version} does not compile to SQL; its rows are evaluated in Python")
             rows = con.execute(f"SELECT {ROW} FROM {source}").fetchall()
             python_rows += [r[0] for r in rows]
             continue
         con.execute(f"CREATE TEMP TABLE _irmer_part_{len(parts)} AS {sql}")
+        opened[version] = f"_irmer_part_{len(parts)}"
         parts.append(f"_irmer_part_{len(parts)}")
-    union = " UNION ALL ".join(f"SELECT * FROM {p}" for p in parts)
+    if split != "sql":
+        parts = [f"SELECT * EXCLUDE ({OPEN}) FROM {p}" for p in parts]
+    union = " UNION ALL ".join(p if p.startswith("SELECT") else f"SELECT * FROM {p}" for p in parts)
     flagged_list = flagged_rows.to_pylist()
     if parts:
         counts = con.execute(f"SELECT count(*) FILTER (WHERE {FALLBACK}), count(*) FILTER (WHERE NOT {FALLBACK} AND "
@@ -550,7 +556,7 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
         wanted_rows = f"{FALLBACK}" if split == "explode" else f"{FALLBACK} OR {UNDECIDED}"
         assembly.place(con.sql(f"SELECT * FROM ({union}) WHERE NOT ({wanted_rows})").to_arrow_table())
         if split == "explode" and summary.fallback_split:
-            splits = _split_in_sql(con, chosen, prepared, units, union)
+            splits = _split_in_sql(con, chosen, prepared, units, union, opened)
             summary.split_in_sql, summary.fallback_split = summary.fallback_split, 0
             for table in splits:
                 assembly.place(con.sql(f"SELECT * FROM {table}").to_arrow_table())
@@ -645,16 +651,26 @@ def _schema(names: Iterable[str]) -> pa.Schema:
 
 
 def _split_in_sql(con: Any, chosen: Mapping[str, Any], prepared: Prepared, units: Mapping[str, str],
-                  union: str) -> list[str]:
-    """The rows that need the case split, decided by the query that makes it (one row per case, grouped)."""
+                  union: str, opened: Mapping[str, str]) -> list[str]:
+    """The rows that need the case split, decided by the query that makes it (one row per case, grouped).
+
+    The query makes only the decisions some row leaves open (the OPEN column of the three-valued part):
+    a query with every decision takes seconds to plan, one with a few a fraction of that.
+    """
     con.execute(f"CREATE TEMP TABLE _irmer_split_source AS SELECT s.* FROM _irmer_source s SEMI JOIN "
                 f"(SELECT {ROW} FROM ({union}) WHERE NOT {FALLBACK} AND {UNDECIDED}) u ON s.{ROW} = u.{ROW}")
     tables = []
     for n, (version, guidance) in enumerate(chosen.items()):
         source = version_view("_irmer_split_source", version)
         con.execute(f"CREATE TEMP VIEW {source} AS SELECT * FROM _irmer_split_source WHERE {VERSION} = '{version}'")
+        mask = con.execute(f"SELECT bit_or({OPEN}) FROM {opened[version]} WHERE NOT {FALLBACK} AND "
+                           f"{UNDECIDED}").fetchall()[0][0] if version in opened else -1
+        if mask is None:
+            continue  # no row of this version needs the split
+        names = QueryBuilder.decision_names_of(guidance.checked)
+        decisions = None if mask < 0 else tuple(name for k, name in enumerate(names) if mask >> k & 1)
         sql = query_for(guidance, prepared.types, units, [], source, refine=True, dialect="duckdb",
-                        form="explode")
+                        form="explode", decisions=decisions)
         if sql is None:
             continue
         con.execute(f"CREATE TEMP TABLE _irmer_split_{n} AS {sql}")

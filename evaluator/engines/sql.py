@@ -62,6 +62,7 @@ RESULT_COLUMNS = ("notifiable", "codes", "complementary", "missing", "authority"
 FALLBACK = "_irmer_fallback"  # true where a value is one the SQL does not read: Python evaluates the row
 REFUSED = "_irmer_derived"  # a derivation or a conflict applies: Python evaluates the row (engines/derive.py)
 UNDECIDED = "_irmer_undecided"  # without the case split in SQL: true where the row needs it (Python decides)
+OPEN = "_irmer_open"  # without the case split, on request: the decisions the row leaves open, one bit each
 ENVELOPE_COLUMNS = ("id", "description", "date_of_birth", "exposure_date")
 
 # How a column holds its values, from the table's schema (columnar.py reads it):
@@ -1288,8 +1289,12 @@ class QueryBuilder:
 
     def __init__(self, checked: Checked, source: exp.Expression, types: Mapping[str, str],
                  units: Mapping[str, str], keep: Iterable[str], refine: bool = True, form: str = "lambda",
-                 key: str = "_irmer_row"):
+                 key: str = "_irmer_row", decisions: Iterable[str] | None = None, report_open: bool = False):
         self.checked = checked
+        # The case split's decisions to make (by name: a row's number, "c" and a shared code's, "n" for the
+        # verdict), None for all: a decision no row leaves open need not be in the query.
+        self.decisions = None if decisions is None else set(decisions)
+        self.report_open = report_open  # without the case split: add OPEN, the decisions each row leaves open
         self.refining = refine
         self.form = form  # the case split as a lambda over the cases (portable), or "explode" (UNNEST; DuckDB)
         self.key = key  # with "explode": a column that tells the rows apart
@@ -1419,6 +1424,9 @@ class QueryBuilder:
         values: dict[str, B] = {}
         if not self.refining:
             return query, {name: None for name, _, _, _ in decisions}
+        if self.decisions is not None:
+            values = {name: None for name, _, _, _ in decisions if name not in self.decisions}
+            decisions = [d for d in decisions if d[0] in self.decisions]
         if self.form == "lambda":
             plans = []
             for name, split, terms, needed in decisions:
@@ -1552,19 +1560,41 @@ class QueryBuilder:
         # Without the case split in SQL, a row that needs it is left to Python.
         undecided = False if self.refining else OR(*(IS_NULL(column(f"_met_{n}")) for n in range(len(self.rows))),
                                                     IS_NULL(_copy(notifiable)))
+        reported = [(OPEN, self.open_decisions(codes, shared, first))] if self.report_open and not self.refining else []
         query = _layer(query, "_irmer_notifiable", [("_notifiable", notifiable), (UNDECIDED, to_sql(undecided)),
-                                                    *self.category_scores()])
+                                                    *self.category_scores(), *reported])
         query = _layer(query, "_irmer_out", self.outputs(codes))
         final = [exp.column(name, quoted=True) for name in self.keep]
         final += [exp.alias_(exp.column(f"_out_{name}", quoted=True), name, quoted=True, copy=False)
                   for name in RESULT_COLUMNS]
         final += [exp.alias_(_value(OR(column(FALLBACK), column(REFUSED))), FALLBACK, quoted=True, copy=False),
-                  exp.column(UNDECIDED, quoted=True)]
+                  exp.column(UNDECIDED, quoted=True), *(column(name) for name, _ in reported)]
         result = exp.select(*final, copy=False).from_(exp.Subquery(this=query, alias=exp.TableAlias(
             this=exp.to_identifier("_irmer_result"))), copy=False)
         for name, body in self.ctes:
             result = result.with_(name, as_=body, copy=False)
         return result
+
+    @staticmethod
+    def decision_names_of(checked: Checked) -> list[str]:
+        """The case split's decisions, in OPEN's bit order: each row, each code of several rows, the verdict."""
+        rows = checked.criteria.rows
+        codes = list(dict.fromkeys(row.code for row in rows))
+        shared = [j for j, code in enumerate(codes) if sum(r.code == code for r in rows) > 1]
+        return [str(n) for n in range(len(rows))] + [f"c{j}" for j in shared] + ["n"]
+
+    def open_decisions(self, codes: list[str], shared: Mapping[int, list[int]], first: B) -> exp.Expression:
+        """OPEN: bit k set where the k-th decision (decision_names) is left unknown without the split."""
+        opens: list[B] = [IS_NULL(column(f"_met_{n}")) for n in range(len(self.rows))]
+        opens += [IS_NULL(OR(*(column(f"_rmet_{n}") for n in same))) for j, same in shared.items() if len(same) > 1]
+        opens.append(IS_NULL(_copy(first)))
+        if len(opens) > 62:  # too many for one integer: every decision counts as open
+            return integer(-1)
+        terms = [_value(CASE([(o, integer(1 << k))], integer(0))) for k, o in enumerate(opens) if o is not False]
+        total: exp.Expression = cast(integer(0), "BIGINT")
+        for term in terms:
+            total = exp.Add(this=total, expression=term)
+        return total
 
     def given(self, fact: str) -> B:
         """The incident gives the fact: its column holds a value (over-approximated for a fact with a
@@ -1695,18 +1725,22 @@ class QueryBuilder:
 
 def compile_query(checked: Checked, table: str | exp.Expression, types: Mapping[str, str] | None = None,
                   units: Mapping[str, str] | None = None, keep: Iterable[str] | None = None,
-                  refine: bool = True, form: str = "lambda") -> exp.Select:
+                  refine: bool = True, form: str = "lambda", decisions: Iterable[str] | None = None,
+                  report_open: bool = False) -> exp.Select:
     """The query over a table of incidents (by default: a text column for every fact and `id`).
 
     With `refine=False` the query leaves out the case split and marks the rows
-    that need it (UNDECIDED); the engine evaluates those in Python. Raises
+    that need it (UNDECIDED), and with `report_open` says which decisions each
+    leaves open (OPEN); with `decisions` (QueryBuilder.decision_names) the
+    query makes only those splits. Raises
     SQLUnsupported for criteria this backend does not compile.
     """
     if types is None:
         types = {name: "text" for name in ["id", *checked.facts]}
     source = exp.select(exp.Star()).from_(exp.to_table(table) if isinstance(table, str) else table, copy=False)
     keep = list(types) if keep is None else list(keep)
-    return QueryBuilder(checked, source, types, units or {}, keep, refine, form).build()
+    return QueryBuilder(checked, source, types, units or {}, keep, refine, form, decisions=decisions,
+                        report_open=report_open).build()
 
 
 def create_view(checked: Checked, table: str, view: str, dialect: str, units: Mapping[str, str] | None = None,

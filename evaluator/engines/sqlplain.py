@@ -283,6 +283,7 @@ class PlainBuilder(QueryBuilder):
         statutory = [n for n, item in enumerate(self.criteria.complementary) if item.role == "statutory"]
         notifiable = OR(*(column(f"_code_{j}") for j in range(len(codes))), *(column(f"_cmet_{n}") for n in statutory))
         query = _layer(query, "_irmer_notifiable", [("_notifiable", notifiable), *self.category_scores()])
+        query = _layer(query, "_irmer_suffix", [("_suffix", self.suffix())])
         query = _layer(query, "_irmer_out", [(KEY, self.result_key()), *self.deadlines(column("_notifiable"))])
         final = [exp.column(name, quoted=True) for name in self.keep]
         final += [exp.alias_(column("_notifiable"), "notifiable", quoted=True, copy=False), column(KEY),
@@ -293,35 +294,42 @@ class PlainBuilder(QueryBuilder):
         return exp.select(*final, copy=False).from_(exp.Subquery(this=query, alias=exp.TableAlias(
             this=exp.to_identifier("_irmer_result"))), copy=False)
 
-    def result_key(self) -> exp.Expression:
-        """The codes met, each complementary code's suffix and the authority, as one integer (Layout)."""
+    def suffix(self) -> exp.Expression:
+        """The option a complementary code's suffix takes, if it is emitted (the same for every one): an
+        index into Layout's options (the interpreter's `prefixed`, as sql.QueryBuilder.prefixed)."""
         layout = Layout.of(self.checked)
+        options = layout.items[0][1] if layout.items else ()
         codes = layout.codes
-        terms: list[exp.Expression] = [
-            _times_bit(_is(column(f"_code_{j}"), True), 1 << j) for j in range(len(codes))]
-        notifiable = column("_notifiable")
         any_code = OR(*(_is(column(f"_code_{j}"), True) for j in range(len(codes))))
         banded, plain = self.suffix_choices()
         banded = [(c, code) for c, code in banded if c is not False]
         plain = [(c, code) for c, code in plain if c is not False]
+        if [t for kind, t in options if kind == "banded"] != [code for _, code in banded] or \
+                [t for kind, t in options if kind == "plain"] != [code for _, code in plain]:
+            raise SQLUnsupported("the suffixes of a complementary code do not fit the layout")
+        if not options:
+            return integer(0)
+        index = {option: k + 1 for k, option in enumerate(options)}
+        n_banded, n_plain = self._count(banded), self._count(plain)
+        return _value(CASE([(any_code, integer(index["with", None])),
+                            (exp.EQ(this=n_banded, expression=integer(1)),
+                             CASE([(c, integer(index["banded", t])) for c, t in banded])),
+                            (AND(exp.EQ(this=n_banded.copy(), expression=integer(0)),
+                                 exp.EQ(this=n_plain, expression=integer(1))),
+                             CASE([(c, integer(index["plain", t])) for c, t in plain]))],
+                           integer(index["bare", None])))
+
+    def result_key(self) -> exp.Expression:
+        """The codes met, each complementary code's suffix and the authority, as one integer (Layout)."""
+        layout = Layout.of(self.checked)
+        terms: list[exp.Expression] = [
+            _times_bit(_is(column(f"_code_{j}"), True), 1 << j) for j in range(len(layout.codes))]
+        notifiable = column("_notifiable")
         for n, item in enumerate(self.criteria.complementary):
-            code, options, shift = layout.items[n]
-            if [t for kind, t in options if kind == "banded"] != [code for _, code in banded] or \
-                    [t for kind, t in options if kind == "plain"] != [code for _, code in plain]:
-                raise SQLUnsupported("the suffixes of a complementary code do not fit the layout")
-            index = {option: k + 1 for k, option in enumerate(options)}
             emitted = AND(_is(column(f"_cmet_{n}"), True), {
                 "statutory": True, "tag": _is(notifiable, True), "voluntary": _is(notifiable, False)}[item.role])
-            n_banded, n_plain = self._count(banded), self._count(plain)
-            choice = CASE([(NOT(_copy(emitted)) if not isinstance(emitted, bool) else not emitted, integer(0)),
-                           (_copy(any_code), integer(index["with", None])),
-                           (exp.EQ(this=n_banded, expression=integer(1)),
-                            CASE([(_copy(c), integer(index["banded", t])) for c, t in banded])),
-                           (AND(exp.EQ(this=n_banded.copy(), expression=integer(0)),
-                                exp.EQ(this=n_plain, expression=integer(1))),
-                            CASE([(_copy(c), integer(index["plain", t])) for c, t in plain]))],
-                          integer(index["bare", None]))
-            terms.append(exp.Mul(this=cast(_value(choice), "BIGINT"), expression=integer(1 << shift)))
+            choice = CASE([(emitted, column("_suffix"))], integer(0))
+            terms.append(exp.Mul(this=cast(_value(choice), "BIGINT"), expression=integer(1 << layout.items[n][2])))
         authority = CASE([(exp.EQ(this=self.env.named("jurisdiction"), expression=string(a.jurisdiction)),
                            integer(k + 1)) for k, a in enumerate(self.criteria.authorities)], integer(0))
         terms.append(exp.Mul(this=cast(_value(authority), "BIGINT"), expression=integer(1 << layout.authority_shift)))
