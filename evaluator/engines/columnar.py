@@ -50,7 +50,7 @@ import pyarrow as pa
 from ..language.incident import ENVELOPE, strict_object
 from ..language.units import SET, UnitError, resolve_unit
 from ..result import Result
-from .sql import FALLBACK, OPEN, RESULT_COLUMNS, UNDECIDED, QueryBuilder, SQLUnsupported, compile_query
+from .sql import FALLBACK, OPEN, RESULT_COLUMNS, SPLIT, UNDECIDED, QueryBuilder, SQLUnsupported, compile_query
 from .sqlplain import EXACT, KEY, Layout, compile_plain
 
 ENGINES = ("python", "duckdb", "spark")
@@ -392,8 +392,9 @@ def evaluate_table(table: Any, *, criteria: Any = None, engine: str = "duckdb", 
     "explode" (a second query over those rows only, one row per case, grouped
     back), "sql" (lambdas over the cases in the one query, as the view `irmer
     sql` prints), or "python" (Guidance.evaluate). DuckDB's default, "auto",
-    explodes from SPLIT_IN_SQL_FROM such rows (the second query takes seconds
-    to plan) and hands fewer to Python; Spark's default is "python".
+    explodes when the two-valued query leaves SPLIT_IN_SQL_FROM rows or more
+    (the query that makes the split takes a second or two to plan) and hands
+    the split of fewer to Python; Spark's default is "python".
     """
     from ..load import load_vocabulary
     if engine not in ENGINES:
@@ -436,7 +437,7 @@ def _attach(base: pa.Table, results: list[dict[str, Any]]) -> pa.Table:
 
 
 _QUERIES: dict[tuple, str | None] = {}  # compiled SQL by (version, column types, units)
-SPLIT_IN_SQL_FROM = 2000  # from this many rows that need the case split, DuckDB makes it in SQL
+SPLIT_IN_SQL_FROM = 2000  # from this many rows the two-valued query leaves, DuckDB makes the case split in SQL
 
 
 def version_view(prefix: str, version: str) -> str:
@@ -482,9 +483,9 @@ def query_for(guidance: Any, types: Mapping[str, str], units: Mapping[str, str],
 
 def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], summary: Summary,
                   split: str) -> pa.Table:
-    """Every row through the two-valued query; the rows it does not decide through the three-valued one
-    (and its case split); the rows SQL does not read through Python. The answers are put back in input
-    order by row number, in Arrow (Assembly)."""
+    """Every row through the two-valued query; the rows it leaves through the three-valued one (with the
+    case split, "explode": only the decisions some row leaves open); the rows SQL does not read through
+    Python. The answers are put back in input order by row number, in Arrow (Assembly)."""
     import duckdb
     import numpy as np
     import pyarrow.compute as pc
@@ -499,79 +500,67 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
         con.execute(f"CREATE TEMP VIEW _irmer_source AS SELECT *, {version_sql(prepared.types)} AS {VERSION} "
                     f"FROM _irmer_input")
     assembly = Assembly(prepared.table.num_rows)
-    # The two-valued query on every row; where it is not exact, the row is left to the three-valued one.
-    rest_rows: list[Any] = []
-    rest_sql: list[str] = []
+    # The two-valued query on every row; a row it does not decide exactly is left to the three-valued one,
+    # with the decisions it may leave open (OPEN: bits, -1 for all).
+    rest: dict[str, tuple[Any, int]] = {}
     flagged: list[Any] = []
     for version, guidance in chosen.items():
         source = version_view("_irmer_source", version)
         con.execute(f"CREATE TEMP VIEW {source} AS SELECT * FROM _irmer_source WHERE {VERSION} = '{version}'")
         sql = query_for(guidance, prepared.types, units, [], source, refine=False, dialect="duckdb", form="plain")
         if sql is None:
-            rest_sql.append(f"SELECT {ROW} FROM {source}")
+            rows = con.sql(f"SELECT {ROW} FROM {source}").to_arrow_table().column(ROW)
+            rest[version] = (rows.to_numpy(), -1)
             continue
-        out = con.sql(sql).to_arrow_table()
+        out = _arrow(con, sql)
         exact, fallback = out.column(EXACT), out.column(FALLBACK)
-        flagged.append(out.filter(fallback).column(ROW))
-        rest_rows.append(out.filter(pc.and_(pc.invert(exact), pc.invert(fallback))).column(ROW))
+        flagged.append(out.filter(fallback).column(ROW).to_numpy())
+        left = out.filter(pc.and_(pc.invert(exact), pc.invert(fallback)))
+        opened = left.column(OPEN).to_numpy()
+        rest[version] = (left.column(ROW).to_numpy(), int(np.bitwise_or.reduce(opened)) if len(opened) else 0)
         decided = out.filter(pc.and_(exact, pc.invert(fallback)))
         summary.two_valued += decided.num_rows
         assembly.plain(decided, Layout.of(guidance.checked), version)
-    flagged_rows = pa.chunked_array(flagged, pa.int64()) if flagged else pa.chunked_array([], pa.int64())
-    summary.fallback_values = len(flagged_rows)
-    # The three-valued query, on the rows left.
-    rest = pa.chunked_array(rest_rows, pa.int64()) if rest_rows else pa.chunked_array([], pa.int64())
-    con.register("_irmer_rest_rows", pa.table({ROW: rest}))
-    rest_sql.append(f"SELECT {ROW} FROM _irmer_rest_rows")
-    con.execute(f"CREATE TEMP TABLE _irmer_rest AS SELECT s.* FROM _irmer_source s SEMI JOIN "
-                f"({' UNION ALL '.join(rest_sql)}) r ON s.{ROW} = r.{ROW}")
-    has_rest = con.execute("SELECT count(*) FROM _irmer_rest").fetchall()[0][0] > 0
-    parts = []
-    opened: dict[str, str] = {}  # version -> its three-valued part (with OPEN: the decisions left open)
-    python_rows: list[int] = []
-    for version, guidance in chosen.items() if has_rest else ():
+    if split == "auto":  # the query that makes the split costs a second or two to plan: not for a few rows
+        split = "explode" if sum(len(rows) for rows, _ in rest.values()) >= SPLIT_IN_SQL_FROM else "python"
+    # The three-valued query on the rows left, over those rows only.
+    python_rows: list[Any] = []
+    for version, (rows, opened) in rest.items():
+        if not len(rows):
+            continue
+        guidance = chosen[version]
         source = version_view("_irmer_rest", version)
-        con.execute(f"CREATE TEMP VIEW {source} AS SELECT * FROM _irmer_rest WHERE {VERSION} = '{version}'")
-        sql = query_for(guidance, prepared.types, units, [], source, refine=split == "sql", dialect="duckdb",
-                        report_open=split != "sql")
+        con.register(source, prepared.table.take(pa.array(rows, pa.int64())))
+        names = QueryBuilder.decision_names_of(guidance.checked)
+        decisions = None if opened < 0 else tuple(name for k, name in enumerate(names) if opened >> k & 1)
+        if split == "explode":
+            sql = query_for(guidance, prepared.types, units, [], source, refine=True, dialect="duckdb",
+                            form="explode", decisions=decisions)
+        else:
+            sql = query_for(guidance, prepared.types, units, [], source, refine=split == "sql", dialect="duckdb")
         if sql is None:
             summary.notes.append(f"{version} does not compile to SQL; its rows are evaluated in Python")
-            rows = con.execute(f"SELECT {ROW} FROM {source}").fetchall()
-            python_rows += [r[0] for r in rows]
+            python_rows.append(rows)
             continue
-        con.execute(f"CREATE TEMP TABLE _irmer_part_{len(parts)} AS {sql}")
-        opened[version] = f"_irmer_part_{len(parts)}"
-        parts.append(f"_irmer_part_{len(parts)}")
-    if split != "sql":
-        parts = [f"SELECT * EXCLUDE ({OPEN}) FROM {p}" for p in parts]
-    union = " UNION ALL ".join(p if p.startswith("SELECT") else f"SELECT * FROM {p}" for p in parts)
-    flagged_list = flagged_rows.to_pylist()
-    if parts:
-        counts = con.execute(f"SELECT count(*) FILTER (WHERE {FALLBACK}), count(*) FILTER (WHERE NOT {FALLBACK} AND "
-                             f"{UNDECIDED}) FROM ({union})").fetchall()[0]
-        summary.fallback_values += counts[0]
-        summary.fallback_split = counts[1]
-        if split == "auto":  # a second query costs seconds to plan: worth it for many rows, not for a few
-            split = "explode" if summary.fallback_split >= SPLIT_IN_SQL_FROM else "python"
-        wanted_rows = f"{FALLBACK}" if split == "explode" else f"{FALLBACK} OR {UNDECIDED}"
-        assembly.place(con.sql(f"SELECT * FROM ({union}) WHERE NOT ({wanted_rows})").to_arrow_table())
-        if split == "explode" and summary.fallback_split:
-            splits = _split_in_sql(con, chosen, prepared, units, union, opened)
-            summary.split_in_sql, summary.fallback_split = summary.fallback_split, 0
-            for table in splits:
-                assembly.place(con.sql(f"SELECT * FROM {table}").to_arrow_table())
-        flagged_list += [r[0] for r in con.execute(f"SELECT {ROW} FROM ({union}) WHERE {wanted_rows}").fetchall()]
+        out = _arrow(con, sql)
+        fallback = out.column(FALLBACK)
+        to_python = fallback
+        if split == "explode":
+            summary.split_in_sql += pc.sum(pc.and_(out.column(SPLIT), pc.invert(fallback))).as_py() or 0
+        elif split == "python":
+            undecided = pc.and_(out.column(UNDECIDED), pc.invert(fallback))
+            summary.fallback_split += pc.sum(undecided).as_py() or 0
+            to_python = pc.or_(fallback, undecided)
+        flagged.append(out.filter(to_python).column(ROW).to_numpy())
+        assembly.place(out.filter(pc.invert(to_python)))
     if _BAD_LINE in prepared.table.column_names:  # a JSON line that could not be read: Python words its error
-        bad = prepared.table.filter(pc.is_valid(prepared.table.column(_BAD_LINE))).column(ROW).to_pylist()
-        known = set(flagged_list)
-        python_rows += [r for r in bad if r not in known]
-    summary.fallback_values += len(python_rows)
-    fallback_rows = sorted(set(flagged_list) | set(python_rows))
-    summary.fallback = len(fallback_rows)
+        python_rows.append(prepared.table.filter(pc.is_valid(prepared.table.column(_BAD_LINE))).column(ROW).to_numpy())
+    every = np.unique(np.concatenate([np.asarray(r, np.int64) for r in flagged + python_rows] or [np.zeros(0, np.int64)]))
+    summary.fallback = len(every)
+    summary.fallback_values = summary.fallback - summary.fallback_split  # the rest: values Python reads
     summary.in_sql = summary.rows - summary.fallback
-    if fallback_rows:  # the rows for Python, with the version the SQL chose for each
-        wanted = pa.array(fallback_rows, pa.int64())
-        subset = prepared.table.filter(pc.is_in(prepared.table.column(ROW), value_set=wanted))
+    if len(every):  # the rows for Python, with the version the SQL chose for each
+        subset = prepared.table.take(pa.array(every, pa.int64()))
         rows = subset.select([n for n in subset.column_names if n in prepared.types or n == _BAD_LINE]).to_pylist()
         con.register("_irmer_wanted", pa.table({ROW: subset.column(ROW)}))
         chosen_versions = [v for (v,) in con.execute(f"SELECT s.{VERSION} FROM _irmer_wanted w JOIN _irmer_source s "
@@ -580,6 +569,13 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
         assembly.place(_attach(pa.table({ROW: subset.column(ROW)}), results))
     con.close()
     return assembly.table(prepared.table.select(prepared.keep))
+
+
+def _arrow(con: Any, sql: str) -> pa.Table:
+    """A query's result as Arrow. The generated queries are long: `execute` sends their text as it is,
+    where the relational API reads it through first (a tenth of a second for the case split's)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _irmer_result AS {sql}")
+    return con.sql("SELECT * FROM _irmer_result").to_arrow_table()
 
 
 class Assembly:
@@ -648,34 +644,6 @@ class Assembly:
 
 def _schema(names: Iterable[str]) -> pa.Schema:
     return pa.schema([(name, RESULT_TYPES[name]) for name in names])
-
-
-def _split_in_sql(con: Any, chosen: Mapping[str, Any], prepared: Prepared, units: Mapping[str, str],
-                  union: str, opened: Mapping[str, str]) -> list[str]:
-    """The rows that need the case split, decided by the query that makes it (one row per case, grouped).
-
-    The query makes only the decisions some row leaves open (the OPEN column of the three-valued part):
-    a query with every decision takes seconds to plan, one with a few a fraction of that.
-    """
-    con.execute(f"CREATE TEMP TABLE _irmer_split_source AS SELECT s.* FROM _irmer_source s SEMI JOIN "
-                f"(SELECT {ROW} FROM ({union}) WHERE NOT {FALLBACK} AND {UNDECIDED}) u ON s.{ROW} = u.{ROW}")
-    tables = []
-    for n, (version, guidance) in enumerate(chosen.items()):
-        source = version_view("_irmer_split_source", version)
-        con.execute(f"CREATE TEMP VIEW {source} AS SELECT * FROM _irmer_split_source WHERE {VERSION} = '{version}'")
-        mask = con.execute(f"SELECT bit_or({OPEN}) FROM {opened[version]} WHERE NOT {FALLBACK} AND "
-                           f"{UNDECIDED}").fetchall()[0][0] if version in opened else -1
-        if mask is None:
-            continue  # no row of this version needs the split
-        names = QueryBuilder.decision_names_of(guidance.checked)
-        decisions = None if mask < 0 else tuple(name for k, name in enumerate(names) if mask >> k & 1)
-        sql = query_for(guidance, prepared.types, units, [], source, refine=True, dialect="duckdb",
-                        form="explode", decisions=decisions)
-        if sql is None:
-            continue
-        con.execute(f"CREATE TEMP TABLE _irmer_split_{n} AS {sql}")
-        tables.append(f"_irmer_split_{n}")
-    return tables
 
 
 # ------------------------------------------------------------------ writing

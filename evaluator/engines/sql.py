@@ -62,6 +62,7 @@ RESULT_COLUMNS = ("notifiable", "codes", "complementary", "missing", "authority"
 FALLBACK = "_irmer_fallback"  # true where a value is one the SQL does not read: Python evaluates the row
 REFUSED = "_irmer_derived"  # a derivation or a conflict applies: Python evaluates the row (engines/derive.py)
 UNDECIDED = "_irmer_undecided"  # without the case split in SQL: true where the row needs it (Python decides)
+SPLIT = "_irmer_split"  # with the case split as "explode": the row was split for some decision
 OPEN = "_irmer_open"  # without the case split, on request: the decisions the row leaves open, one bit each
 ENVELOPE_COLUMNS = ("id", "description", "date_of_birth", "exposure_date")
 
@@ -1295,6 +1296,7 @@ class QueryBuilder:
         # verdict), None for all: a decision no row leaves open need not be in the query.
         self.decisions = None if decisions is None else set(decisions)
         self.report_open = report_open  # without the case split: add OPEN, the decisions each row leaves open
+        self.made: list[str] = []  # with "explode": the columns that say a row was split, one per stage
         self.refining = refine
         self.form = form  # the case split as a lambda over the cases (portable), or "explode" (UNNEST; DuckDB)
         self.key = key  # with "explode": a column that tells the rows apart
@@ -1458,8 +1460,11 @@ class QueryBuilder:
                                     exp.alias_(decided, "_irmer_value", copy=False), copy=False).from_(
                 exp.Subquery(this=rows), copy=False).group_by(column(self.key), copy=False))
             values[name] = column(f"_ref_{name}")
+        made = f"_irmer_split_{stage}"  # the row was split for some decision of this stage
+        self.made.append(made)
         if not parts:
-            return exp.select(exp.Star(), copy=False).from_(exp.to_table(base), copy=False), values
+            return exp.select(exp.Star(), exp.alias_(exp.false(), made, quoted=True, copy=False), copy=False).from_(
+                exp.to_table(base), copy=False), values
         union = reduce(lambda a, b: exp.union(a, b, distinct=False, copy=False), parts)
         pivot = exp.select(column(self.key), *(
             exp.alias_(exp.Max(this=CASE([(exp.EQ(this=column("_irmer_site"), expression=integer(number)),
@@ -1469,7 +1474,10 @@ class QueryBuilder:
         pivot_table = exp.Subquery(this=pivot, alias=exp.TableAlias(this=exp.to_identifier("_irmer_p")))
         joined = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("_irmer_b")),
                             *(exp.column(f"_ref_{name}", table="_irmer_p", quoted=True)
-                              for name, value in values.items() if isinstance(value, exp.Column)), copy=False)
+                              for name, value in values.items() if isinstance(value, exp.Column)),
+                            exp.alias_(exp.not_(exp.Is(this=exp.column(self.key, table="_irmer_p", quoted=True),
+                                                       expression=exp.null())), made, quoted=True, copy=False),
+                            copy=False)
         joined = joined.from_(exp.to_table(base).as_("_irmer_b", copy=False), copy=False).join(
             pivot_table, on=exp.EQ(this=exp.column(self.key, table="_irmer_b", quoted=True),
                                    expression=exp.column(self.key, table="_irmer_p", quoted=True)),
@@ -1536,7 +1544,8 @@ class QueryBuilder:
                                                        exp.true())], column(f"_in_{n}")), "BOOLEAN")))
         shared = {j: [n for n, r in enumerate(self.rows) if r.code == code] for j, code in enumerate(codes)}
         query, refined = self.decide_all(query, [
-            (f"c{j}", self.plan.code(codes[j]), [self.row_term(n, IS_NULL(column(f"_met_{n}"))) for n in same],
+            (f"c{j}", self.plan.code(codes[j]), [self.row_term(n, IS_NULL(column(f"_met_{n}"))) for n in same
+                                                 if self.open(str(n))],
              IS_NULL(OR(*(column(f"_rmet_{n}") for n in same))))
             for j, same in shared.items() if len(same) > 1], "codes")
         for j, same in shared.items():
@@ -1550,8 +1559,9 @@ class QueryBuilder:
         # Notifiable: any code, or a statutory complementary code; else the case split over everything.
         statutory = [(n, item) for n, item in enumerate(self.criteria.complementary) if item.role == "statutory"]
         first = OR(*(column(f"_code_{j}") for j in range(len(codes))), *(column(f"_cmet_{n}") for n, _ in statutory))
-        terms = [self.row_term(n, IS_NULL(column(f"_met_{n}"))) for n in range(len(self.rows))]
-        terms += [self.comp_term(n, IS_NULL(column(f"_cmet_{n}"))) for n, _ in statutory]
+        # A term is guarded by its own verdict being unknown: one no row leaves unknown is left out.
+        terms = [self.row_term(n, IS_NULL(column(f"_met_{n}"))) for n in range(len(self.rows)) if self.open(str(n))]
+        terms += [self.comp_term(n, IS_NULL(column(f"_cmet_{n}"))) for n, _ in statutory if self.open(f"m{n}")]
         query, refined = self.decide_all(query, [("n", self.plan.notifiable(), terms, IS_NULL(_copy(first)))],
                                          "notifiable")
         value = refined["n"]
@@ -1569,11 +1579,17 @@ class QueryBuilder:
                   for name in RESULT_COLUMNS]
         final += [exp.alias_(_value(OR(column(FALLBACK), column(REFUSED))), FALLBACK, quoted=True, copy=False),
                   exp.column(UNDECIDED, quoted=True), *(column(name) for name, _ in reported)]
+        if self.made:
+            final.append(exp.alias_(_value(OR(*(column(m) for m in self.made))), SPLIT, quoted=True, copy=False))
         result = exp.select(*final, copy=False).from_(exp.Subquery(this=query, alias=exp.TableAlias(
             this=exp.to_identifier("_irmer_result"))), copy=False)
         for name, body in self.ctes:
             result = result.with_(name, as_=body, copy=False)
         return result
+
+    def open(self, name: str) -> bool:
+        """Whether some row may leave the decision (or the verdict) `name` open: all may, unless told."""
+        return self.decisions is None or name in self.decisions
 
     @staticmethod
     def decision_names_of(checked: Checked) -> list[str]:
@@ -1581,13 +1597,17 @@ class QueryBuilder:
         rows = checked.criteria.rows
         codes = list(dict.fromkeys(row.code for row in rows))
         shared = [j for j, code in enumerate(codes) if sum(r.code == code for r in rows) > 1]
-        return [str(n) for n in range(len(rows))] + [f"c{j}" for j in shared] + ["n"]
+        statutory = [n for n, item in enumerate(checked.criteria.complementary) if item.role == "statutory"]
+        return [str(n) for n in range(len(rows))] + [f"c{j}" for j in shared] + ["n"] + [f"m{n}" for n in statutory]
 
     def open_decisions(self, codes: list[str], shared: Mapping[int, list[int]], first: B) -> exp.Expression:
-        """OPEN: bit k set where the k-th decision (decision_names) is left unknown without the split."""
-        opens: list[B] = [IS_NULL(column(f"_met_{n}")) for n in range(len(self.rows))]
+        """OPEN: bit k set where the k-th decision (decision_names_of) is left unknown without the split
+        (for "m" and a statutory complementary code's number: where that code is unknown)."""
+        opens: list[B] = [IS_NULL(column(f"_rmet_{n}")) for n in range(len(self.rows))]  # = _met_n, unrefined
         opens += [IS_NULL(OR(*(column(f"_rmet_{n}") for n in same))) for j, same in shared.items() if len(same) > 1]
         opens.append(IS_NULL(_copy(first)))
+        opens += [IS_NULL(column(f"_cmet_{n}")) for n, item in enumerate(self.criteria.complementary)
+                  if item.role == "statutory"]
         if len(opens) > 62:  # too many for one integer: every decision counts as open
             return integer(-1)
         terms = [_value(CASE([(o, integer(1 << k))], integer(0))) for k, o in enumerate(opens) if o is not False]

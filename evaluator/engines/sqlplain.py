@@ -40,7 +40,7 @@ from ..language import ast
 from ..language.check import Checked
 from .plan import category_conjuncts
 from .sql import (
-    AND, B, BOOL_RULES, FALLBACK, IS_NULL, NOT, OR, REFUSED, RESULT_COLUMNS, CASE, Compiler, End, Missing,
+    AND, B, BOOL_RULES, FALLBACK, IS_NULL, OPEN, NOT, OR, REFUSED, RESULT_COLUMNS, CASE, Compiler, End, Missing,
     NUMERIC, QueryBuilder, Reader, SQLUnsupported, integer, string, _copy, _is, _layer, _point_compare, _value, cast, column, decimal,
     to_sql,
 )
@@ -282,7 +282,10 @@ class PlainBuilder(QueryBuilder):
         query = _layer(query, "_irmer_codes", layer)
         statutory = [n for n, item in enumerate(self.criteria.complementary) if item.role == "statutory"]
         notifiable = OR(*(column(f"_code_{j}") for j in range(len(codes))), *(column(f"_cmet_{n}") for n in statutory))
-        query = _layer(query, "_irmer_notifiable", [("_notifiable", notifiable), *self.category_scores()])
+        # The decisions a row leaves open here: a superset of those the three-valued query leaves open.
+        shared = {j: [n for n, r in enumerate(self.rows) if r.code == code] for j, code in enumerate(codes)}
+        query = _layer(query, "_irmer_notifiable", [("_notifiable", notifiable), *self.category_scores(),
+                                                    (OPEN, self.open_decisions(codes, shared, _copy(notifiable)))])
         query = _layer(query, "_irmer_suffix", [("_suffix", self.suffix())])
         query = _layer(query, "_irmer_out", [(KEY, self.result_key()), *self.deadlines(column("_notifiable"))])
         final = [exp.column(name, quoted=True) for name in self.keep]
@@ -290,7 +293,7 @@ class PlainBuilder(QueryBuilder):
                   *(exp.alias_(column(f"_out_{name}"), name, quoted=True, copy=False)
                     for name in ("notify_by", "report_by")),
                   exp.alias_(_value(OR(column(FALLBACK), column(REFUSED))), FALLBACK, quoted=True, copy=False),
-                  column(EXACT)]
+                  column(EXACT), column(OPEN)]
         return exp.select(*final, copy=False).from_(exp.Subquery(this=query, alias=exp.TableAlias(
             this=exp.to_identifier("_irmer_result"))), copy=False)
 
