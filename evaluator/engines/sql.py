@@ -980,10 +980,13 @@ class Reader:
     that no part is computed twice.
     """
 
-    def __init__(self, facts: Mapping[str, FactInfo], types: Mapping[str, str], units: Mapping[str, str]):
+    def __init__(self, facts: Mapping[str, FactInfo], types: Mapping[str, str], units: Mapping[str, str],
+                 structs: bool = False):
         self.facts = facts
         self.types = types
         self.units = units
+        # DuckDB only (the two-valued query): a dose's text matched once, its parts into a struct.
+        self.structs = structs
 
     def text(self, name: str) -> exp.Expression:
         kind = self.types[name]
@@ -1142,6 +1145,13 @@ class Reader:
         elif kind in ("text", "decimal", "float", "any"):
             digits = exp.RegexpExtract(this=self.text(name), expression=string(r"^ *([0-9]{1,17}) *$"),
                                        group=integer(1))
+            if self.structs:  # the digits once, in a column of their own
+                read = self._final(name, info, f"_p_{name}")
+                read.extract = [(f"_n_{name}", digits)]
+                value = CASE([(exp.NEQ(this=column(f"_n_{name}"), expression=string("")),
+                               cast(column(f"_n_{name}"), NUMERIC))])
+                read.parse = [(f"_p_{name}", self._at_least(info, value))]
+                return read
             value = CASE([(exp.NEQ(this=digits, expression=string("")), cast(digits.copy(), NUMERIC))])
         else:
             return self.unsupported(name, info)
@@ -1195,12 +1205,19 @@ class Reader:
         text = self.text(name)
         number_name, unit_name = f"_n_{name}", f"_u_{name}"
         read = self._final(name, info, f"_p_{name}")
-        read.extract = [(number_name, exp.RegexpExtract(this=text, expression=string(pattern), group=integer(1))),
-                        (unit_name, exp.RegexpExtract(this=text.copy(), expression=string(pattern),
-                                                      group=integer(3)))]
-        number = column(number_name)
-        dot = exp.StrPosition(this=column(number_name), substr=string("."))
-        length = exp.Length(this=column(number_name))
+        if self.structs:
+            parts = exp.Array(expressions=[string("n"), string("d"), string("u")])
+            read.extract = [(f"_x_{name}", exp.RegexpExtract(this=text, expression=string(pattern), group=parts))]
+            number_of = lambda: exp.Dot(this=column(f"_x_{name}"), expression=exp.to_identifier("n"))  # noqa: E731
+            unit_of = lambda: exp.Dot(this=column(f"_x_{name}"), expression=exp.to_identifier("u"))  # noqa: E731
+        else:
+            read.extract = [(number_name, exp.RegexpExtract(this=text, expression=string(pattern), group=integer(1))),
+                            (unit_name, exp.RegexpExtract(this=text.copy(), expression=string(pattern),
+                                                          group=integer(3)))]
+            number_of, unit_of = lambda: column(number_name), lambda: column(unit_name)  # noqa: E731
+        number = number_of()
+        dot = exp.StrPosition(this=number_of(), substr=string("."))
+        length = exp.Length(this=number_of())
         int_digits = CASE([(exp.GT(this=dot, expression=integer(0)), exp.Sub(this=dot.copy(), expression=integer(1)))],
                           length)
         frac_digits = CASE([(exp.GT(this=dot.copy(), expression=integer(0)),
@@ -1223,9 +1240,9 @@ class Reader:
                                                  f"DECIMAL({len(str(m)) - e}, {-e})"))
             fits = AND(exp.LTE(this=int_digits.copy(), expression=integer(max_int)),
                        exp.LTE(this=frac_digits.copy(), expression=integer(max_frac)))
-            cases.append((AND(exp.In(this=column(unit_name), expressions=[string(u) for u in units]), fits),
+            cases.append((AND(exp.In(this=unit_of(), expressions=[string(u) for u in units]), fits),
                           cast(scaled, NUMERIC)))
-        value = CASE([(exp.NEQ(this=column(number_name), expression=string("")), CASE(cases))])
+        value = CASE([(exp.NEQ(this=number_of(), expression=string("")), CASE(cases))])
         read.parse = [(f"_p_{name}", self._at_least(info, value))]
         return read
 

@@ -230,7 +230,7 @@ class PlainBuilder(QueryBuilder):
 
     def build(self) -> exp.Select:
         query = self.source
-        for n, layer in enumerate(Reader(self.checked.facts, self.types, self.units).layers()):
+        for n, layer in enumerate(Reader(self.checked.facts, self.types, self.units, structs=True).layers()):
             if layer:
                 query = _layer(query, f"_irmer_read{n}", layer)
         compiler = PlainCompiler(self.checked, self.env)
