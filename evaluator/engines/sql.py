@@ -1514,7 +1514,9 @@ class QueryBuilder:
     # ------------------------------------------------------------- the query
     def build(self) -> exp.Select:
         query = self.source
-        for n, layer in enumerate(Reader(self.checked.facts, self.types, self.units).layers()):
+        # With "explode" (DuckDB only), a dose's text is matched once, into a struct.
+        reader = Reader(self.checked.facts, self.types, self.units, structs=self.form == "explode")
+        for n, layer in enumerate(reader.layers()):
             if layer:
                 query = _layer(query, f"_irmer_read{n}", layer)
 
