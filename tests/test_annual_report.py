@@ -137,23 +137,25 @@ def test_the_gaps_are_stated():
     assert {item["id"]: item["needs"] for item in STATED} == {}
 
 
-@pytest.mark.parametrize("item", STATED, ids=lambda item: item["id"])
-def test_each_stated_gap_is_real(g2024, item):
-    """Today the incident cannot be evaluated as the guidance says: a fact is refused, or the outcome differs.
+def test_each_stated_gap_is_real(g2024):
+    """Each incident with `needs` cannot be evaluated as the guidance says today: a fact is refused, or the
+    outcome differs. (None has any now; an incident added with a gap is held to it here.)
 
     When this fails, the vocabulary or the engine has caught up: drop the incident's `needs`.
     """
     facts = set(load_vocabulary().facts)
     fields = set(Result.model_fields)
-    for need in item["needs"]:
-        if need in NEEDS_FACT:
-            assert need not in facts, f"{item['id']}: `{need}` is now a fact: drop it from needs"
-        elif need in NEEDS_RESULT_FIELD:
-            assert need not in fields, f"{item['id']}: `{need}` is now a field of the result: drop it from needs"
-    result = g2024.evaluate(item["facts"])
-    expected = item["expected"]["2024"]
-    if "error" in expected:
-        assert result.error is None, f"{item['id']}: the contradiction is now reported: drop its needs"
-    else:
-        assert result.error is not None or (result.notifiable, result.codes) != (
-            expected["notifiable"], expected["codes"]), f"{item['id']} now evaluates as the guidance says: drop its needs"
+    for item in STATED:
+        for need in item["needs"]:
+            if need in NEEDS_FACT:
+                assert need not in facts, f"{item['id']}: `{need}` is now a fact: drop it from needs"
+            elif need in NEEDS_RESULT_FIELD:
+                assert need not in fields, f"{item['id']}: `{need}` is now a field of the result: drop it from needs"
+        result = g2024.evaluate(item["facts"])
+        expected = item["expected"]["2024"]
+        if "error" in expected:
+            assert result.error is None, f"{item['id']}: the contradiction is now reported: drop its needs"
+        else:
+            assert result.error is not None or (result.notifiable, result.codes) != (
+                expected["notifiable"], expected["codes"]), (
+                f"{item['id']} now evaluates as the guidance says: drop its needs")
