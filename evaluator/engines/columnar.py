@@ -542,14 +542,15 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
         assembly.plain(decided, Layout.of(guidance.checked), version)
     if split == "auto":  # the query that makes the split costs a second or two to plan: not for a few rows
         split = "explode" if sum(len(rows) for rows, _ in rest.values()) >= SPLIT_IN_SQL_FROM else "python"
-    # The three-valued query on the rows left, over those rows only.
+    # The three-valued query on the rows left, over those rows only: one query a version, each on a
+    # cursor of its own, at once (planning is most of their time, and takes one core each).
     python_rows: list[Any] = []
+    work: list[tuple[str, str, Any]] = []
     for version, (rows, opened) in rest.items():
         if not len(rows):
             continue
         guidance = chosen[version]
         source = version_view("_irmer_rest", version)
-        con.register(source, prepared.table.take(pa.array(rows, pa.int64())))
         names = QueryBuilder.decision_names_of(guidance.checked)
         decisions = None if opened < 0 else tuple(name for k, name in enumerate(names) if opened >> k & 1)
         if split == "explode":
@@ -561,10 +562,25 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
             summary.notes.append(f"{version} does not compile to SQL; its rows are evaluated in Python")
             python_rows.append(rows)
             continue
+        work.append((source, sql, prepared.table.take(pa.array(rows, pa.int64()))))
+
+    def run(source: str, sql: str, rows: pa.Table) -> pa.Table:
+        cursor = con.cursor()  # a cursor sees neither the registered tables nor the temporary ones
+        cursor.register(source, rows)
         if split == "explode":  # over a few rows, planning is most of its time: skip the costliest rewrites
-            con.execute(f"SET disabled_optimizers = '{SPLIT_OPTIMIZERS_OFF}'")
-        out = _arrow(con, sql)
-        con.execute("RESET disabled_optimizers")
+            cursor.execute(f"SET disabled_optimizers = '{SPLIT_OPTIMIZERS_OFF}'")
+        try:
+            return _arrow(cursor, sql)
+        finally:
+            cursor.close()
+
+    if len(work) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(len(work)) as pool:
+            outs = list(pool.map(lambda item: run(*item), work))
+    else:
+        outs = [run(*item) for item in work]
+    for out in outs:
         fallback = out.column(FALLBACK)
         to_python = fallback
         if split == "explode":
