@@ -61,6 +61,24 @@ def test_one_table_with_rows_for_the_two_valued_and_the_three_valued_query():
     assert summary.rows - summary.two_valued - summary.fallback > 100  # the three-valued query's own
 
 
+BOUNDARY_DOSES = ["3 mSv", "3000 uSv", "0.003 Sv", "2.999999999 mSv", "2999.999 µSv", "1 mSv", "0.999999 mSv",
+                  "1000 μSv", ".001 Sv", "3.000000001 mSv"]
+
+
+@pytest.mark.parametrize("age", [17, 18, 40])
+def test_the_two_valued_query_is_exact_at_the_thresholds(age):
+    """"3 mSv or above" holds at exactly 3 mSv in every spelling, and not a picosievert below: the
+    two-valued query decides these rows (every fact known), as Python does."""
+    incidents = [{"id": str(n), "jurisdiction": "England", "exposure": "accidental", "age": age,
+                  "total_dose": dose, "discovered_on": "2024-10-01"} for n, dose in enumerate(BOUNDARY_DOSES)]
+    out = evaluate_table(rows_to_table(incidents))
+    assert not differences(out.to_pylist(), incidents)
+    assert Summary.of(out).two_valued == len(incidents)
+    adult = [row["codes"] == ["1"] for row in out.to_pylist()]
+    if age >= 18:
+        assert adult == [True, True, True, False, False, False, False, False, False, True]
+
+
 def test_every_value_as_text_gives_the_same_answers():
     incidents = Incidents(8).many(1500)
     out = evaluate_table(rows_to_table(as_text(incidents)))

@@ -1205,11 +1205,11 @@ class Reader:
         text = self.text(name)
         number_name, unit_name = f"_n_{name}", f"_u_{name}"
         read = self._final(name, info, f"_p_{name}")
-        if self.structs:
-            parts = exp.Array(expressions=[string("n"), string("d"), string("u")])
+        if self.structs:  # the pattern's groups as a struct (more groups would cost RE2 twice as much)
+            parts = exp.Array(expressions=[string(g) for g in ("n", "p", "u")])
             read.extract = [(f"_x_{name}", exp.RegexpExtract(this=text, expression=string(pattern), group=parts))]
-            number_of = lambda: exp.Dot(this=column(f"_x_{name}"), expression=exp.to_identifier("n"))  # noqa: E731
-            unit_of = lambda: exp.Dot(this=column(f"_x_{name}"), expression=exp.to_identifier("u"))  # noqa: E731
+            part = lambda g: exp.Dot(this=column(f"_x_{name}"), expression=exp.to_identifier(g))  # noqa: E731
+            number_of, unit_of = lambda: part("n"), lambda: part("u")  # noqa: E731
         else:
             read.extract = [(number_name, exp.RegexpExtract(this=text, expression=string(pattern), group=integer(1))),
                             (unit_name, exp.RegexpExtract(this=text.copy(), expression=string(pattern),
@@ -1235,7 +1235,10 @@ class Reader:
                     scaled = exp.Mul(this=scaled, expression=whole(factor))
             else:
                 max_int, max_frac = PRECISION - SCALE, SCALE + e
-                scaled = exp.Mul(this=cast(number.copy(), NUMERIC),
+                # With structs (DuckDB): the number read at the scale that the factor's digits bring to
+                # SCALE, so the product needs no rescaling (a division of 128-bit integers, 7 times slower).
+                read_as = f"DECIMAL({max_int + max_frac}, {max_frac})" if self.structs else NUMERIC
+                scaled = exp.Mul(this=cast(number.copy(), read_as),
                                  expression=cast(string(_decimal_text(Fraction(m, 10 ** -e))),
                                                  f"DECIMAL({len(str(m)) - e}, {-e})"))
             fits = AND(exp.LTE(this=int_digits.copy(), expression=integer(max_int)),
