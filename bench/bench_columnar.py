@@ -14,7 +14,9 @@ Figures, each measured in this run, the best of a few:
   rows Python decides, the result table), in incidents per second;
 - the baseline: a bare DuckDB scan of the same columns of the same file
   (every column read, counted); the target is an engine at >= 25% of it;
-- the share of rows decided in Python (the fallback), and why.
+- the share of rows the two-valued query decided (the others go through the
+  three-valued one, engines/columnar.py), and of rows decided in Python (the
+  fallback), and why.
 
 Run: `make bench` or `python bench/bench_columnar.py [N]`.
 """
@@ -122,6 +124,8 @@ def main() -> None:
             print(f"    engine      {seconds:7.2f} s   {rate:12,.0f} incidents/s")
             print(f"    bare scan   {baseline:7.2f} s   {n / baseline:12,.0f} rows/s")
             print(f"    ratio       {baseline / seconds:7.1%} of the bare scan's throughput (target >= 25%)")
+            print(f"    two-valued  {summary.two_valued / n:7.2%} of rows decided by the two-valued query; "
+                  f"{summary.split_in_sql / n:.2%} split in SQL")
             print(f"    fallback    {summary.fallback_share:7.2%} of rows in Python "
                   f"({summary.fallback_split:,} need the case split, {summary.fallback_values:,} values "
                   f"the SQL does not read)")
