@@ -18,8 +18,9 @@ the unknown facts gives the same, so the interpreter's intervals (at least
 as precise) give it too, with no case split. The query therefore adds
 `_irmer_exact`: true where every value the result is composed of came out
 true or false here (each row's scope and verdict, each complementary code,
-the category tests of the rows in scope that choose a suffix, each conflict
-that could apply). Only those rows take this query's answer; the engine
+where one is met the category tests of the rows in scope, which choose its
+suffix, and each conflict that could apply). Only those rows take this
+query's answer; the engine
 (engines/columnar.py) sends the others through the three-valued query.
 
 >>> from evaluator import load_criteria
@@ -242,7 +243,8 @@ class PlainBuilder(QueryBuilder):
         parts += [(f"_exc_{j}", value) for j, value in enumerate(excluded.values())]
         exc_column = {code: column(f"_exc_{j}") for j, code in enumerate(excluded)}
         verdicts: list[tuple[str, Any]] = []
-        known: list[str] = []
+        known: list[str] = []  # columns that must come out true or false
+        hold: list[str] = []  # columns that must come out true
         for n, row in enumerate(self.rows):
             scope, _ = self.scope(row, compiler)
             band, _ = compiler.truth(row.band) if row.band is not None else (True, {})
@@ -255,10 +257,11 @@ class PlainBuilder(QueryBuilder):
             known += [f"_in_{n}", f"_rmet_{n}"]
             if row.band is None:
                 parts.append((f"_cat_{n}", self.category_fit(row, compiler)))
-                # The suffix reads the category tests of the rows in scope: each must be decided too.
+                # The suffix reads the category tests of the rows in scope: each must be decided too
+                # (where a complementary code is met).
                 tests = [compiler.truth(node)[0] for node, _ in category_conjuncts(self.checked, row)]
                 verdicts.append((f"_catok_{n}", OR(NOT(column(f"_in_{n}")), AND(*(_known(t) for t in tests)))))
-                known.append(f"_catok_{n}")
+                hold.append(f"_catok_{n}")
         for n, item in enumerate(self.criteria.complementary):
             when, _ = compiler.truth(item.when)
             parts.append((f"_cwhen_{n}", when))
@@ -272,7 +275,10 @@ class PlainBuilder(QueryBuilder):
         parts.append(("_conflicts_known", to_sql(self._two_valued(AND(*conflicts)))))
         query = _layer(query, "_irmer_parts", parts)
         query = _layer(query, "_irmer_rows", verdicts)
-        exact = AND(column("_conflicts_known"), *(_known(column(name)) for name in known))
+        # The category tests choose a complementary code's suffix: they matter where one is met.
+        some_complementary = OR(*(_is(column(f"_cmet_{n}"), True) for n in range(len(self.criteria.complementary))))
+        exact = AND(column("_conflicts_known"), *(_known(column(name)) for name in known),
+                    *(OR(NOT(_copy(some_complementary)), _is(column(name), True)) for name in hold))
         query = _layer(query, "_irmer_exact", [(EXACT, to_sql(self._two_valued(exact)))])
 
         codes = list(dict.fromkeys(row.code for row in self.rows))
