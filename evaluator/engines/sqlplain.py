@@ -20,8 +20,8 @@ as precise) give it too, with no case split. The query therefore adds
 true or false here (each row's scope and verdict, each complementary code,
 where one is met the category tests of the rows in scope, which choose its
 suffix, and each conflict that could apply). Only those rows take this
-query's answer; the engine
-(engines/columnar.py) sends the others through the three-valued query.
+query's answer; the engine (engines/columnar.py) sends the others through
+the three-valued query.
 
 >>> from evaluator import load_criteria
 >>> sql = compile_plain(load_criteria("2024").checked, "incidents").sql("duckdb")
