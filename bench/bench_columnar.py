@@ -6,7 +6,7 @@ ages as integers, doses as decimals in a declared unit (`--unit
 total_dose=mSv`, ...), dates as dates; and a second file with the doses as
 text with their units ("3 mSv"), as in the incident JSON. The incidents are
 realistic (bench_evaluate.py's: every modality, doses around the thresholds,
-30% without an age), repeated to N rows with their own ids.
+the facts of each modality given), repeated to N rows with their own ids.
 
 Figures, each measured in this run, the best of a few:
 
