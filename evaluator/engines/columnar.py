@@ -485,10 +485,14 @@ def query_for(guidance: Any, types: Mapping[str, str], units: Mapping[str, str],
     if key not in _QUERIES:
         def work() -> str | None:
             try:
+                # The query is built for this printing alone: printed in place (copy=False), not copied first
+                # (sqlglot's copy of a tree this size took longer than printing it).
                 if form == "plain":
-                    return compile_plain(guidance.checked, source, types, units, keep + [ROW]).sql(dialect=dialect)
+                    return compile_plain(guidance.checked, source, types, units, keep + [ROW]).sql(dialect=dialect,
+                                                                                                  copy=False)
                 return compile_query(guidance.checked, source, types, units, keep + [ROW], refine=refine,
-                                     form=form, decisions=decisions, report_open=report_open).sql(dialect=dialect)
+                                     form=form, decisions=decisions,
+                                     report_open=report_open).sql(dialect=dialect, copy=False)
             except SQLUnsupported:
                 return None
         # Building and printing the query takes a second or two: the disk cache keeps it (evaluator/cache.py).

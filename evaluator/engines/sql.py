@@ -549,8 +549,10 @@ class CaseEnv(Env):
             # A fact is enumerated when unknown and read by some part the row's scope does not rule out
             # (engines/split.py Split.cases).
             unknown = AND(base.unknown(choice.fact), _copy((live or {}).get(choice.fact, True)))
+            # copy=False: the product so far goes into the new one as it is (a copy of it at every step
+            # made building the query quadratic in the facts of a split).
             product = exp.func("LEAST", exp.Mul(this=product, expression=exp.paren(
-                CASE([(unknown, integer(size))], integer(1)))), cap)
+                CASE([(unknown, integer(size))], integer(1)))), cap.copy(), copy=False)
             self.plan.append((f"k{n}", to_sql(AND(unknown, exp.LTE(this=product.copy(),
                                                                     expression=integer(SPLIT_BUDGET))))))
             kept[choice.fact] = self.field(f"k{n}")
@@ -1792,4 +1794,4 @@ def create_view(checked: Checked, table: str, view: str, dialect: str, units: Ma
     types = {name: "any" for name in names}  # read through their text: works for any column type
     query = compile_query(checked, table, types, units, names)
     statement = exp.Create(this=exp.to_table(view), kind="VIEW", expression=query, replace=True)
-    return statement.sql(dialect=dialect)
+    return statement.sql(dialect=dialect, copy=False)  # built for this printing: no copy of it first
