@@ -111,7 +111,10 @@ def compile_text(source: str, name: str, base: Path | None = None) -> "Guidance"
                                         span=node.span, hint="give a criteria file (criteria/irmer-*.irmer); "
                                         "`irmer check` checks a vocabulary on its own")], {name: source})
     notes: list[str] = []
-    vocabulary = _vocabulary_for(node, base, notes)
+    try:
+        vocabulary = _vocabulary_for(node, base, notes)
+    except CriteriaError as error:  # a vocabulary not found is located in this file: its text shows the line
+        raise CriteriaError(error.diagnostics, {name: source, **error.sources}) from None
     checked, errors, warnings = check(node, vocabulary.ast, vocabulary.facts, name, source)
     guidance = Guidance(checked=checked, source=source, name=name, vocabulary=vocabulary,
                         warnings=list(warnings), notes=notes)

@@ -302,6 +302,21 @@ def test_every_error_in_one_file_is_reported(cli, tmp_path):
     assert int(heads[0]["line"]) < int(heads[1]["line"])
 
 
+def test_a_vocabulary_not_found_shows_its_line(tmp_path):
+    """The vocabulary named in the header and not found: located in the criteria file, with its line and a
+    caret (the fuzz suite's find: the error carried no source text to show)."""
+    from evaluator.errors import CriteriaError
+    from evaluator.load import compile_text
+    text = (ROOT / "criteria" / CRITERIA).read_text(encoding="utf-8")
+    assert '"incident-vocabulary.irmer"' in text
+    text = text.replace('"incident-vocabulary.irmer"', '"ncident-vocabulary.irmer"', 1)
+    with pytest.raises(CriteriaError) as error:
+        compile_text(text, CRITERIA, tmp_path)
+    rendered = error.value.render()
+    assert "cannot find the vocabulary `ncident-vocabulary.irmer`" in rendered
+    assert CRITERIA in error.value.sources and "^" in rendered
+
+
 def test_check_on_shipped_file_still_passes(cli):
     """The edits above are made to a copy: the shipped file itself is fine."""
     result = cli("check", str(ROOT / "criteria" / CRITERIA))
