@@ -2,7 +2,7 @@
 
 A Parquet log of N incidents (default 1,000,000) is written as an incident
 system would export it: the realistic incidents of bench_evaluate.py (every
-modality, doses around the thresholds, 30% without an age), repeated to N rows
+modality, doses around the thresholds, every fact given), repeated to N rows
 with their own ids, discovered over two years (April 2023 to March 2025), with
 a cause from a short list and the audit columns filled as a busy department
 would: most notifiable incidents notified, some late, a few with other codes
