@@ -210,8 +210,7 @@ def decide(found: DoseUses, intended: Any, total: Any, quantity: str,
                      f"{_shown(outcome)}")
     if not same:
         notes.append(f"an estimate of the effective doses (in mSv) would decide it: give {INTENDED} and {TOTAL} in mSv")
-        if notifiable is True and codes != first.codes or notifiable is True and \
-                any(o.codes != first.codes for o in outcomes):
+        if notifiable is True and any(o.codes != first.codes for o in outcomes):
             open_codes = [c for o in outcomes for c in o.codes if c not in codes]
             notes.append(f"notifiable whatever the effective dose, but the code depends on it: one of "
                          f"{', '.join(dict.fromkeys(open_codes))}")

@@ -105,11 +105,6 @@ def accepted_forms(qualified: bool = False) -> str:
                      for q in QUANTITIES.values() if q.qualifier or not qualified)
 
 
-def documented_units(quantity: str) -> list[str]:
-    """The units of a quantity as docs and schemas list them (ASCII "u" spellings left to the schema)."""
-    return [unit for unit, _ in QUANTITIES[quantity].units if "uGy" not in unit]
-
-
 def schema_pattern() -> str:
     """The JSON Schema pattern of a dose in an alternative quantity (the reader is the authority: it also
     takes a qualifier in any case, which this pattern spells out only for its first letters).

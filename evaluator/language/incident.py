@@ -178,13 +178,13 @@ def _alternative_pair(alternative: dict[str, Alternative], values: dict[str, Any
     kinds = {name: (dose.quantity if isinstance(dose, Alternative) else "an effective dose")
              for name, dose in doses.items() if dose is not None}
     if len(kinds) == 2 and len(set(kinds.values())) == 2:
-        first, second = (intended_name, total_name)
         shown = {name: f"{doses[name].text} ({_article(kinds[name])})" for name in PAIR}
         alt = next(q for q in kinds.values() if q != "an effective dose") if "an effective dose" in kinds.values() \
             else kinds[total_name]
         problems.append(Problem(total_name if isinstance(doses[total_name], Alternative) else intended_name,
-                                f"{first} {shown[first]} and {second} {shown[second]} are not of one kind: a total "
-                                f"dose divided by an intended dose needs both in one quantity",
+                                f"{intended_name} {shown[intended_name]} and {total_name} {shown[total_name]} are "
+                                f"not of one kind: a total dose divided by an intended dose needs both in one "
+                                f"quantity",
                                 f"give both as effective doses (mSv), or both as {alt}s"))
         alternative.clear()
         return

@@ -32,8 +32,7 @@ def error_document(ident: Any, version: str | None, problems: list[dict[str, Any
     """The result of an incident that could not be read: its problems, and nothing decided."""
     return {"id": ident, "notifiable": None, "codes": [], "complementary": [], "missing": [], "assumed": [],
             "authority": None, "notify_by": None, "report_by": None, "advice": [], "routes": [], "criteria": version,
-            "notes": [],
-            "error": problems[0] if problems else None, "errors": problems}
+            "notes": [], "error": problems[0] if problems else None, "errors": problems}
 
 
 class CompiledEngine:
@@ -50,8 +49,10 @@ class CompiledEngine:
                                                                  for info in table.comps]
         self.advice = [(name, by_place, namespace[f"advice_{k}"], needs)
                        for k, (name, by_place, needs) in enumerate(table.advice)]
-        # Routes, by verdict: (index, where it goes, its test; None when its condition is `always`).
-        self.routes: dict[B3, list[tuple[int, dict, Callable | None]]] = {True: [], False: [], None: []}
+        # Routes, by verdict: (index, where it goes, its test (None when its condition is `always`), the facts
+        # it cannot hold without). Advice likewise: (name, where, its test, the facts it cannot hold without).
+        self.routes: dict[B3, list[tuple[int, dict, Callable | None, frozenset[str]]]] = {True: [], False: [],
+                                                                                          None: []}
         for k, info in enumerate(table.routes):
             for verdict in info.verdicts:
                 self.routes[verdict].append((k, info.by_place, None if info.always else namespace[f"route_{k}"],
@@ -145,18 +146,6 @@ class CompiledEngine:
         from ...language.incident import read_incident
         given = read_incident(incident, self.table.facts).given
         apply_derivations(values, given.__contains__, self.derivations, self.conflicts, notes)
-
-    def evaluate_facts(self, incident: Any) -> dict[str, Any]:
-        """Evaluate an incident already read by the vocabulary's reader (language.incident.IncidentFacts)."""
-        facts = self.table.facts
-        values = {name: self.reader.convert(facts[name], value) for name, value in incident.values.items()
-                  if name in incident.given or name not in self.assumed_defaults}
-        notes = list(incident.notes)
-        if self.triggers is not None:
-            apply_derivations(values, incident.given.__contains__, self.derivations, self.conflicts, notes)
-        if incident.alternative:
-            return self.decide_alternative(values, incident.id, notes, incident.alternative)
-        return self.decide(values, incident.id, notes)
 
     def rows_for(self, values: dict[str, Any]) -> tuple[tuple[RowInfo, Callable], ...]:
         """The rows the incident's exposure, modality and jurisdiction do not rule out."""
@@ -387,8 +376,7 @@ class CompiledEngine:
             try:
                 holds = fast(values)
             except (KeyError, Unknown):
-                # A fact it cannot hold without is unknown: not shown, and no three-valued side to build.
-                holds = False if needs and not needs <= values.keys() else self.slow.advice[index](values, {})
+                holds = False if _lacks(needs, values) else self.slow.advice[index](values, {})
             if holds is True:
                 out += by_place.get(jurisdiction, ())
         return out
@@ -401,7 +389,13 @@ class CompiledEngine:
                     if not fast(values):
                         continue
                 except (KeyError, Unknown):
-                    if needs and not needs <= values.keys() or self.slow.routes[index](values, {}) is not True:
+                    if _lacks(needs, values) or self.slow.routes[index](values, {}) is not True:
                         continue
             out += by_place.get(jurisdiction, ())
         return out
+
+
+def _lacks(needs: frozenset[str], values: dict[str, Any]) -> bool:
+    """Whether a fact an advice's or a route's condition cannot hold without (table.required) is unknown: then
+    it does not hold, and the three-valued side need not be built to say so."""
+    return bool(needs) and not needs <= values.keys()
