@@ -61,6 +61,26 @@ def test_one_table_with_rows_for_the_two_valued_and_the_three_valued_query():
     assert summary.rows - summary.two_valued - summary.fallback > 100  # the three-valued query's own
 
 
+@pytest.mark.parametrize("few_below, planned", [(31, False), (30, True)])
+def test_a_few_rows_left_by_the_two_valued_query_go_to_python_unplanned(monkeypatch, few_below, planned):
+    """By default (case_split "auto"), the rows the two-valued query leaves go to Python when there are
+    fewer than THREE_VALUED_FROM (planning the three-valued query would take longer), and through the
+    three-valued query from that many on: the same answers, counted where they were decided."""
+    from evaluator.engines import columnar
+    monkeypatch.setattr(columnar, "THREE_VALUED_FROM", few_below)
+    open_rows = [{"id": f"O{n}", "jurisdiction": "England", "exposure": "accidental", "modality": "diagnostic",
+                  "total_dose": dose} for n, dose in enumerate(["2 mSv", "8 mSv", "1.5 mSv"] * 10)]  # no age
+    decided = [{"id": "D", "jurisdiction": "England", "exposure": "accidental", "modality": "diagnostic",
+                "age": 40, "total_dose": "3 mSv"}]
+    out = evaluate_table(rows_to_table(open_rows + decided), criteria=G2024)
+    assert not differences(out.to_pylist(), open_rows + decided, G2024)
+    summary = Summary.of(out)
+    assert summary.two_valued == 1
+    assert summary.fallback_few == (0 if planned else 30)
+    assert summary.fallback_split == (30 if planned else 0)  # an unknown age: the split, left to Python
+    assert ("too few to plan" in summary.text()) is not planned
+
+
 BOUNDARY_DOSES = ["3 mSv", "3000 uSv", "0.003 Sv", "2.999999999 mSv", "2999.999 µSv", "1 mSv", "0.999999 mSv",
                   "1000 μSv", ".001 Sv", "3.000000001 mSv"]
 

@@ -80,6 +80,7 @@ class Summary:
     fallback: int = 0  # evaluated by Guidance.evaluate
     fallback_values: int = 0  # ... because of a value the SQL does not read
     fallback_split: int = 0  # ... because it needs the case split (with case_split="python")
+    fallback_few: int = 0  # ... because the two-valued query left too few rows to plan the three-valued one for
     split_in_sql: int = 0  # rows the case split decided in SQL (DuckDB: one row per case, grouped)
     two_valued: int = 0  # rows the two-valued query decided (DuckDB: every fact that matters known)
     errors: int = 0
@@ -97,7 +98,9 @@ class Summary:
                  f"{self.in_sql:,} decided in SQL ({self.split_in_sql:,} by the case split), "
                  f"{self.fallback:,} in Python "
                  f"({100 * self.fallback_share:.2f}%: {self.fallback_values:,} with a value the SQL does not read, "
-                 f"{self.fallback_split:,} needing the case split); {self.errors:,} with an error"]
+                 f"{self.fallback_split:,} needing the case split"
+                 + (f", {self.fallback_few:,} left by the two-valued query, too few to plan the three-valued one for"
+                    if self.fallback_few else "") + f"); {self.errors:,} with an error"]
         lines += [f"irmer: note: {note}" for note in self.notes]
         return "\n".join(lines)
 
@@ -407,8 +410,10 @@ def evaluate_table(table: Any, *, criteria: Any = None, engine: str = "duckdb", 
     back), "sql" (lambdas over the cases in the one query, as the view `irmer
     sql` prints), or "python" (Guidance.evaluate). DuckDB's default, "auto",
     explodes when the two-valued query leaves SPLIT_IN_SQL_FROM rows or more
-    (the query that makes the split takes a second or two to plan) and hands
-    the split of fewer to Python; Spark's default is "python".
+    (the query that makes the split takes a second or two to plan), hands
+    the split of fewer to Python, and sends fewer than THREE_VALUED_FROM rows
+    left straight to Python (planning the three-valued query would take
+    longer than Python takes to decide them); Spark's default is "python".
     """
     from ..load import load_vocabulary
     if engine not in ENGINES:
@@ -455,6 +460,9 @@ _QUERIES: dict[tuple, str | None] = {}  # compiled SQL by (version, column types
 # time, on a query that runs over the few rows the two-valued query leaves (the answers do not change).
 SPLIT_OPTIMIZERS_OFF = "common_subexpressions,expression_rewriter"
 SPLIT_IN_SQL_FROM = 2000  # from this many rows the two-valued query leaves, DuckDB makes the case split in SQL
+# Below this many, the rows the two-valued query leaves go to Python, without the three-valued query: planning
+# it takes a second or more a version, the Python engine a fraction of a millisecond a row (bench_columnar.py).
+THREE_VALUED_FROM = 1000
 
 
 def version_view(prefix: str, version: str) -> str:
@@ -544,11 +552,16 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
         decided = out.filter(pc.and_(exact, pc.invert(fallback)))
         summary.two_valued += decided.num_rows
         assembly.plain(decided, Layout.of(guidance.checked), version)
-    if split == "auto":  # the query that makes the split costs a second or two to plan: not for a few rows
-        split = "explode" if sum(len(rows) for rows, _ in rest.values()) >= SPLIT_IN_SQL_FROM else "python"
+    python_rows: list[Any] = []
+    if split == "auto":  # the three-valued queries cost a second or more to plan: not for a few rows
+        left = sum(len(rows) for rows, _ in rest.values())
+        if left < THREE_VALUED_FROM:  # Python decides them in less time than DuckDB takes to plan the query
+            python_rows += [rows for rows, _ in rest.values()]
+            summary.fallback_few = left
+            rest = {}
+        split = "explode" if left >= SPLIT_IN_SQL_FROM else "python"
     # The three-valued query on the rows left, over those rows only: one query a version, each on a
     # cursor of its own, at once (planning is most of their time, and takes one core each).
-    python_rows: list[Any] = []
     work: list[tuple[str, str, Any]] = []
     for version, (rows, opened) in rest.items():
         if not len(rows):
@@ -599,7 +612,7 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
         python_rows.append(prepared.table.filter(pc.is_valid(prepared.table.column(_BAD_LINE))).column(ROW).to_numpy())
     every = np.unique(np.concatenate([np.asarray(r, np.int64) for r in flagged + python_rows] or [np.zeros(0, np.int64)]))
     summary.fallback = len(every)
-    summary.fallback_values = summary.fallback - summary.fallback_split  # the rest: values Python reads
+    summary.fallback_values = summary.fallback - summary.fallback_split - summary.fallback_few  # values it reads
     summary.in_sql = summary.rows - summary.fallback
     if len(every):  # the rows for Python, with the version the SQL chose for each
         subset = prepared.table.take(pa.array(every, pa.int64()))

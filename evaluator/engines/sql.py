@@ -106,7 +106,9 @@ def AND(*values: B) -> B:
         return True
     if all(p is None for p in parts):
         return None
-    return reduce(lambda a, b: exp.and_(a, b, copy=False), [exp.paren(to_sql(p), copy=False) for p in parts])
+    # Flat (`a AND b AND c`), not nested pair by pair: the parentheses of a left-deep chain cost Spark's
+    # parser (ANTLR) seconds per level of nesting on a cold start.
+    return exp.and_(*[_operand(p) for p in parts], copy=False, wrap=False)
 
 
 def OR(*values: B) -> B:
@@ -122,7 +124,14 @@ def OR(*values: B) -> B:
         return False
     if all(p is None for p in parts):
         return None
-    return reduce(lambda a, b: exp.or_(a, b, copy=False), [exp.paren(to_sql(p), copy=False) for p in parts])
+    return exp.or_(*[_operand(p) for p in parts], copy=False, wrap=False)
+
+
+def _operand(value: B) -> exp.Expr:
+    """An operand of AND or OR: in parentheses only where it is itself an AND or OR (every other condition
+    binds tighter), so the printed query nests no deeper than its logic."""
+    node = to_sql(value)
+    return exp.paren(node, copy=False) if isinstance(node, exp.Connector) else node
 
 
 def NOT(value: B) -> B:
