@@ -48,7 +48,7 @@ def incidents():
 @pytest.fixture(scope="module")
 def answer(spark, incidents):
     frame = spark.createDataFrame(rows_to_table(incidents))
-    return evaluate_table(frame, criteria=G2024, engine="spark", spark=spark)
+    return evaluate_table(frame, criteria=G2024, engine="spark", spark=spark, case_split="python")
 
 
 def test_spark_agrees_with_python(answer, incidents):
@@ -61,11 +61,20 @@ def test_a_spark_frame_in_gives_a_spark_frame_out_with_its_summary(answer, incid
     assert answer.columns[-len(RESULT_COLUMNS):] == list(RESULT_COLUMNS)
     summary = answer.irmer_summary
     assert summary.engine == "spark" and summary.fallback_values > 0  # the random rows carry a few bad values
+    # The two-valued query decides the rows whose facts are given; those it leaves go through the
+    # three-valued query (case_split="python", as for a table of THREE_VALUED_FROM rows or more), and
+    # only those it leaves undetermined to Python.
+    assert summary.two_valued > 40 and summary.fallback_few == 0 and summary.fallback_split > 0
+    assert summary.fallback_values + summary.fallback_split < len(incidents) - summary.two_valued  # some in SQL
 
 
 def test_an_arrow_table_in_gives_an_arrow_table_out(spark):
     rows = [{"id": "A", "jurisdiction": "Wales", "exposure": "accidental"},
-            {"id": "B", "jurisdiction": "England", "exposure": "accidental", "total_dose": "2999 uSv", "age": 40}]
+            {"id": "B", "jurisdiction": "England", "exposure": "accidental", "total_dose": "2999 uSv", "age": 40},
+            {"id": "C", "jurisdiction": "England", "exposure": "accidental", "total_dose": "2 mSv"}]  # no age
     out = evaluate_table(rows_to_table(rows), criteria=G2024, engine="spark", spark=spark)
-    assert out.column("codes").to_pylist() == [["1"], []]
-    assert Summary.of(out).rows == 2
+    assert out.column("codes").to_pylist() == [["1"], [], []]
+    assert out.column("notifiable").to_pylist() == [True, False, None]
+    summary = Summary.of(out)
+    # By default (case_split "auto"), a row or two left by the two-valued query go straight to Python.
+    assert (summary.rows, summary.two_valued, summary.fallback_few) == (3, 2, 1)

@@ -423,7 +423,7 @@ def evaluate_table(table: Any, *, criteria: Any = None, engine: str = "duckdb", 
     if engine == "spark" or type(table).__module__.startswith("pyspark"):
         from .spark import evaluate_spark
         return evaluate_spark(table, criteria=criteria, units=units, spark=spark, master=spark_master, facts=facts,
-                              case_split=case_split or "python")
+                              case_split=case_split or "auto")
     start = time.perf_counter()
     prepared = _prepare(table, facts)
     summary = Summary(engine=engine, rows=prepared.table.num_rows)
@@ -496,8 +496,8 @@ def query_for(guidance: Any, types: Mapping[str, str], units: Mapping[str, str],
                 # The query is built for this printing alone: printed in place (copy=False), not copied first
                 # (sqlglot's copy of a tree this size took longer than printing it).
                 if form == "plain":
-                    return compile_plain(guidance.checked, source, types, units, keep + [ROW]).sql(dialect=dialect,
-                                                                                                  copy=False)
+                    return compile_plain(guidance.checked, source, types, units, keep + [ROW],
+                                         dialect=dialect).sql(dialect=dialect, copy=False)
                 return compile_query(guidance.checked, source, types, units, keep + [ROW], refine=refine,
                                      form=form, decisions=decisions,
                                      report_open=report_open).sql(dialect=dialect, copy=False)

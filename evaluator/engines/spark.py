@@ -1,11 +1,14 @@
-"""The columnar engine on Apache Spark: the same SQL (engines/sql.py), printed in Spark's dialect.
+"""The columnar engine on Apache Spark: the same SQL (engines/sqlplain.py, engines/sql.py), printed in
+Spark's dialect.
 
 A SparkSession is the caller's (``evaluate_table(..., spark=session)``, as a
 job run with ``spark-submit`` has one), or a local one (``local[2]``, or
-``--spark-master URL``). Rows with a value the SQL does not read, and rows
-that need the case split, are evaluated by ``Guidance.evaluate`` on the
-driver (they are few), and joined back; ``case_split="sql"`` runs the case
-split in the query instead (Spark's lambdas: a much larger plan, slow to
+``--spark-master URL``). As on DuckDB, every row goes through the two-valued
+query first, and only the rows it leaves through the three-valued one (or,
+fewer than a thousand, straight to Python). Rows with a value the SQL does not
+read, and rows that need the case split, are evaluated by ``Guidance.evaluate``
+on the driver (they are few), and joined back; ``case_split="sql"`` runs the
+case split in the query instead (Spark's lambdas: a much larger plan, slow to
 analyse). A Spark DataFrame in gives a Spark DataFrame out, with its Summary as
 ``irmer_summary``; anything else gives an Arrow table, as on DuckDB.
 
@@ -25,6 +28,7 @@ from ..language.incident import ENVELOPE
 from .columnar import (_BAD_LINE, RESULT_TYPES, ROW, SUMMARY_KEY, VERSION, Summary, TableError, _attach,
                        _unknown_columns, python_results, query_for, to_arrow, version_sql, version_view)
 from .sql import FALLBACK, RESULT_COLUMNS, UNDECIDED
+from .sqlplain import EXACT, KEY, Layout
 
 APP = "irmer"
 
@@ -67,10 +71,26 @@ def spark_type(data_type: Any) -> str:
     return "other"
 
 
+# The result columns' Spark types: every part (two-valued, three-valued, Python) is cast to them before the union.
+SPARK_TYPES = {"notifiable": "boolean", "codes": "array<string>", "complementary": "array<string>",
+               "missing": "array<string>", "authority": "string", "notify_by": "date", "report_by": "date",
+               "criteria": "string", "error": "string"}
+
+
 def evaluate_spark(table: Any, *, criteria: Any, units: Mapping[str, str], spark: Any, master: str | None,
-                   facts: Mapping[str, Any], case_split: str = "python") -> Any:
+                   facts: Mapping[str, Any], case_split: str = "auto") -> Any:
+    """The columnar engine's flow (columnar._duckdb_table), on Spark.
+
+    Every row goes through the two-valued query (engines/sqlplain.py); the rows it decides exactly get
+    their lists from the result key, decoded once per distinct key and joined back (a broadcast join).
+    The rows it leaves go through the three-valued query (over those rows only), or straight to Python
+    when there are fewer than THREE_VALUED_FROM of them and `case_split` is "auto" (Spark's analysis of
+    the three-valued query takes seconds). Rows the three-valued query leaves undetermined go to Python
+    ("python", the default beyond "auto"), or are split in the query ("sql": lambdas, slow to analyse).
+    """
     from pyspark.sql import functions as F
     from ..load import compile_file, versions
+    from . import columnar
     start = time.perf_counter()
     given_frame = type(table).__module__.startswith("pyspark")
     if given_frame:
@@ -97,58 +117,101 @@ def evaluate_spark(table: Any, *, criteria: Any, units: Mapping[str, str], spark
         frame = frame.withColumn(VERSION, F.expr(sqlglot.transpile(version_sql(types), read="duckdb",
                                                                    write="spark")[0]))
     frame.createOrReplaceTempView("_irmer_source")
-    parts = []
-    python_only: list[str] = []
+
+    def typed(part: Any) -> Any:
+        return part.select(*keep, ROW, *[F.col(n).cast(SPARK_TYPES[n]).alias(n) for n in RESULT_COLUMNS])
+
+    parts: list[Any] = []
+    python_ids: list[int] = []
+    cached: list[Any] = []
+    left: dict[str, Any] = {}  # version -> the two-valued query's rows it does not decide
+    open_rows = 0
     for version, guidance in chosen.items():
         view = version_view("_irmer_source", version)
         spark.sql(f"SELECT * FROM _irmer_source WHERE {VERSION} = '{version}'").createOrReplaceTempView(view)
+        sql = query_for(guidance, types, units, keep, view, refine=False, dialect="spark", form="plain")
+        if sql is None:
+            summary.notes.append(f"{version} does not compile to SQL; its rows are evaluated in Python")
+            ids = [row[ROW] for row in spark.table(view).select(ROW).collect()]
+            python_ids += ids
+            summary.fallback_values += len(ids)
+            continue
+        plain = spark.sql(sql).cache()  # read by three actions below: computed once
+        cached.append(plain)
+        flags = {(row[EXACT], row[FALLBACK]): row["count"] for row in plain.groupBy(EXACT, FALLBACK).count().collect()}
+        fallback = [row[ROW] for row in plain.filter(F.col(FALLBACK)).select(ROW).collect()]
+        python_ids += fallback
+        summary.fallback_values += len(fallback)
+        decided = plain.filter(F.col(EXACT) & ~F.col(FALLBACK))
+        summary.two_valued += flags.get((True, False), 0)
+        # The lists, once per distinct key: decoded here, joined back to the rows (broadcast: a few rows).
+        layout = Layout.of(guidance.checked)
+        lookup = [(key, *layout.decode(key)) for (key,) in decided.select(KEY).distinct().collect()]
+        if lookup:
+            keys = spark.createDataFrame(lookup, f"{KEY} bigint, codes array<string>, complementary array<string>, "
+                                                 "authority string")
+            decided = decided.join(F.broadcast(keys), KEY, "left").withColumn("missing", F.array()) \
+                .withColumn("criteria", F.lit(version)).withColumn("error", F.lit(None))
+            parts.append(typed(decided))
+        if flags.get((False, False), 0):
+            left[version] = plain.filter(~F.col(EXACT) & ~F.col(FALLBACK)).select(ROW)
+            open_rows += flags[(False, False)]
+    if case_split == "auto" and open_rows < columnar.THREE_VALUED_FROM:
+        ids = [row[ROW] for part in left.values() for row in part.collect()]
+        python_ids += ids
+        summary.fallback_few = len(ids)
+        left = {}
+    for version, rows in left.items():
+        guidance = chosen[version]
+        view = version_view("_irmer_rest", version)
+        source = version_view("_irmer_source", version)
+        rows.createOrReplaceTempView(f"{view}_rows")
+        spark.sql(f"SELECT s.* FROM {source} s LEFT SEMI JOIN {view}_rows r ON s.{ROW} = r.{ROW}") \
+            .createOrReplaceTempView(view)
         sql = query_for(guidance, types, units, keep, view, refine=case_split == "sql", dialect="spark")
         if sql is None:
             summary.notes.append(f"{version} does not compile to SQL; its rows are evaluated in Python")
-            python_only.append(version)
+            ids = [row[ROW] for row in rows.collect()]
+            python_ids += ids
+            summary.fallback_values += len(ids)
             continue
-        parts.append(spark.sql(sql))
-    result = None
-    for part in parts:
-        result = part if result is None else result.unionByName(part)
-    # The rows for Python: a value the SQL does not read, or (with case_split="python") the case split.
-    wanted = F.col(FALLBACK) | F.col(UNDECIDED)
-    flagged = result.filter(wanted).select(ROW, FALLBACK).collect() if result is not None else []
-    ids = [row[ROW] for row in flagged]
-    summary.fallback_values = sum(1 for row in flagged if row[FALLBACK])
-    summary.fallback_split = len(flagged) - summary.fallback_values
-    if python_only:
-        extra = frame.filter(F.col(VERSION).isin(python_only)).select(ROW).collect()
-        ids += [row[ROW] for row in extra]
-        summary.fallback_values += len(extra)
-    python_frame = None
-    if ids:
+        three = spark.sql(sql).cache()
+        cached.append(three)
+        flagged = three.filter(F.col(FALLBACK) | F.col(UNDECIDED)).select(ROW, FALLBACK).collect()
+        python_ids += [row[ROW] for row in flagged]
+        summary.fallback_values += sum(1 for row in flagged if row[FALLBACK])
+        summary.fallback_split += sum(1 for row in flagged if not row[FALLBACK])
+        parts.append(typed(three.filter(~F.col(FALLBACK) & ~F.col(UNDECIDED))))
+    if _BAD_LINE in frame.columns:  # a JSON line that could not be read: Python words its error
+        bad = [row[ROW] for row in frame.filter(F.col(_BAD_LINE).isNotNull()).select(ROW).collect()]
+        known = set(python_ids)
+        python_ids += [i for i in bad if i not in known]
+    if python_ids:
         readable = [c for c in frame.columns if c in types or c == _BAD_LINE]
-        rows = frame.filter(F.col(ROW).isin(ids)).select(ROW, *readable).collect()
+        rows = frame.filter(F.col(ROW).isin(python_ids)).select(ROW, *readable).collect()
         dicts = [{k: v for k, v in row.asDict().items() if k != ROW} for row in rows]
         results = python_results(dicts, facts, units, criteria)
         fixed = _attach(pa.table({ROW: pa.array([row[ROW] for row in rows], pa.int64())}), results)
-        python_frame = spark.createDataFrame(fixed)
-    if result is None:
-        result = frame.select(*keep, ROW).join(python_frame, ROW, "inner")
-    elif python_frame is not None:
-        renamed = python_frame.select(ROW, F.lit(True).alias("_py_here"),
-                                      *[F.col(n).alias(f"_py_{n}") for n in RESULT_COLUMNS])
-        result = result.join(renamed, ROW, "left")
-        for name in RESULT_COLUMNS:
-            result = result.withColumn(name, F.when(F.col("_py_here").isNotNull(), F.col(f"_py_{name}"))
-                                       .otherwise(F.col(name)))
+        answers = spark.createDataFrame(fixed)
+        parts.append(typed(frame.select(*keep, ROW).join(answers, ROW, "inner")))
+    summary.fallback = len(set(python_ids))
+    result = None
+    for part in parts:
+        result = part if result is None else result.unionByName(part)
+    if result is None:  # no rows at all
+        result = typed(frame.select(*keep, ROW, *[F.lit(None).alias(n) for n in RESULT_COLUMNS]))
     result = result.orderBy(ROW).select(*keep, *RESULT_COLUMNS)
     if given_frame:
         result.irmer_summary = summary
         summary.seconds = time.perf_counter() - start
         return result
     out = result.toArrow() if hasattr(result, "toArrow") else pa.Table.from_pandas(result.toPandas())
+    for part in cached:
+        part.unpersist()
     for name in RESULT_COLUMNS:
         index = out.column_names.index(name)
         out = out.set_column(index, name, out.column(name).cast(RESULT_TYPES[name]))
     summary.rows = out.num_rows
-    summary.fallback = len(ids)
     summary.in_sql = summary.rows - summary.fallback
     summary.seconds = time.perf_counter() - start
     summary.errors = out.num_rows - out.column("error").null_count
@@ -156,4 +219,3 @@ def evaluate_spark(table: Any, *, criteria: Any, units: Mapping[str, str], spark
     import json
     from dataclasses import asdict
     return out.replace_schema_metadata({**(out.schema.metadata or {}), SUMMARY_KEY: json.dumps(asdict(summary)).encode()})
-

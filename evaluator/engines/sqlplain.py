@@ -231,7 +231,10 @@ class PlainBuilder(QueryBuilder):
 
     def build(self) -> exp.Select:
         query = self.source
-        for n, layer in enumerate(Reader(self.checked.facts, self.types, self.units, structs=True).layers()):
+        # A dose's text matched once into a struct on DuckDB; each part matched on its own elsewhere (Spark's
+        # regexp_extract takes one group at a time).
+        structs = self.form != "portable"
+        for n, layer in enumerate(Reader(self.checked.facts, self.types, self.units, structs=structs).layers()):
             if layer:
                 query = _layer(query, f"_irmer_read{n}", layer)
         compiler = PlainCompiler(self.checked, self.env)
@@ -355,10 +358,12 @@ class PlainBuilder(QueryBuilder):
 
 
 def compile_plain(checked: Checked, table: str | exp.Expression, types: Mapping[str, str] | None = None,
-                  units: Mapping[str, str] | None = None, keep: Iterable[str] | None = None) -> exp.Select:
-    """The two-valued query over a table of incidents (the arguments of sql.compile_query)."""
+                  units: Mapping[str, str] | None = None, keep: Iterable[str] | None = None,
+                  dialect: str = "duckdb") -> exp.Select:
+    """The two-valued query over a table of incidents (the arguments of sql.compile_query), for `dialect`."""
     if types is None:
         types = {name: "text" for name in ["id", *checked.facts]}
     source = exp.select(exp.Star()).from_(exp.to_table(table) if isinstance(table, str) else table, copy=False)
     keep = list(types) if keep is None else list(keep)
-    return PlainBuilder(checked, source, types, units or {}, keep, refine=False).build()
+    form = "lambda" if dialect == "duckdb" else "portable"
+    return PlainBuilder(checked, source, types, units or {}, keep, refine=False, form=form).build()
