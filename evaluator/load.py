@@ -29,6 +29,7 @@ from .engines.compiled import CompiledEngine
 from .engines.interpreter import Evaluator
 from .language.incident import (IncidentBase, IncidentError, IncidentFacts, Problem, incident_model, incident_schema,
                        read_incident)
+from .language.gcpause import paused
 from .language.parse import parse_text
 from .catalogue import (VOCABULARY_FILE, VersionInfo, find_criteria, in_force_on, shipped_files,  # noqa: F401 - the API
                         versions)
@@ -103,6 +104,7 @@ def load_vocabulary(path: str | Path | None = None) -> LoadedVocabulary:
     return _vocabulary_cached(target.resolve(), target.stat().st_mtime)
 
 
+@paused
 def compile_text(source: str, name: str, base: Path | None = None) -> "Guidance":
     """Parse and check criteria text; raise CriteriaError with every problem found."""
     node = to_ast(parse_text(source, name), name, source)

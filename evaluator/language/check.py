@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 
 from . import ast
 from .diagnostics import Diagnostic, Span
+from .gcpause import paused
 from .incident import ENVELOPE
 from .units import BOOL, DIMENSIONLESS, ENUM, KINDS, NUMBER, SET, VALUE_KINDS, UnitError, describe_kind, resolve_unit
 from .limits import LIMITS, MAX_DEADLINE_DAYS
@@ -834,6 +835,7 @@ EXPR_RULES: dict[type, Callable[[Checker, Any], tuple[Any, str]]] = {
 }
 
 
+@paused
 def check(criteria: ast.Criteria, vocabulary: ast.Vocabulary, facts: dict[str, FactInfo], file: str,
           source: str | None = None) -> tuple[Checked | None, list[Diagnostic], list[Diagnostic]]:
     """Check a criteria file against its vocabulary: (checked, errors, warnings)."""

@@ -17,6 +17,7 @@ from functools import lru_cache
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from .gcpause import paused
 from .diagnostics import CriteriaError, Diagnostic, Span
 from .limits import LIMITS, MAX_FILE_SIZE, MAX_LINE_LENGTH, MAX_NESTING
 from ..resources import grammar_path
@@ -58,6 +59,7 @@ def parser() -> Lark:
                 propagate_positions=_spans_text, maybe_placeholders=False)
 
 
+@paused
 def parse_text(text: str, file: str = "<string>") -> Tree:
     """Parse criteria or vocabulary text; raise CriteriaError with a located diagnostic.
 

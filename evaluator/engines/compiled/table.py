@@ -19,6 +19,7 @@ import re
 from typing import Any, Mapping
 
 from ...language.check import Checked
+from ...language.gcpause import paused
 from ..plan import Plan, category_tests
 from ...language.units import KINDS, resolve_unit
 from ...language.values import FactInfo
@@ -37,6 +38,7 @@ def judgements_read(lines: list[str]) -> frozenset:
     return frozenset(re.findall(r"_assumed\(v, '(\w+)'", "\n".join(lines)))
 
 
+@paused
 def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
     criteria = checked.criteria
     scales = kind_scales(checked)
