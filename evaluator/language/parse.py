@@ -18,6 +18,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from .gcpause import paused
+from .lalr import Driver
 from .diagnostics import CriteriaError, Diagnostic, Span
 from .limits import LIMITS, MAX_FILE_SIZE, MAX_LINE_LENGTH, MAX_NESTING
 from ..resources import grammar_path
@@ -59,6 +60,11 @@ def parser() -> Lark:
                 propagate_positions=_spans_text, maybe_placeholders=False)
 
 
+@lru_cache(maxsize=1)
+def driver() -> Driver:
+    return Driver(parser())
+
+
 @paused
 def parse_text(text: str, file: str = "<string>") -> Tree:
     """Parse criteria or vocabulary text; raise CriteriaError with a located diagnostic.
@@ -72,8 +78,10 @@ def parse_text(text: str, file: str = "<string>") -> Tree:
     problem = _size_problem(text, file)
     if problem is not None:
         raise CriteriaError([problem], {file: text})
+    tree = driver().parse(text)  # Lark's tables in a tight loop; None on a syntax error
     try:
-        tree = parser().parse(text)
+        if tree is None:
+            tree = parser().parse(text)  # Lark's own driver: the same tree, or its error
     except UnexpectedInput as error:
         raise CriteriaError([syntax_diagnostic(error, text, file)], {file: text}) from None
     problem = _depth_problem(tree, file)
