@@ -154,8 +154,11 @@ class Plan:
         nodes = self.checked.reachable([root for roots, _ in parts for root in roots])
         facts = _facts(nodes) | set(SCOPE_FACTS)
         choices = []
+        # A numeric fact's choice reads only comparisons and names (thresholds, compared_only_with_constants):
+        # passed just those, each fact's look at the nodes is a few dozen items, not every node reached.
+        compared = [node for node in nodes if isinstance(node, (ast.Compare, ast.Ref))]
         for fact in sorted(facts):
-            choice = self.choice_for(fact, nodes)
+            choice = self.choice_for(fact, compared)
             if choice is not None:
                 choices.append(choice)
         choices.sort(key=lambda c: len(c.values))  # stable: fewest values first, then by name

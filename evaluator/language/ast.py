@@ -76,18 +76,28 @@ class Node(BaseModel):
     def children(self) -> list["Node"]:
         """The nodes directly below this one, in field order."""
         found: list[Node] = []
-        for name in type(self).model_fields:
+        names = _CHILD_FIELDS.get(type(self))
+        if names is None:  # once a class: reading model_fields costs more than the rest of this call
+            names = _CHILD_FIELDS[type(self)] = tuple(n for n in type(self).model_fields if n not in _POSITIONS)
+        for name in names:
             value = getattr(self, name)
-            for item in value if isinstance(value, tuple) else (value,):
-                if isinstance(item, Node):
-                    found.append(item)
+            if isinstance(value, tuple):
+                found.extend(item for item in value if isinstance(item, Node))
+            elif isinstance(value, Node):
+                found.append(value)
         return found
 
     def walk(self):
-        """This node and every node below it, depth first."""
-        yield self
-        for child in self.children():
-            yield from child.walk()
+        """This node and every node below it, depth first (with a stack: nested generators cost a level each)."""
+        stack: list[Node] = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children()))
+
+
+# The fields of each node class that may hold nodes (not its positions), by class.
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 # ------------------------------------------------------------------ expressions

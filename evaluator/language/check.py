@@ -165,7 +165,9 @@ class Checked:
         stack = [r for r in roots if r is not None]
         visited: set[int] = set()
         while stack:
-            for sub in stack.pop().walk():
+            below = [stack.pop()]  # a root's nodes depth first; a node seen before is skipped with its
+            while below:           # subtree, every node of which was seen with it, so the order is a walk's
+                sub = below.pop()
                 if id(sub) in visited:
                     continue
                 visited.add(id(sub))
@@ -174,6 +176,7 @@ class Checked:
                     stack.append(self.definitions[sub.name].body)
                 elif isinstance(sub, ast.CriteriaOf):
                     stack.extend(row.when for row in self.rows_with_code(sub.code) if row.when)
+                below.extend(reversed(sub.children()))
         return seen
 
 
