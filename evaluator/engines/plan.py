@@ -115,6 +115,9 @@ class Plan:
             for code in exclusion.codes:
                 self.exclusions.setdefault(code, []).append(exclusion)
         self.rows = criteria.rows
+        # The nodes reached from a list of roots, by the roots' ids: a row's are read by its own split and
+        # again by its code's and the verdict's (this plan only: the AST it reads does not change meanwhile).
+        self._reached: dict[tuple[int, ...], tuple[list[ast.Node], set[str]]] = {}
         self._rows = [self.split([self.row_part(row)]) for row in self.rows]
         self._codes: dict[str, Split] = {}
         for code in dict.fromkeys(row.code for row in self.rows):
@@ -151,8 +154,8 @@ class Plan:
 
     def split(self, parts: list[tuple[list[Any], tuple]]) -> Split:
         """The split of a decision made of parts (rows, complementary codes), each (roots, scopes)."""
-        nodes = self.checked.reachable([root for roots, _ in parts for root in roots])
-        facts = _facts(nodes) | set(SCOPE_FACTS)
+        nodes, read = self.reached([root for roots, _ in parts for root in roots])
+        facts = read | set(SCOPE_FACTS)
         choices = []
         # A numeric fact's choice reads only comparisons and names (thresholds, compared_only_with_constants):
         # passed just those, each fact's look at the nodes is a few dozen items, not every node reached.
@@ -162,9 +165,18 @@ class Plan:
             if choice is not None:
                 choices.append(choice)
         choices.sort(key=lambda c: len(c.values))  # stable: fewest values first, then by name
-        shaped = tuple(Part(frozenset(_facts(self.checked.reachable(roots)) | {fact for fact, _, _ in scopes}),
-                            scopes) for roots, scopes in parts)
+        shaped = tuple(Part(frozenset(self.reached(roots)[1] | {fact for fact, _, _ in scopes}), scopes)
+                       for roots, scopes in parts)
         return Split(tuple(choices), shaped)
+
+    def reached(self, roots: list[Any]) -> tuple[list[ast.Node], set[str]]:
+        """The nodes the roots depend on (Checked.reachable) and the facts they read."""
+        key = tuple(map(id, roots))
+        found = self._reached.get(key)
+        if found is None:
+            nodes = self.checked.reachable(roots)
+            found = self._reached[key] = (nodes, _facts(nodes))  # a set, read only, as before
+        return found
 
     def choice_for(self, fact: str, nodes: list[ast.Node]) -> Choice | None:
         """The values of an unknown fact that cover every case the nodes can tell apart."""
