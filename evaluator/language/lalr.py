@@ -18,7 +18,7 @@ raises its usual error, so diagnostics are Lark's as before.
 >>> from evaluator.language.parse import parser
 >>> driver = Driver(parser())
 >>> tree = driver.parse('vocabulary "v"\\nfact age: duration\\n')
->>> tree.data, tree.meta.line, tree.meta.end_line
+>>> str(tree.data), tree.meta.line, tree.meta.end_line
 ('start', 1, 2)
 >>> driver.parse('vocabulary "v"\\nfact age duration\\n') is None  # a syntax error: Lark says what
 True
