@@ -35,7 +35,7 @@ from .catalogue import (VOCABULARY_FILE, VersionInfo, find_criteria, in_force_on
                         versions)
 from .prepared import incident_id, internal_error
 from .resources import criteria_dir
-from .result import ErrorInfo, Result, from_document
+from .result import ErrorInfo, Result, from_document, shared_entries
 from .language.transform import to_ast
 from .language.values import FactInfo, ValueProblem, read_date
 
@@ -190,6 +190,7 @@ class Guidance:
     path: Path | None = None
     _evaluator: Evaluator | None = None
     _compiled: CompiledEngine | None = None
+    _shared: dict | None = None  # the compiled engine's advice and route entries with their models (result.py)
 
     @property
     def ast(self) -> ast.Criteria:
@@ -243,7 +244,9 @@ class Guidance:
                 if isinstance(incident, BaseModel):
                     incident = incident.model_dump(exclude_none=True)
                 if not explain:
-                    return from_document(self.compiled.evaluate(incident))
+                    if self._shared is None:
+                        self._shared = shared_entries(self.compiled)
+                    return from_document(self.compiled.evaluate(incident), self._shared)
                 return self.evaluator.evaluate(self.read(incident))
             except IncidentError as error:
                 infos = [ErrorInfo(field=p.field, message=p.message, hint=p.hint) for p in error.problems]

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -118,21 +118,48 @@ class Result(BaseModel):
 _AUTHORITIES: dict[tuple, AuthorityInfo] = {}
 
 
-def from_document(document: dict) -> Result:
-    """The Result of an engine's result dict (the compiled engine's), its authority a shared value.
+def shared_entries(engine: Any) -> dict[int, tuple[dict, BaseModel]]:
+    """The advice and route entries a compiled engine shows, each with its model, by the entry's id: the
+    engine gives the same dicts to every result, so `from_document` validates each once (the entry is kept
+    beside its model, so its id cannot be another dict's while the map lives)."""
+    table = engine.table
+    out: dict[int, tuple[dict, BaseModel]] = {}
+    for model, places in [(AdviceInfo, [by_place for _, by_place, _ in table.advice]),
+                          (RouteInfo, [route.by_place for route in table.routes])]:
+        for by_place in places:
+            for entries in by_place.values():
+                for item in entries:
+                    out[id(item)] = (item, model(**item))
+    return out
+
+
+def from_document(document: dict, shared: dict[int, tuple[dict, BaseModel]] | None = None) -> Result:
+    """The Result of an engine's result dict (the compiled engine's), its authority a shared value, and its
+    advice and routes too when the engine's entries are given (`shared_entries`).
 
     >>> from_document({"id": "A", "notifiable": True, "codes": ["1"],
     ...                "authority": {"jurisdiction": "Wales", "name": "HIW", "contact": None}}).authority.name
     'HIW'
     """
     authority = document.get("authority")
+    document = dict(document)
     if isinstance(authority, dict):
         key = (authority.get("jurisdiction"), authority.get("name"), authority.get("contact"))
-        shared = _AUTHORITIES.get(key)
-        if shared is None:
-            shared = _AUTHORITIES[key] = AuthorityInfo(**authority)
-        document = {**document, "authority": shared}
+        found = _AUTHORITIES.get(key)
+        if found is None:
+            found = _AUTHORITIES[key] = AuthorityInfo(**authority)
+        document["authority"] = found
+    if shared:
+        for name in ("advice", "routes"):
+            items = document.get(name)
+            if items:
+                document[name] = [_shared(shared, item) for item in items]
     return _VALIDATE(document)
+
+
+def _shared(shared: dict[int, tuple[dict, BaseModel]], item: Any) -> Any:
+    hit = shared.get(id(item))
+    return hit[1] if hit is not None and hit[0] is item else item
 
 
 _VALIDATE = Result.__pydantic_validator__.validate_python

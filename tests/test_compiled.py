@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from differential import incidents
 from evaluator import load_criteria
 from evaluator.engines.compiled import FIELDS, CompiledEngine
+from evaluator.engines.compiled.runtime import Unknown
 from evaluator.language.incident import IncidentError
 from evaluator.result import Result
 
@@ -201,3 +202,67 @@ def test_text_from_the_criteria_cannot_break_the_generated_code():
     assert "England\x00 only" in [row.label for row in guidance.ast.rows]
     result = guidance.evaluate({"jurisdiction": "England", "exposure": "accidental", "age": 40, "total_dose": "8 mSv"})
     assert result.codes == ["1"] and "\x00" not in guidance.compiled.source
+
+
+# ------------------------------------------------- judgement defaults: the other decision, composed
+
+NM = {"jurisdiction": "England", "exposure": "unintended", "modality": "nuclear_medicine", "age": 30}
+COMPOSED = [
+    # (facts, the `assumed` entries, how many times the other decisions are composed: by the three-valued
+    # side, by _codes (the first decision's own _codes call not counted))
+    pytest.param({**NM, "intended_dose": "2 mSv", "total_dose": "22 mSv"},
+                 ["error_involved is taken as yes (not given); if it is no: not notifiable"], 0, 1,
+                 id="6-undecided-while-2.2-met: no composition; 2.2 goes, composed two-valued"),
+    pytest.param({**NM, "intended_dose": "1 mSv", "total_dose": "1.5 mSv"}, [], 1, 0,
+                 id="6-undecided-nothing-met: the three-valued side decides (undetermined, no entry)"),
+    pytest.param({**NM, "intended_dose": "1 mSv", "total_dose": "1.5 mSv", "infant_dose": "2 mSv"},
+                 ["procedural_failure is taken as no (not given); if it is yes: notifiable, 6"], 0, 1,
+                 id="6-met-through-the-judgement"),
+    pytest.param({**NM, "intended_dose": "2 mSv", "total_dose": "22 mSv", "infant_dose": "2 mSv"},
+                 ["procedural_failure is taken as no (not given); if it is yes: notifiable, 2.2, 6",
+                  "error_involved is taken as yes (not given); if it is no: not notifiable"], 0, 2,
+                 id="both-judgements-change-the-codes"),
+    pytest.param({"jurisdiction": "England", "exposure": "accidental", "modality": "diagnostic", "age": 30,
+                  "intended_dose": "2 mSv", "total_dose": "22 mSv", "individuals": 3}, [], 0, 0,
+                 id="M-reads-error_involved-but-accidental: verdicts as they were, nothing composed"),
+]
+
+
+@pytest.mark.parametrize("facts, texts, three_valued, two_valued", COMPOSED)
+def test_the_other_value_of_a_judgement_is_composed_from_the_first_decision(monkeypatch, facts, texts,
+                                                                          three_valued, two_valued):
+    """The second decision of a judgement default decides again only the rows and codes that read it, and
+    composes the outcome only when one of them changed in a way that can change it (engine.py, _assuming):
+    the shortcuts are counted here, and the result is the interpreter's."""
+    guidance = load_criteria("2024")
+    facts = {k: v for k, v in facts.items() if v is not None}
+    engine = guidance.compiled
+    calls = {"three": 0, "codes": 0}
+    three, codes = engine.decide_three_valued, engine._codes
+
+    def counted_three(values, ident, notes, dispatched, reuse=None, keep=None, keep_comps=None):
+        calls["three"] += keep is None  # the first decision keeps its verdicts; the others do not
+        return three(values, ident, notes, dispatched, reuse, keep, keep_comps)
+
+    def counted_codes(*args):
+        calls["codes"] += 1
+        return codes(*args)
+    monkeypatch.setattr(engine, "decide_three_valued", counted_three)
+    monkeypatch.setattr(engine, "_codes", counted_codes)
+    result = guidance.evaluate(facts)
+    first = 1 if _two_valued(engine, facts) else 0  # the first decision's own _codes
+    assert [a.text for a in result.assumed] == texts
+    assert (calls["three"], calls["codes"] - first) == (three_valued, two_valued)
+    monkeypatch.undo()
+    assert result == guidance.evaluate(facts, explain=True).model_copy(update={"explanation": []})
+
+
+def _two_valued(engine: CompiledEngine, facts: dict) -> bool:
+    """Whether the generated two-valued code decides the incident's first decision."""
+    values = engine.reader.read(facts)[0]
+    try:
+        [fast(values) for _, fast in engine.rows_for(values)]
+        [fast(values) for _, fast in engine.comps]
+    except (KeyError, Unknown):
+        return False
+    return True

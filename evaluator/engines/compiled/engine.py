@@ -57,16 +57,24 @@ class CompiledEngine:
             for verdict in info.verdicts:
                 self.routes[verdict].append((k, info.by_place, None if info.always else namespace[f"route_{k}"],
                                              info.required))
+        # All their conditions in one call (table.py, extras), and what each set of them gives, by place and
+        # verdict: (the bits that hold, jurisdiction, notifiable) -> (advice, routes).
+        self.extras = namespace["extras"]
+        self._extras: dict[tuple, tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]]] = {}
         self.reader = Reader(table.facts, table.scales, table.units)
         self.deadlines = [(name, after, dt.timedelta(days=days)) for name, after, days in table.deadlines]
-        self._dispatch: dict[tuple, tuple[tuple[RowInfo, Callable], ...]] = {}
+        self._dispatch: dict[tuple, tuple[tuple, dict[str, tuple]]] = {}  # see dispatch
         self._slow: Any = None
         self.statutory = [index for index, info in enumerate(table.comps) if info.role == "statutory"]
         # Judgement defaults (`absent assumes`): the reader leaves them out; generated code that reads one the
         # incident does not give takes it and notes it (runtime._assumed), the sign that it may decide (decide).
         self.assumed = assumed_facts(table.facts)
         self.assumed_defaults = {name: value for name, value, _ in self.assumed}
-        self.comp_judgements = frozenset().union(*(info.judgements for info in table.comps))
+        self.comps_reading = {name: [info.index for info in table.comps if name in info.judgements]
+                              for name in self.assumed_defaults}
+        # A judgement that picks the rows (exposure, modality, jurisdiction) would change the rows dispatched.
+        self.scoped_judgements = any(fact in self.assumed_defaults for fact in ("exposure", "modality",
+                                                                               "jurisdiction"))
         # Derived facts and contradictions: only for an incident that gives one of the facts they read.
         self.derivations = [(info, [self._truth(f"derive3_{i}_{j}") for j in range(len(info.values))])
                             for i, info in enumerate(table.derivations)]
@@ -149,21 +157,30 @@ class CompiledEngine:
 
     def rows_for(self, values: dict[str, Any]) -> tuple[tuple[RowInfo, Callable], ...]:
         """The rows the incident's exposure, modality and jurisdiction do not rule out."""
+        return self.dispatch(values)[0]
+
+    def dispatch(self, values: dict[str, Any]) -> tuple[tuple[tuple[RowInfo, Callable], ...],
+                                                        dict[str, tuple[tuple[RowInfo, Callable], ...]]]:
+        """The rows the incident's exposure, modality and jurisdiction do not rule out, and among them, by
+        judgement default, those whose code reads it (RowInfo.judgements): worked out once per scope."""
         key = (values.get("exposure"), values.get("modality"), values.get("jurisdiction"))
-        rows = self._dispatch.get(key)
-        if rows is None:
+        found = self._dispatch.get(key)
+        if found is None:
             if None in key:
-                return tuple(self.rows)
-            given = dict(zip(("exposure", "modality", "jurisdiction"), key))
-            rows = tuple((info, fast) for info, fast in self.rows
-                         if not any(allowed.isdisjoint(given[fact]) if any_of else given[fact] not in allowed
-                                    for fact, allowed, any_of in info.scopes))
+                rows = tuple(self.rows)
+            else:
+                given = dict(zip(("exposure", "modality", "jurisdiction"), key))
+                rows = tuple((info, fast) for info, fast in self.rows
+                             if not any(allowed.isdisjoint(given[fact]) if any_of else given[fact] not in allowed
+                                        for fact, allowed, any_of in info.scopes))
+            found = rows, {name: tuple(row for row in rows if name in row[0].judgements)
+                           for name in self.assumed_defaults}
             if len(self._dispatch) < 4096:
-                self._dispatch[key] = rows
-        return rows
+                self._dispatch[key] = found
+        return found
 
     def decide(self, values: dict[str, Any], ident: Any, notes: list[str]) -> dict[str, Any]:
-        rows = self.rows_for(values)
+        rows, judging = self.dispatch(values)
         try:
             decided = [(info, fast(values)) for info, fast in rows]
             comp_met = [fast(values) for _, fast in self.comps]
@@ -176,10 +193,11 @@ class CompiledEngine:
             # dispatched rows and the complementary codes read (the table knows which: RowInfo.judgements).
             for name in absent:
                 values[name] = self.assumed_defaults[name]
-            read = self.comp_judgements.union(*(info.judgements for info, _ in rows))
             known: dict[int, Any] = {}
-            document = self.decide_three_valued(values, ident, notes, rows, keep=known)
-            return self._assuming(values, ident, document, [name for name in absent if name in read], known)
+            known_comps: list[B3] = []
+            document = self.decide_three_valued(values, ident, notes, rows, keep=known, keep_comps=known_comps)
+            read = [name for name in absent if judging[name] or self.comps_reading[name]]
+            return self._assuming(values, ident, document, read, rows, judging, known, known_comps, False)
         if ASSUMED not in values:  # the fast path: no judgement default read
             notifiable, codes, letters = self._codes(decided, comp_met, notes, values)
             return self._document(values, ident, notes, notifiable, codes, letters, [])
@@ -188,19 +206,29 @@ class CompiledEngine:
             values.setdefault(name, value)
         notifiable, codes, letters = self._codes(decided, comp_met, notes, values)
         return self._assuming(values, ident, self._document(values, ident, notes, notifiable, codes, letters, []),
-                              read, {info.index: verdict for info, verdict in decided})
+                              read, rows, judging, {info.index: verdict for info, verdict in decided}, comp_met, True)
 
-    def _assuming(self, values: dict[str, Any], ident: Any, document: dict[str, Any],
-                  read: list[str], known: dict[int, Any]) -> dict[str, Any]:
+    def _assuming(self, values: dict[str, Any], ident: Any, document: dict[str, Any], read: list[str],
+                  rows: tuple[tuple[RowInfo, Callable], ...], judging: dict[str, tuple[tuple[RowInfo, Callable], ...]],
+                  known: dict[int, Any], known_comps: list[B3], exact: bool) -> dict[str, Any]:
         """The judgements taken by default (`read`: those the decision read) that decide the incident: it is
         decided again with each other value of each (engines/assumed.py), and those that change it reported.
 
         Generated code reads a fact only where the decision needs it, so a judgement it never read cannot
         change the outcome: an incident whose decision reads none never comes here. When another fact is
-        unknown (the three-valued side decides), every judgement not given is tried.
+        unknown (the three-valued side decides), every judgement not given that a dispatched row or a
+        complementary code reads is tried.
 
-        `known`: the rows' verdicts in the decision made (by row index). A row whose code does not read the
-        judgement (RowInfo.judgements) has the same verdict with its other value: it is not decided again.
+        The other decision is composed from the first: `known` holds the verdicts of the dispatched `rows`
+        (by row index) and `known_comps` whether each complementary code is met (`exact`: all decided by the
+        generated two-valued code). Only a row or a code that reads the judgement (`judging`, from
+        RowInfo.judgements; ComplementaryInfo.judgements) can change, so only those are decided again. When
+        each comes out as it was, and decided (met true or false), the outcome is the first's whatever the
+        three-valued side's splits would make of it (a decided verdict holds in every case of a split), and
+        assumed.entry makes no entry for an outcome equal to the first: nothing more is done. Nor when the
+        rows that change are met neither before nor after while another row is met (`_same_codes`): the
+        other value is then undecided or changes nothing. Otherwise the verdicts are composed, by `_codes`
+        when all are two-valued, else by the three-valued side (which decides no row again).
         """
         values.pop(ASSUMED, None)  # noted again if advice read one
         base = (document["notifiable"], document["codes"])
@@ -208,25 +236,62 @@ class CompiledEngine:
         for name, value, others in self.assumed:
             if name not in read:
                 continue
+            comps = self.comps_reading[name]
             for other in others:
                 case = {**values, name: other}
-                rows = self.rows_for(case)
-                reuse = {info.index: known[info.index] for info, _ in rows
-                         if info.index in known and name not in info.judgements}
-                try:
-                    decided = [(info, reuse[info.index] if info.index in reuse else fast(case)) for info, fast in rows]
-                    comp_met = [fast(case) for _, fast in self.comps]
-                    if any(type(verdict) is not tuple for _, verdict in decided):
-                        raise Unknown  # a verdict of the three-valued side: it composes the result
-                except (KeyError, Unknown):
-                    outcome = self.decide_three_valued(case, ident, [], rows, reuse=reuse)
-                    notifiable, codes = outcome["notifiable"], outcome["codes"]
+                changed: list[tuple[RowInfo, B3, B3]] = []  # the rows decided again that may change it
+                if self.scoped_judgements:  # the judgement picks rows: every row decided again, and composed
+                    dispatched = self.rows_for(case)
+                    again = {info.index: self._verdict(info, fast, case) for info, fast in dispatched}
                 else:
+                    dispatched, again = rows, {}
+                    for info, fast in judging[name]:
+                        try:
+                            verdict = fast(case)
+                        except (KeyError, Unknown):
+                            verdict = self._verdict(info, fast, case)
+                        again[info.index] = verdict
+                        old = known[info.index]
+                        if verdict is not old:  # generated code returns shared tuples (runtime.MET, ...)
+                            old, new = _triple(old), _triple(verdict)
+                            if old != new or new[2] is None:
+                                changed.append((info, old[2], new[2]))
+                comp_met = list(known_comps)
+                two_valued, comps_changed = exact, False
+                for j in comps:
+                    try:
+                        met = self.comps[j][1](case)
+                    except (KeyError, Unknown):
+                        met, two_valued = self.slow.comps[j].verdict(case).met, False
+                    comps_changed = comps_changed or met is None or met != known_comps[j]
+                    comp_met[j] = met
+                if not self.scoped_judgements and not comps_changed and (
+                        not changed or self._same_codes(changed, dispatched, known)):
+                    continue  # the same outcome: no entry
+                if two_valued and all(type(verdict) is tuple for verdict in again.values()):
+                    decided = [(info, again[info.index] if info.index in again else known[info.index])
+                               for info, _ in dispatched]
                     notifiable, codes, _ = self._codes(decided, comp_met, [], case)
+                else:
+                    outcome = self.decide_three_valued(case, ident, [], dispatched, reuse={**known, **again})
+                    notifiable, codes = outcome["notifiable"], outcome["codes"]
                 item = entry(name, value, other, base, (notifiable, codes))
                 if item is not None:
                     found.append(item)
         return document
+
+    def _same_codes(self, changed: list[tuple[RowInfo, B3, B3]], dispatched: tuple, known: dict[int, Any]) -> bool:
+        """Whether rows decided again (`changed`: each with its met before and after) leave the outcome as it
+        was, the complementary codes being as they were: when neither met was true, and no other row shares
+        the row's code (no split of a code can then make it true), the codes met stay those met; and when
+        one is met by another row, the incident stays notifiable with them, and the complementary codes'
+        suffixes are those codes (engines/suffix.py). An undecided row adds nothing to a notifiable outcome.
+        """
+        shared = self.table.shared_codes
+        if any(before is True or after is True or info.code in shared for info, before, after in changed):
+            return False
+        moved = {info.index for info, _, _ in changed}
+        return any(_triple(known[info.index])[2] is True for info, _ in dispatched if info.index not in moved)
 
     def _codes(self, decided: list, comp_met: list, notes: list[str],
                values: dict[str, Any]) -> tuple[bool, list[str], list[str]]:
@@ -252,32 +317,21 @@ class CompiledEngine:
 
     def decide_three_valued(self, values: dict[str, Any], ident: Any, notes: list[str],
                             dispatched: tuple[tuple[RowInfo, Callable], ...], reuse: dict[int, Any] | None = None,
-                            keep: dict[int, Any] | None = None) -> dict[str, Any]:
+                            keep: dict[int, Any] | None = None, keep_comps: list[B3] | None = None) -> dict[str, Any]:
         """Some row needs a fact the incident does not give: three-valued logic, and the plan's splits.
 
         `reuse`: verdicts already made for these values (by row index), taken as they are; `keep`: filled with
-        the verdicts of the dispatched rows (for _assuming)."""
+        the verdicts of the dispatched rows, `keep_comps` with whether each complementary code is met (for
+        _assuming)."""
         slow = self.slow
         verdicts: list[Any] = [SCOPE_OUT] * len(self.rows)
         undecided = False
         for info, fast in dispatched:
             if reuse and info.index in reuse:
                 verdict = verdicts[info.index] = reuse[info.index]
-                undecided = undecided or (verdict[2] if type(verdict) is tuple else verdict.met) is None
-                continue
-            try:
-                verdicts[info.index] = fast(values)
-            except (KeyError, Unknown):
-                logic = slow.rows[info.index]
-                verdict = logic.verdict(values)
-                if verdict.met is None:
-                    refined = slow.row_splits[info.index].refine(values, logic.met)
-                    if refined is not None:
-                        verdict.met, verdict.missing = refined, NONE
-                if verdict.in_scope is None and verdict.met is False:
-                    verdict.in_scope = True  # scope unknown, but the row cannot fire either way
-                verdicts[info.index] = verdict
-                undecided = undecided or verdict.met is None
+            else:
+                verdict = verdicts[info.index] = self._verdict(info, fast, values)
+            undecided = undecided or (verdict[2] if type(verdict) is tuple else verdict.met) is None
         if keep is not None:
             keep.update((info.index, verdicts[info.index]) for info, _ in dispatched)
         comp_met: list[B3] = []
@@ -290,6 +344,8 @@ class CompiledEngine:
                 verdict = logic.verdict(values)
                 comp_met.append(verdict.met)
                 comp_verdicts.append(verdict)
+        if keep_comps is not None:
+            keep_comps[:] = comp_met
         met_of = [v[2] if type(v) is tuple else v.met for v in verdicts]
 
         code_met: dict[str, B3] = {}
@@ -340,6 +396,23 @@ class CompiledEngine:
             missing = sorted(found)
         return self._document(values, ident, notes, notifiable, all_codes, letters, missing)
 
+    def _verdict(self, info: RowInfo, fast: Callable, values: dict[str, Any]) -> Any:
+        """A row's verdict: the generated two-valued code's when it decides, else the three-valued side's,
+        refined by the row's split."""
+        try:
+            return fast(values)
+        except (KeyError, Unknown):
+            slow = self.slow
+            logic = slow.rows[info.index]
+            verdict = logic.verdict(values)
+            if verdict.met is None:
+                refined = slow.row_splits[info.index].refine(values, logic.met)
+                if refined is not None:
+                    verdict.met, verdict.missing = refined, NONE
+            if verdict.in_scope is None and verdict.met is False:
+                verdict.in_scope = True  # scope unknown, but the row cannot fire either way
+            return verdict
+
     def _document(self, values: dict[str, Any], ident: Any, notes: list[str], notifiable: B3, codes: list[str],
                   letters: list[str], missing: list[str]) -> dict[str, Any]:
         notify_by = report_by = None
@@ -353,12 +426,37 @@ class CompiledEngine:
             if notifiable is None and dates:
                 notes.append("the deadlines apply if the incident turns out to be notifiable")
         jurisdiction = values.get("jurisdiction")
+        advice, routes = self._shown(values, jurisdiction, notifiable)
         return {"id": ident, "notifiable": notifiable, "codes": codes, "complementary": letters, "missing": missing,
                 "assumed": [],  # filled by _assuming when a judgement default decides the incident
                 "authority": self.table.authorities.get(jurisdiction), "notify_by": notify_by, "report_by": report_by,
-                "advice": self._advice(values, jurisdiction), "routes": self._routes(values, jurisdiction, notifiable),
-                "criteria": self.version, "notes": notes,
+                "advice": advice, "routes": routes, "criteria": self.version, "notes": notes,
                 "error": None, "errors": []}
+
+    def _shown(self, values: dict[str, Any], jurisdiction: Any, notifiable: B3) -> tuple[list, list]:
+        """The advice and the routes the incident is shown: one call of the generated `extras` decides every
+        condition when the facts they read are known (they mostly have defaults), and what a set of them
+        gives in a place for a verdict is worked out once; else each is decided apart (_advice, _routes)."""
+        try:
+            bits = self.extras(values)
+        except (KeyError, Unknown):
+            return self._advice(values, jurisdiction), self._routes(values, jurisdiction, notifiable)
+        key = (bits, jurisdiction, notifiable)
+        found = self._extras.get(key)
+        if found is None:
+            advice: list[dict[str, Any]] = []
+            for k, (_, by_place, _, _) in enumerate(self.advice):
+                if bits >> k & 1:
+                    advice += by_place.get(jurisdiction, ())
+            routes: list[dict[str, Any]] = []
+            first = len(self.advice)
+            for index, by_place, _, _ in self.routes[notifiable]:
+                if bits >> (first + index) & 1:
+                    routes += by_place.get(jurisdiction, ())
+            found = (tuple(advice), tuple(routes))
+            if len(self._extras) < 4096:
+                self._extras[key] = found
+        return list(found[0]), list(found[1])
 
     def _prefixed(self, item: ComplementaryInfo, codes: list[str], verdicts: list[tuple[RowInfo, Any]],
                   notes: list[str], values: dict[str, Any]) -> list[str]:
@@ -393,6 +491,11 @@ class CompiledEngine:
                         continue
             out += by_place.get(jurisdiction, ())
         return out
+
+
+def _triple(verdict: Any) -> tuple[B3, B3, B3]:
+    """(in_scope, band, met) of a verdict, two-valued (a tuple) or three-valued (threevalued.Verdict)."""
+    return verdict if type(verdict) is tuple else (verdict.in_scope, verdict.band, verdict.met)
 
 
 def _lacks(needs: frozenset[str], values: dict[str, Any]) -> bool:

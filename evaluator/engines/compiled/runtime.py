@@ -116,7 +116,7 @@ class RouteInfo:
 @dataclass
 class Table:
     version: str
-    source: str  # the generated Python: row_<i>, comp_<j>, advice_<k>, route_<k>
+    source: str  # the generated Python: row_<i>, comp_<j>, advice_<k>, route_<k>, extras
     constants: dict[str, Any]
     scales: dict[str, int]
     units: dict[str, dict[str, Fraction]]  # kind -> spelling -> factor to the base unit

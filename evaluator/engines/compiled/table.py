@@ -98,6 +98,18 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
         by_place = {place: tuple(_route_entry(item, to) for to in item.destination(place)) for place in [None, *places]}
         verdicts = tuple(ast.VERDICTS[v] for v in item.verdicts) if item.verdicts else (True, False, None)
         routes.append(RouteInfo(item.name, verdicts, always, by_place, required(item.when, facts)))
+    # Every advice's and route's condition at once, as the bits of one integer (advice k: bit k, then route k:
+    # bit len(advice) + k), so that a decided incident makes one call for them all (engine.py, _shown). A
+    # condition that cannot hold without a fact (`required`) is not tested when the fact is unknown.
+    def bit(k: int, when: Any) -> str:
+        if isinstance(when, ast.Constant) and when.value is True:
+            return str(1 << k)
+        guard = "".join(f"{name!r} in v and " for name in sorted(required(when, facts)))
+        return f"({1 << k} if {guard}{gen.cond(when)} else 0)"
+    bits = [bit(k, item.when) for k, item in enumerate(criteria.advice)]
+    bits += [bit(len(criteria.advice) + k, item.when) for k, item in enumerate(criteria.routes)]
+    lines += ["def extras(v):  # advice and routes: the conditions that hold, as bits",
+              f"    return {' | '.join(bits) or '0'}", ""]
     # The three-valued side: generated too, with the same constants, and the plan's splits as data.
     three = Codegen3(checked, scales, gen.const)
     for i, row in enumerate(criteria.rows):
