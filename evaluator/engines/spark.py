@@ -43,7 +43,9 @@ def session(master: str | None = None) -> Any:
     if active is not None and master is None:
         return active
     builder = SparkSession.builder.appName(APP).master(master or "local[2]")
+    # No web UI and no progress bar: the command line prints its own summary, on the same stderr.
     builder = builder.config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
+    builder = builder.config("spark.ui.showConsoleProgress", "false")
     builder = builder.config("spark.driver.memory", "4g")  # the query is large: the analyzer needs room
     try:
         return builder.getOrCreate()
