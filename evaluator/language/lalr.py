@@ -26,11 +26,12 @@ True
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from lark import Lark, Token, Tree
 from lark.tree import Meta
-from lark.parse_tree_builder import PropagatePositions
+from lark.parse_tree_builder import ExpandSingleChild, PropagatePositions
 from lark.parsers.lalr_analysis import Shift
 
 
@@ -48,7 +49,7 @@ class Driver:
             return
         [start] = table.start_states
         self.start_state, self.end_state = table.start_states[start], table.end_states[start]
-        # state -> {symbol: (is_shift, argument)}; a reduction's argument: (size, builder, origin name)
+        # state -> {symbol: (is_shift, argument)}; a reduction's argument: (size, how, builder, origin name)
         rules: dict[Any, tuple] = {}
         self.states: dict[Any, dict[str, tuple]] = {}
         for state, actions in table.states.items():
@@ -58,10 +59,10 @@ class Driver:
                     row[str(symbol)] = (True, arg)
                 else:
                     if arg not in rules:
-                        rules[arg] = (len(arg.expansion), _builder(parser.callbacks[arg]), str(arg.origin.name))
+                        rules[arg] = (len(arg.expansion), *_builder(parser.callbacks[arg]), str(arg.origin.name))
                     row[str(symbol)] = (False, rules[arg])
             self.states[state] = row
-        if any(rule[1] is None for rule in rules.values()) or any(isinstance(k, str) for k in parser.callbacks):
+        if any(rule[2] is None for rule in rules.values()) or any(isinstance(k, str) for k in parser.callbacks):
             self.ok = False  # pragma: no cover - a tree builder or a token callback we do not know
             return
         # state -> (regexes, keyword callbacks, ignored types, types that may hold a newline)
@@ -86,7 +87,7 @@ class Driver:
         value_stack: list = []
         push_state, push_value = state_stack.append, value_stack.append
         pos, line, line_start, end = 0, 1, 0, len(text)
-        new_token = str.__new__
+        new_token, tree = str.__new__, Tree
         token = None
         while True:
             # Lex one token in the context of the state on top of the stack (the contextual lexer).
@@ -133,16 +134,22 @@ class Driver:
                     push_state(arg)
                     push_value(token)
                     break
-                size, builder, origin = arg  # a reduction, inline (_reduce)
+                size, how, builder, origin = arg  # a reduction, inline (_reduce)
                 if size:
                     children = value_stack[-size:]
                     del state_stack[-size:]
                     del value_stack[-size:]
                 else:
                     children = []
-                value = builder(children)
-                if type(value) is Tree:
+                if how is _TREE or (how is _SINGLE and size != 1):
+                    value = tree(builder, children)
                     _positions(value, children)
+                elif how is _SINGLE:
+                    value = children[0]  # a `?rule` of one child passes it up; its container is its own
+                else:
+                    value = builder(children)
+                    if type(value) is Tree:
+                        _positions(value, children)
                 push_state(states[state_stack[-1]][origin][1])
                 push_value(value)
         # The end: reduce until the start rule is complete.
@@ -163,26 +170,49 @@ class _GiveUp(Exception):
 
 
 def _reduce(rule: tuple, state_stack: list, value_stack: list, states: dict) -> None:
-    size, builder, origin = rule
+    size, how, builder, origin = rule
     if size:
         children = value_stack[-size:]
         del state_stack[-size:]
         del value_stack[-size:]
     else:
         children = []
-    value = builder(children)
-    if type(value) is Tree:
+    if how is _TREE or (how is _SINGLE and size != 1):
+        value = Tree(builder, children)
         _positions(value, children)
+    elif how is _SINGLE:
+        value = children[0]
+    else:
+        value = builder(children)
+        if type(value) is Tree:
+            _positions(value, children)
     is_shift, target = states[state_stack[-1]][origin]
     state_stack.append(target)
     value_stack.append(value)
 
 
-def _builder(callback: Any) -> Any:
-    """The tree builder inside Lark's position propagation, when it is the one we reproduce."""
-    if type(callback) is PropagatePositions and getattr(callback.node_filter, "__name__", "") == "_spans_text":
-        return callback.node_builder
-    return None  # pragma: no cover
+# How a reduction builds its value: a tree of its children (the builder is the rule's name); the same,
+# except that one child is passed up as it is (a `?rule`); or with Lark's own builder (children filtered).
+_TREE, _SINGLE, _LARK = "tree", "single", "lark"
+
+
+def _builder(callback: Any) -> tuple[str, Any]:
+    """How to build a rule's value, from the tree builder inside Lark's position propagation.
+
+    The two simplest builders, which most reductions use, are done inline;
+    any other is called as Lark built it. (how, None) when the propagation is
+    not the one we reproduce.
+    """
+    if type(callback) is not PropagatePositions or getattr(callback.node_filter, "__name__", "") != "_spans_text":
+        return _LARK, None  # pragma: no cover
+    inner = callback.node_builder
+    if type(inner) is ExpandSingleChild:
+        plain = inner.node_builder
+        if type(plain) is partial and plain.func is Tree and len(plain.args) == 1 and not plain.keywords:
+            return _SINGLE, plain.args[0]
+    elif type(inner) is partial and inner.func is Tree and len(inner.args) == 1 and not inner.keywords:
+        return _TREE, inner.args[0]
+    return _LARK, inner
 
 
 def _positions(tree: Tree, children: list) -> None:
