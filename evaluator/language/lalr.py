@@ -65,11 +65,11 @@ class Driver:
         if any(rule[2] is None for rule in rules.values()) or any(isinstance(k, str) for k in parser.callbacks):
             self.ok = False  # pragma: no cover - a tree builder or a token callback we do not know
             return
-        # state -> (regexes, keyword callbacks, ignored types, types that may hold a newline)
+        # state -> (the scanner's match, keyword callbacks, ignored types, types that may hold a newline)
         self.lexers: dict[Any, tuple] = {}
         for state, lexer in frontend.lexer.lexers.items():
             scanner = lexer.scanner  # built on first use, with lexer.callback
-            self.lexers[state] = (tuple(scanner._mres), dict(lexer.callback), lexer.ignore_types,
+            self.lexers[state] = (_matcher(tuple(scanner._mres)), dict(lexer.callback), lexer.ignore_types,
                                   lexer.newline_types)
 
     def parse(self, text: str) -> Tree | None:
@@ -91,16 +91,13 @@ class Driver:
         token = None
         while True:
             # Lex one token in the context of the state on top of the stack (the contextual lexer).
-            mres, callbacks, ignore, newline = lexers[state_stack[-1]]
+            scan, callbacks, ignore, newline = lexers[state_stack[-1]]
             while True:
                 if pos >= end:
                     token = None
                     break
-                for mre in mres:
-                    match = mre.match(text, pos)
-                    if match:
-                        break
-                else:
+                match = scan(text, pos)
+                if match is None:
                     raise _GiveUp
                 value, kind = match.group(0), match.lastgroup
                 start, start_line, column = pos, line, pos - line_start + 1
@@ -163,6 +160,21 @@ class Driver:
             _reduce(arg, state_stack, value_stack, states)
             if state_stack[-1] == end_state:
                 return value_stack[-1]
+
+
+def _matcher(mres: tuple) -> Any:
+    """A scanner's match: its one regular expression's (as for every state of ours), or the first of its
+    several that matches (Lark splits a scanner of more than 100 terminals)."""
+    if len(mres) == 1:
+        return mres[0].match
+
+    def match(text: str, pos: int) -> Any:  # pragma: no cover - no scanner of ours has two
+        for mre in mres:
+            found = mre.match(text, pos)
+            if found:
+                return found
+        return None
+    return match
 
 
 class _GiveUp(Exception):

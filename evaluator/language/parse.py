@@ -123,7 +123,10 @@ def _depth_problem(tree: Tree, file: str) -> Diagnostic | None:
             return Diagnostic(message=f"this expression is nested too deeply: {LIMITS['nesting']}",
                               span=Span(file=file, line=line, column=column, end_line=line, end_column=column + 1),
                               hint="give a part of it a name with `define`, and use the name")
-        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+        below = depth + 1
+        for child in node.children:  # a loop, not a generator: this runs for every node of the tree
+            if type(child) is Tree:
+                stack.append((child, below))
     return None
 
 

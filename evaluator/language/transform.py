@@ -58,6 +58,8 @@ class ToAst:
     def __init__(self, file: str):
         self.file = file
         self.diagnostics: list[Diagnostic] = []
+        self._last_meta: Any = None
+        self._last_span: Span | None = None
 
     def transform(self, tree: Tree) -> Any:
         """The AST of a parse tree (children first, each rule by its method)."""
@@ -66,10 +68,14 @@ class ToAst:
 
     # -------------------------------------------------------------- helpers
     def span(self, meta: Any) -> Span | None:
+        if meta is self._last_meta:  # a clause's span is asked for twice, for the clause and its node
+            return self._last_span
         if getattr(meta, "empty", True):
             return None
-        return Span(file=self.file, line=meta.line, column=meta.column,
+        span = Span(file=self.file, line=meta.line, column=meta.column,
                     end_line=meta.end_line, end_column=meta.end_column)
+        self._last_meta, self._last_span = meta, span
+        return span
 
     def tspan(self, token: Token) -> Span:
         return Span(file=self.file, line=token.line, column=token.column,

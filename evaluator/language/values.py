@@ -258,7 +258,10 @@ def _canonical(info: FactInfo, raw: Any) -> str:
 
 
 def _fold(text: str) -> str:
-    return re.sub(r"[\s_-]+", "_", text.strip().lower())
+    return _SEPARATORS.sub("_", text.strip().lower())
+
+
+_SEPARATORS = re.compile(r"[\s_-]+")  # compiled once: _fold runs for every value of an enum, every read
 
 
 def _read_enum(info: FactInfo, raw: Any) -> str:

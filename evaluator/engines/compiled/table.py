@@ -35,7 +35,10 @@ from ..alternative import uses as dose_uses
 
 def judgements_read(lines: list[str]) -> frozenset:
     """The judgement defaults generated code reads (codegen.py, fact: each is read through `_assumed`)."""
-    return frozenset(re.findall(r"_assumed\(v, '(\w+)'", "\n".join(lines)))
+    return frozenset(_ASSUMED.findall("\n".join(lines)))
+
+
+_ASSUMED = re.compile(r"_assumed\(v, '(\w+)'")
 
 
 @paused
