@@ -139,8 +139,7 @@ class Driver:
                 else:
                     children = []
                 if how is _TREE or (how is _SINGLE and size != 1):
-                    value = tree(builder, children)
-                    _positions(value, children)
+                    value = tree(builder, children, _meta_of(children))
                 elif how is _SINGLE:
                     value = children[0]  # a `?rule` of one child passes it up; its container is its own
                 else:
@@ -190,8 +189,7 @@ def _reduce(rule: tuple, state_stack: list, value_stack: list, states: dict) -> 
     else:
         children = []
     if how is _TREE or (how is _SINGLE and size != 1):
-        value = Tree(builder, children)
-        _positions(value, children)
+        value = Tree(builder, children, _meta_of(children))
     elif how is _SINGLE:
         value = children[0]
     else:
@@ -225,6 +223,44 @@ def _builder(callback: Any) -> tuple[str, Any]:
     elif type(inner) is partial and inner.func is Tree and len(inner.args) == 1 and not inner.keywords:
         return _TREE, inner.args[0]
     return _LARK, inner
+
+
+def _meta_of(children: list) -> Meta:
+    """The meta of a node the builder has just made of these children: _positions for a new node, in one
+    step (its fields set at once, not one by one: this runs for every node of the tree)."""
+    for child in children:
+        if type(child) is Token:
+            if child.type != "_NL":
+                line, column, start = child.line, child.column, child.start_pos
+                break
+        else:
+            first = child._meta
+            if not first.empty:
+                line, column, start = first.container_line, first.container_column, first.container_start_pos
+                break
+    else:
+        return Meta()  # no child takes up text: an empty meta, as Lark leaves it
+    for child in reversed(children):
+        if type(child) is Token:
+            if child.type != "_NL":
+                end_line, end_column, stop = child.end_line, child.end_column, child.end_pos
+                break
+        else:
+            last = child._meta
+            if not last.empty:
+                end_line, end_column, stop = last.container_end_line, last.container_end_column, \
+                    last.container_end_pos
+                break
+    meta = new_meta(Meta)
+    meta.__dict__ = {"empty": False, "line": line, "column": column, "start_pos": start,
+                     "container_line": line, "container_column": column, "container_start_pos": start,
+                     "end_line": end_line, "end_column": end_column, "end_pos": stop,
+                     "container_end_line": end_line, "container_end_column": end_column,
+                     "container_end_pos": stop}
+    return meta
+
+
+new_meta = object.__new__
 
 
 def _positions(tree: Tree, children: list) -> None:
