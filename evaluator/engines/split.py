@@ -96,7 +96,7 @@ def agree(results: Iterable[Any]) -> Any:
 
 
 def any_met(split: Split, known: Mapping[str, Any], options: Mapping[str, tuple],
-            met: Callable[[int, list[str], tuple], Any]) -> Any:
+            met: Callable[[int, list[str], tuple], Any], unmet: frozenset[int] | set[int] = frozenset()) -> Any:
     """Whether some part of the split's decision is met whatever its unknown facts are: True, False, or
     None when the cases disagree or one is undecided. Exactly the refine of "any part met" over the
     split's cases (every case of the facts it enumerates), worked out with less work:
@@ -108,6 +108,9 @@ def any_met(split: Split, known: Mapping[str, Any], options: Mapping[str, tuple]
 
     `options[fact]` are the values an engine assigns to a fact (its choice's values, in the engine's
     form); `met(part, facts, values)` is whether the part is met when the facts have those values.
+    `unmet`: parts already found unmet with the incident's facts alone (three-valued, without a split):
+    knowing more facts cannot make them met or undecided, so they are unmet in every case and never asked
+    (the facts enumerated are chosen as before, so the answer is the same).
     """
     kept = split.cases(known)
     if not kept:
@@ -115,7 +118,7 @@ def any_met(split: Split, known: Mapping[str, Any], options: Mapping[str, tuple]
     names = [choice.fact for choice in kept]
     values = [options[name] for name in names]
     # A part the incident's own scope rules out is unmet in every case: it is never asked.
-    live = [index for index, part in enumerate(split.parts) if not part.ruled_out(known)]
+    live = [index for index, part in enumerate(split.parts) if index not in unmet and not part.ruled_out(known)]
     reads = [tuple(i for i, name in enumerate(names) if name in split.parts[index].facts) for index in live]
     # Cases are tuples of indices into each fact's values: cheap to hash, whatever the values are.
     memo: list[dict[tuple, Any]] = [{} for _ in live]

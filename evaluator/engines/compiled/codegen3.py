@@ -222,14 +222,14 @@ class Codegen3:
     def _fact_against_constant(self, fact: str, op: str, constant: ast.Number | ast.Percent) -> tuple[str, str]:
         """`total_dose >= 3 mSv`: the known value compared exactly; the unknown one worked out here, once."""
         info = self.checked.facts[fact]
-        value = self.scaled(constant)
+        value = _plain(self.scaled(constant))
         bound = Interval(value, value)
-        unknown = INTERVAL_COMPARE[op](Interval(Fraction(info.minimum or 0) * self.scales.get(info.kind, 1), INF),
-                                       bound)
+        unknown = INTERVAL_COMPARE[op](Interval(_plain(Fraction(info.minimum or 0) * self.scales.get(info.kind, 1)),
+                                                INF), bound)
         n = self.fresh()
         self.emit(f"x{n} = v.get({fact!r})")
         self.emit(f"if x{n} is not None:")
-        self.emit(f"    t{n}, m{n} = x{n} {_PY[op]} {self.const(_plain(value))}, NONE")
+        self.emit(f"    t{n}, m{n} = x{n} {_PY[op]} {self.const(value)}, NONE")
         self.emit("else:")
         self.emit(f"    x{n} = r.get({fact!r})")
         self.emit(f"    if x{n} is not None:")
@@ -298,7 +298,7 @@ class Codegen3:
         if node.target == "definition":
             return self.num(self.checked.definitions[node.name].body)
         info = self.checked.facts[node.name]
-        unknown = Interval(Fraction(info.minimum or 0) * self.scales.get(info.kind, 1), INF)
+        unknown = Interval(_plain(Fraction(info.minimum or 0) * self.scales.get(info.kind, 1)), INF)
         n = self.fresh()
         self.emit(f"x{n} = v.get({node.name!r})")
         self.emit(f"if x{n} is not None:")
@@ -311,7 +311,7 @@ class Codegen3:
         return f"n{n}", f"m{n}"
 
     def n_number(self, node: ast.Number | ast.Percent) -> tuple[str, str]:
-        value = self.scaled(node)
+        value = _plain(self.scaled(node))  # an int where it is one: comparing ints is much cheaper
         return self.const(Interval(value, value)), "NONE"
 
     def n_scale(self, node: ast.Scale) -> tuple[str, str]:

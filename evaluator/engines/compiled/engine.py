@@ -363,7 +363,12 @@ class CompiledEngine:
         notifiable = or3(list(code_met.values()) +
                          [m for (info, _), m in zip(self.comps, comp_met) if info.role == "statutory"])
         if notifiable is None:
-            notifiable = slow.refine_notifiable(values)
+            # Rows and statutory codes unmet from the facts alone stay unmet in every case of the split.
+            unmet = {index for index, v in enumerate(verdicts)
+                     if (v[2] is False if type(v) is tuple else v.met is False and not v.split)}
+            first = len(verdicts)
+            unmet.update(first + k for k, index in enumerate(self.statutory) if comp_met[index] is False)
+            notifiable = slow.refine_notifiable(values, unmet)
 
         codes = [code for code, met in code_met.items() if met is True]
         all_codes = list(codes)
@@ -408,7 +413,7 @@ class CompiledEngine:
             if verdict.met is None:
                 refined = slow.row_splits[info.index].refine(values, logic.met)
                 if refined is not None:
-                    verdict.met, verdict.missing = refined, NONE
+                    verdict.met, verdict.missing, verdict.split = refined, NONE, True
             if verdict.in_scope is None and verdict.met is False:
                 verdict.in_scope = True  # scope unknown, but the row cannot fire either way
             return verdict

@@ -10,6 +10,7 @@ incident with missing facts without parsing or checking anything.
 from __future__ import annotations
 
 import itertools
+import math
 from fractions import Fraction
 from typing import Any, Callable, Mapping
 
@@ -21,10 +22,11 @@ from .runtime import Table, Unknown
 class Verdict:
     """One row or complementary code for one incident: (in_scope, band, met) and what would decide it."""
 
-    __slots__ = ("in_scope", "band", "met", "missing")
+    __slots__ = ("in_scope", "band", "met", "missing", "split")
 
     def __init__(self, in_scope: B3, band: B3, met: B3, missing: Missing = NONE):
         self.in_scope, self.band, self.met, self.missing = in_scope, band, met, missing
+        self.split = False  # met was worked out by the row's split, not from the facts alone
 
 
 class RowLogic:
@@ -109,7 +111,10 @@ def _assignment(value: Any, scale: int, direct: bool) -> tuple[Any, Interval | N
     if direct:
         # Any point inside stands for the region: it meets every threshold as the region does.
         if region.lo_open:
-            inside = (Fraction(lo) + hi) / 2 if hi != INF else lo + 1  # exact
+            # An integer when one lies inside (the generated code then compares integers, not fractions).
+            inside = math.floor(lo) + 1
+            if hi != INF and not (inside < hi if region.hi_open else inside <= hi):
+                inside = (Fraction(lo) + hi) / 2  # exact
         else:
             inside = lo
         return _plain(inside), None
@@ -138,10 +143,11 @@ class ThreeValued:
                              for code in splits["codes"]}
         self.notifiable_split = CompiledSplit(splits["notifiable"], table.scales, table.facts)
 
-    def refine_notifiable(self, values: dict[str, Any]) -> B3:
-        """Notifiable whatever the unknown facts of the verdict's split are (as the interpreter's refine)."""
+    def refine_notifiable(self, values: dict[str, Any], unmet: frozenset[int] | set[int] = frozenset()) -> B3:
+        """Notifiable whatever the unknown facts of the verdict's split are (as the interpreter's refine).
+        `unmet`: the parts (rows by index, then the statutory codes) unmet without a split (split.any_met)."""
         split, logics = self.notifiable_split, (*self.rows, *self.statutory)
 
         def met(part: int, names: list[str], assignment: tuple) -> B3:
             return logics[part].met(*split.assign(values, names, assignment))
-        return any_met(split.split, values, split.cases, met)
+        return any_met(split.split, values, split.cases, met, unmet)
