@@ -119,11 +119,12 @@ _AUTHORITIES: dict[tuple, AuthorityInfo] = {}
 
 
 def shared_entries(engine: Any) -> dict[int, tuple[dict, BaseModel]]:
-    """The advice and route entries a compiled engine shows, each with its model, by the entry's id: the
-    engine gives the same dicts to every result, so `from_document` validates each once (the entry is kept
-    beside its model, so its id cannot be another dict's while the map lives)."""
+    """The authorities, advice and route entries a compiled engine shows, each with its model, by the
+    entry's id: the engine gives the same dicts to every result, so `from_document` validates each once
+    (the entry is kept beside its model, so its id cannot be another dict's while the map lives)."""
     table = engine.table
-    out: dict[int, tuple[dict, BaseModel]] = {}
+    out: dict[int, tuple[dict, BaseModel]] = {id(item): (item, AuthorityInfo(**item))
+                                              for item in table.authorities.values()}
     for model, places in [(AdviceInfo, [by_place for _, by_place, _ in table.advice]),
                           (RouteInfo, [route.by_place for route in table.routes])]:
         for by_place in places:
@@ -141,19 +142,27 @@ def from_document(document: dict, shared: dict[int, tuple[dict, BaseModel]] | No
     ...                "authority": {"jurisdiction": "Wales", "name": "HIW", "contact": None}}).authority.name
     'HIW'
     """
-    authority = document.get("authority")
-    document = dict(document)
-    if isinstance(authority, dict):
-        key = (authority.get("jurisdiction"), authority.get("name"), authority.get("contact"))
-        found = _AUTHORITIES.get(key)
-        if found is None:
-            found = _AUTHORITIES[key] = AuthorityInfo(**authority)
-        document["authority"] = found
+    return own_document(dict(document), shared)
+
+
+def own_document(document: dict, shared: dict[int, tuple[dict, BaseModel]] | None = None) -> Result:
+    """from_document, for a document no one else holds: its values are replaced by their models in place."""
     if shared:
         for name in ("advice", "routes"):
             items = document.get(name)
             if items:
                 document[name] = [_shared(shared, item) for item in items]
+    authority = document.get("authority")
+    if isinstance(authority, dict):
+        hit = shared.get(id(authority)) if shared else None
+        if hit is not None and hit[0] is authority:
+            document["authority"] = hit[1]
+        else:
+            key = (authority.get("jurisdiction"), authority.get("name"), authority.get("contact"))
+            found = _AUTHORITIES.get(key)
+            if found is None:
+                found = _AUTHORITIES[key] = AuthorityInfo(**authority)
+            document["authority"] = found
     return _VALIDATE(document)
 
 

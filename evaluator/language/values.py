@@ -222,6 +222,8 @@ def id_text(ident: str | int) -> str:
     ('42', 'INC-7', 'A\\\\ud800')
     """
     text = ident if isinstance(ident, str) else str(ident)
+    if text.isascii():  # the common case, and no surrogate can be in it
+        return text
     return _SURROGATE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 

@@ -63,7 +63,7 @@ class CompiledEngine:
         self._extras: dict[tuple, tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]]] = {}
         self.reader = Reader(table.facts, table.scales, table.units)
         self.deadlines = [(name, after, dt.timedelta(days=days)) for name, after, days in table.deadlines]
-        self._dispatch: dict[tuple, tuple[tuple, dict[str, tuple]]] = {}  # see dispatch
+        self._dispatch: dict[tuple, Scope] = {}  # see dispatch
         self._slow: Any = None
         self.statutory = [index for index, info in enumerate(table.comps) if info.role == "statutory"]
         # Judgement defaults (`absent assumes`): the reader leaves them out; generated code that reads one the
@@ -157,12 +157,11 @@ class CompiledEngine:
 
     def rows_for(self, values: dict[str, Any]) -> tuple[tuple[RowInfo, Callable], ...]:
         """The rows the incident's exposure, modality and jurisdiction do not rule out."""
-        return self.dispatch(values)[0]
+        return self.dispatch(values).rows
 
-    def dispatch(self, values: dict[str, Any]) -> tuple[tuple[tuple[RowInfo, Callable], ...],
-                                                        dict[str, tuple[tuple[RowInfo, Callable], ...]]]:
-        """The rows the incident's exposure, modality and jurisdiction do not rule out, and among them, by
-        judgement default, those whose code reads it (RowInfo.judgements): worked out once per scope."""
+    def dispatch(self, values: dict[str, Any]) -> "Scope":
+        """What the incident's exposure, modality and jurisdiction leave to decide (Scope): worked out once
+        per scope."""
         key = (values.get("exposure"), values.get("modality"), values.get("jurisdiction"))
         found = self._dispatch.get(key)
         if found is None:
@@ -173,17 +172,42 @@ class CompiledEngine:
                 rows = tuple((info, fast) for info, fast in self.rows
                              if not any(allowed.isdisjoint(given[fact]) if any_of else given[fact] not in allowed
                                         for fact, allowed, any_of in info.scopes))
-            found = rows, {name: tuple(row for row in rows if name in row[0].judgements)
-                           for name in self.assumed_defaults}
+            judging = {name: tuple((at, info, fast) for at, (info, fast) in enumerate(rows)
+                                   if name in info.judgements) for name in self.assumed_defaults}
+            found = Scope(rows, tuple(info for info, _ in rows), judging,
+                          None if None in key else self._combined(rows))
             if len(self._dispatch) < 4096:
                 self._dispatch[key] = found
         return found
 
+    def _combined(self, rows: tuple[tuple[RowInfo, Callable], ...]) -> Callable | None:
+        """One generated function deciding the rows of a scope (their scope's tests left out: it holds) and
+        every complementary code: (the rows' verdicts, whether each code is met), as row_<i> and comp_<j>
+        would give them, or KeyError or Unknown as they would raise, in the same order. One call instead of
+        one a row and a code, and no test of the scope again."""
+        if not all(info.checks for info, _ in rows) or not all(info.checks for info, _ in self.comps):
+            return None  # a Table of an older build: the functions one by one
+        lines = ["def decide(v):"]
+        for n, (info, _) in enumerate(rows):
+            lines += _chain(f"r{n}", info.checks, "MET")
+        for j, (info, _) in enumerate(self.comps):
+            lines += _chain(f"c{j}", info.checks, "True")
+        verdicts = "".join(f"r{n}, " for n in range(len(rows)))
+        lines.append(f"    return ({verdicts}), [{', '.join(f'c{j}' for j in range(len(self.comps)))}]")
+        made: dict[str, Any] = {}
+        exec(compile("\n".join(lines), f"<compiled {self.version}: a scope>", "exec"), self.namespace, made)
+        return made["decide"]
+
     def decide(self, values: dict[str, Any], ident: Any, notes: list[str]) -> dict[str, Any]:
-        rows, judging = self.dispatch(values)
+        scope = self.dispatch(values)
+        rows, judging, combined = scope.rows, scope.judging, scope.combined
         try:
-            decided = [(info, fast(values)) for info, fast in rows]
-            comp_met = [fast(values) for _, fast in self.comps]
+            if combined is not None:
+                verdicts, comp_met = combined(values)
+                decided = list(zip(scope.infos, verdicts))
+            else:
+                decided = [(info, fast(values)) for info, fast in rows]
+                comp_met = [fast(values) for _, fast in self.comps]
         except (KeyError, Unknown):
             values.pop(ASSUMED, None)
             absent = [name for name, _, _ in self.assumed if name not in values]
@@ -197,7 +221,8 @@ class CompiledEngine:
             known_comps: list[B3] = []
             document = self.decide_three_valued(values, ident, notes, rows, keep=known, keep_comps=known_comps)
             read = [name for name in absent if judging[name] or self.comps_reading[name]]
-            return self._assuming(values, ident, document, read, rows, judging, known, known_comps, False)
+            return self._assuming(values, ident, document, read, rows, judging,
+                                  [(info, known[info.index]) for info, _ in rows], known_comps, False)
         if ASSUMED not in values:  # the fast path: no judgement default read
             notifiable, codes, letters = self._codes(decided, comp_met, notes, values)
             return self._document(values, ident, notes, notifiable, codes, letters, [])
@@ -206,11 +231,12 @@ class CompiledEngine:
             values.setdefault(name, value)
         notifiable, codes, letters = self._codes(decided, comp_met, notes, values)
         return self._assuming(values, ident, self._document(values, ident, notes, notifiable, codes, letters, []),
-                              read, rows, judging, {info.index: verdict for info, verdict in decided}, comp_met, True)
+                              read, rows, judging, decided, comp_met, True)
 
     def _assuming(self, values: dict[str, Any], ident: Any, document: dict[str, Any], read: list[str],
-                  rows: tuple[tuple[RowInfo, Callable], ...], judging: dict[str, tuple[tuple[RowInfo, Callable], ...]],
-                  known: dict[int, Any], known_comps: list[B3], exact: bool) -> dict[str, Any]:
+                  rows: tuple[tuple[RowInfo, Callable], ...],
+                  judging: dict[str, tuple[tuple[int, RowInfo, Callable], ...]],
+                  decided: list[tuple[RowInfo, Any]], known_comps: list[B3], exact: bool) -> dict[str, Any]:
         """The judgements taken by default (`read`: those the decision read) that decide the incident: it is
         decided again with each other value of each (engines/assumed.py), and those that change it reported.
 
@@ -219,9 +245,9 @@ class CompiledEngine:
         unknown (the three-valued side decides), every judgement not given that a dispatched row or a
         complementary code reads is tried.
 
-        The other decision is composed from the first: `known` holds the verdicts of the dispatched `rows`
-        (by row index) and `known_comps` whether each complementary code is met (`exact`: all decided by the
-        generated two-valued code). Only a row or a code that reads the judgement (`judging`, from
+        The other decision is composed from the first: `decided` holds the verdicts of the dispatched `rows`
+        (in their order) and `known_comps` whether each complementary code is met (`exact`: all decided by
+        the generated two-valued code). Only a row or a code that reads the judgement (`judging`, from
         RowInfo.judgements; ComplementaryInfo.judgements) can change, so only those are decided again. When
         each comes out as it was, and decided (met true or false), the outcome is the first's whatever the
         three-valued side's splits would make of it (a decided verdict holds in every case of a split), and
@@ -240,24 +266,26 @@ class CompiledEngine:
             for other in others:
                 case = {**values, name: other}
                 changed: list[tuple[RowInfo, B3, B3]] = []  # the rows decided again that may change it
+                two_valued = exact
                 if self.scoped_judgements:  # the judgement picks rows: every row decided again, and composed
                     dispatched = self.rows_for(case)
-                    again = {info.index: self._verdict(info, fast, case) for info, fast in dispatched}
+                    again = [(info, self._verdict(info, fast, case)) for info, fast in dispatched]
+                    two_valued = exact and all(type(verdict) is tuple for _, verdict in again)
                 else:
-                    dispatched, again = rows, {}
-                    for info, fast in judging[name]:
+                    dispatched, again = rows, list(decided)
+                    for at, info, fast in judging[name]:
                         try:
                             verdict = fast(case)
                         except (KeyError, Unknown):
-                            verdict = self._verdict(info, fast, case)
-                        again[info.index] = verdict
-                        old = known[info.index]
+                            verdict, two_valued = self._verdict(info, fast, case), False
+                        old = decided[at][1]
                         if verdict is not old:  # generated code returns shared tuples (runtime.MET, ...)
+                            again[at] = (info, verdict)
                             old, new = _triple(old), _triple(verdict)
                             if old != new or new[2] is None:
                                 changed.append((info, old[2], new[2]))
                 comp_met = list(known_comps)
-                two_valued, comps_changed = exact, False
+                comps_changed = False
                 for j in comps:
                     try:
                         met = self.comps[j][1](case)
@@ -266,21 +294,19 @@ class CompiledEngine:
                     comps_changed = comps_changed or met is None or met != known_comps[j]
                     comp_met[j] = met
                 if not self.scoped_judgements and not comps_changed and (
-                        not changed or self._same_codes(changed, dispatched, known)):
+                        not changed or self._same_codes(changed, decided)):
                     continue  # the same outcome: no entry
-                if two_valued and all(type(verdict) is tuple for verdict in again.values()):
-                    decided = [(info, again[info.index] if info.index in again else known[info.index])
-                               for info, _ in dispatched]
-                    notifiable, codes, _ = self._codes(decided, comp_met, [], case)
+                if two_valued:
+                    notifiable, codes, _ = self._codes(again, comp_met, [], case)
                 else:
-                    outcome = self.decide_three_valued(case, ident, [], dispatched, reuse={**known, **again})
+                    reuse = {info.index: verdict for info, verdict in again}
+                    outcome = self.decide_three_valued(case, ident, [], dispatched, reuse=reuse)
                     notifiable, codes = outcome["notifiable"], outcome["codes"]
-                item = entry(name, value, other, base, (notifiable, codes))
-                if item is not None:
-                    found.append(item)
+                if notifiable is not None and (notifiable, codes) != base:
+                    found.append(entry(name, value, other, base, (notifiable, codes)))
         return document
 
-    def _same_codes(self, changed: list[tuple[RowInfo, B3, B3]], dispatched: tuple, known: dict[int, Any]) -> bool:
+    def _same_codes(self, changed: list[tuple[RowInfo, B3, B3]], decided: list[tuple[RowInfo, Any]]) -> bool:
         """Whether rows decided again (`changed`: each with its met before and after) leave the outcome as it
         was, the complementary codes being as they were: when neither met was true, and no other row shares
         the row's code (no split of a code can then make it true), the codes met stay those met; and when
@@ -291,7 +317,7 @@ class CompiledEngine:
         if any(before is True or after is True or info.code in shared for info, before, after in changed):
             return False
         moved = {info.index for info, _, _ in changed}
-        return any(_triple(known[info.index])[2] is True for info, _ in dispatched if info.index not in moved)
+        return any(_triple(verdict)[2] is True for info, verdict in decided if info.index not in moved)
 
     def _codes(self, decided: list, comp_met: list, notes: list[str],
                values: dict[str, Any]) -> tuple[bool, list[str], list[str]]:
@@ -496,6 +522,25 @@ class CompiledEngine:
                         continue
             out += by_place.get(jurisdiction, ())
         return out
+
+
+class Scope:
+    """What an incident's exposure, modality and jurisdiction leave to decide: the rows they do not rule out
+    (with their infos alone), by judgement default the rows that read it, each with its position among them,
+    and the generated function deciding them all with the complementary codes (None when a scope fact is
+    unknown: the rows' own functions test their scope)."""
+
+    __slots__ = ("rows", "infos", "judging", "combined")
+
+    def __init__(self, rows: tuple[tuple[RowInfo, Callable], ...], infos: tuple[RowInfo, ...],
+                 judging: dict[str, tuple[tuple[int, RowInfo, Callable], ...]], combined: Callable | None):
+        self.rows, self.infos, self.judging, self.combined = rows, infos, judging, combined
+
+
+def _chain(name: str, checks: tuple[tuple[str, str], ...], otherwise: str) -> list[str]:
+    """Generated code: `name` is the verdict of the first check that holds, else `otherwise`."""
+    lines = [f"    {'if' if k == 0 else 'elif'} {test}: {name} = {result}" for k, (test, result) in enumerate(checks)]
+    return lines + [f"    else: {name} = {otherwise}"]
 
 
 def _triple(verdict: Any) -> tuple[B3, B3, B3]:

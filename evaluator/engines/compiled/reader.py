@@ -14,6 +14,8 @@ from .runtime import scaled
 
 
 _QUANTITY = re.compile(r"([0-9]{1,15})(?:\.([0-9]{1,15}))? ?([A-Za-zµμ]{1,4})")
+_UNIT = re.compile(r"[A-Za-zµμ]{1,4}")  # a unit as _QUANTITY reads it
+_POWERS = [10 ** k for k in range(16)]
 _DATE = re.compile(r"(19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}")
 
 
@@ -84,19 +86,27 @@ class Reader:
         bare = factors.get(info.unit) if info.unit else None
         floor = scaled(info.minimum, scale) if info.minimum is not None else 0
         match = _QUANTITY.fullmatch
+        # "22.5 mSv", the form nearly every incident uses, is taken apart with str methods (a third of the
+        # regular expression's time); anything else goes to the expression, which says what is read.
+        spaced = {unit: factor for unit, factor in factors.items() if _UNIT.fullmatch(unit)}
 
         def read_quantity(raw: Any) -> Any:
             if type(raw) is str:
-                found = match(raw)
-                if found is None:
-                    return _SLOW
-                whole, decimals, unit = found.groups()
-                factor = factors.get(unit)
-                if factor is None:
-                    return _SLOW
+                number, space, unit = raw.partition(" ")
+                whole, dot, decimals = number.partition(".")
+                factor = spaced.get(unit)
+                if not (factor is not None and whole.isascii() and whole.isdigit() and len(whole) <= 15 and
+                        (not dot or (decimals.isascii() and decimals.isdigit() and len(decimals) <= 15))):
+                    found = match(raw)
+                    if found is None:
+                        return _SLOW
+                    whole, decimals, unit = found.groups()
+                    factor = factors.get(unit)
+                    if factor is None:
+                        return _SLOW
                 if decimals:
                     value = int(whole + decimals) * factor
-                    divisor = 10 ** len(decimals)
+                    divisor = _POWERS[len(decimals)]
                     value = value // divisor if value % divisor == 0 else Fraction(value, divisor)
                 else:
                     value = int(whole) * factor

@@ -90,6 +90,9 @@ class RowInfo:
     judgements: frozenset = frozenset()
     # Its category tests (engines/suffix.py): which of them the facts meet picks a complementary code's suffix.
     tests: tuple = ()
+    # What decides it once its scope holds, as generated code: (a test, the verdict when it holds), in order
+    # (MET when none does). row_<index> is these after the scope's tests; engine.py inlines them.
+    checks: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class ComplementaryInfo:
     suffix_from: int | None
     suffix_to: int | None
     judgements: frozenset = frozenset()
+    checks: tuple[tuple[str, str], ...] = ()  # as RowInfo.checks: (a test, False when it holds); else True
 
 
 @dataclass(frozen=True)

@@ -63,26 +63,30 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
                 test = (f"v[{fact!r}].isdisjoint({gen.const(frozenset(allowed))})" if any_of
                         else f"v[{fact!r}] not in {gen.const(frozenset(allowed))}")
                 lines.append(f"    if {test}: return SCOPE_OUT")
+        # After the scope, the tests that decide the row, in order: (a test, what the row is when it holds).
+        checks = []
         if row.band is not None:
-            lines.append(f"    if not {gen.cond(row.band)}: return BAND_OUT")
-        lines.append(f"    if not {gen.cond(row.when)}: return NOT_MET")
+            checks.append((f"not {gen.cond(row.band)}", "BAND_OUT"))
+        checks.append((f"not {gen.cond(row.when)}", "NOT_MET"))
         if row.unless is not None:
-            lines.append(f"    if {gen.cond(row.unless)}: return NOT_MET")
-        for exclusion in exclusions.get(row.code, ()):
-            lines.append(f"    if {gen.cond(exclusion.when)}: return NOT_MET  # exclusion {comment(exclusion.name)}")
+            checks.append((gen.cond(row.unless), "NOT_MET"))
+        named = [f"exclusion {comment(exclusion.name)}" for exclusion in exclusions.get(row.code, ())]
+        checks += [(gen.cond(exclusion.when), "NOT_MET") for exclusion in exclusions.get(row.code, ())]
+        lines += _returns(checks, named)
         lines += ["    return MET", ""]
         rows.append(RowInfo(i, row.code, row.label, row.band is not None, tuple(scopes),
-                            judgements_read(lines[start:]), category_tests(checked, row)))
+                            judgements_read(lines[start:]), category_tests(checked, row), tuple(checks)))
     comps = []
     for j, item in enumerate(criteria.complementary):
         start = len(lines)
         lines.append(f"def comp_{j}(v):  # complementary {comment(item.code)}")
-        lines.append(f"    if not {gen.cond(item.when)}: return False")
-        for exclusion in exclusions.get(item.code, ()):
-            lines.append(f"    if {gen.cond(exclusion.when)}: return False  # exclusion {comment(exclusion.name)}")
+        checks = [(f"not {gen.cond(item.when)}", "False")]
+        named = [f"exclusion {comment(exclusion.name)}" for exclusion in exclusions.get(item.code, ())]
+        checks += [(gen.cond(exclusion.when), "False") for exclusion in exclusions.get(item.code, ())]
+        lines += _returns(checks, named)
         lines += ["    return True", ""]
         comps.append(ComplementaryInfo(j, item.code, item.role or "", item.suffix_from, item.suffix_to,
-                                       judgements_read(lines[start:])))
+                                       judgements_read(lines[start:]), tuple(checks)))
     places = list(facts["jurisdiction"].values) if "jurisdiction" in facts else []
     advice = []
     for k, item in enumerate(criteria.advice):
@@ -146,6 +150,12 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
         deadlines=tuple((d.name, d.after, d.days) for d in criteria.deadlines if d.days is not None),
         shared_codes=frozenset(code for code in codes if codes.count(code) > 1), splits=splits,
         derivations=derivations, conflicts=conflicts, alternative=dose_uses(checked))
+
+
+def _returns(checks: list[tuple[str, str]], named: list[str]) -> list[str]:
+    """A function's tests, each returning its verdict when it holds; the last ones named (the exclusions)."""
+    names = [""] * (len(checks) - len(named)) + [f"  # {name}" for name in named]
+    return [f"    if {test}: return {result}{name}" for (test, result), name in zip(checks, names)]
 
 
 def required(node: Any, facts: Mapping[str, Any]) -> frozenset[str]:
