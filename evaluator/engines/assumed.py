@@ -59,12 +59,14 @@ def entry(fact: str, value: Any, other: Any, base: tuple[bool | None, list[str]]
     ((notifiable, codes) each), or None when the two agree or the other value decides nothing."""
     if alternative[0] is None or (base[0], list(base[1])) == (alternative[0], list(alternative[1])):
         return None
-    codes = list(alternative[1])
-    return {"fact": fact, "value": value, "otherwise": other, "notifiable": alternative[0], "codes": codes,
-            "text": _text(fact, value, other, alternative[0], tuple(codes))}
+    codes = tuple(alternative[1])
+    return {**_made(fact, value, other, alternative[0], codes), "codes": list(codes)}
 
 
 @lru_cache(maxsize=1024, typed=True)
-def _text(fact: str, value: Any, other: Any, notifiable: bool, codes: tuple[str, ...]) -> str:
-    """An entry's text: the same few over and over (a fact, its values, an outcome), so made once each."""
-    return f"{fact} is taken as {_show(value)} (not given); if it is {_show(other)}: {_outcome(notifiable, list(codes))}"
+def _made(fact: str, value: Any, other: Any, notifiable: bool, codes: tuple[str, ...]) -> dict[str, Any]:
+    """An entry: the same few over and over (a fact, its values, an outcome), so made once each (and copied:
+    a result's entry is its own)."""
+    return {"fact": fact, "value": value, "otherwise": other, "notifiable": notifiable, "codes": list(codes),
+            "text": f"{fact} is taken as {_show(value)} (not given); if it is {_show(other)}: "
+                    f"{_outcome(notifiable, list(codes))}"}

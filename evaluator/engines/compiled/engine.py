@@ -180,20 +180,22 @@ class CompiledEngine:
                 self._dispatch[key] = found
         return found
 
-    def _combined(self, rows: tuple[tuple[RowInfo, Callable], ...]) -> Callable | None:
-        """One generated function deciding the rows of a scope (their scope's tests left out: it holds) and
-        every complementary code: (the rows' verdicts, whether each code is met), as row_<i> and comp_<j>
-        would give them, or KeyError or Unknown as they would raise, in the same order. One call instead of
-        one a row and a code, and no test of the scope again."""
-        if not all(info.checks for info, _ in rows) or not all(info.checks for info, _ in self.comps):
+    def _combined(self, rows: tuple[tuple[RowInfo, Callable], ...],
+                  comps: list[tuple[ComplementaryInfo, Callable]] | None = None) -> Callable | None:
+        """One generated function deciding rows of a scope (their scope's tests left out: it holds) and
+        complementary codes (all by default): (the rows' verdicts, whether each code is met), as row_<i> and
+        comp_<j> would give them, or KeyError or Unknown as they would raise, in the same order. One call
+        instead of one a row and a code, and no test of the scope again."""
+        comps = self.comps if comps is None else comps
+        if not all(info.checks for info, _ in rows) or not all(info.checks for info, _ in comps):
             return None  # a Table of an older build: the functions one by one
         lines = ["def decide(v):"]
         for n, (info, _) in enumerate(rows):
             lines += _chain(f"r{n}", info.checks, "MET")
-        for j, (info, _) in enumerate(self.comps):
+        for j, (info, _) in enumerate(comps):
             lines += _chain(f"c{j}", info.checks, "True")
         verdicts = "".join(f"r{n}, " for n in range(len(rows)))
-        lines.append(f"    return ({verdicts}), [{', '.join(f'c{j}' for j in range(len(self.comps)))}]")
+        lines.append(f"    return ({verdicts}), [{', '.join(f'c{j}' for j in range(len(comps)))}]")
         made: dict[str, Any] = {}
         exec(compile("\n".join(lines), f"<compiled {self.version}: a scope>", "exec"), self.namespace, made)
         return made["decide"]
@@ -221,7 +223,7 @@ class CompiledEngine:
             known_comps: list[B3] = []
             document = self.decide_three_valued(values, ident, notes, rows, keep=known, keep_comps=known_comps)
             read = [name for name in absent if judging[name] or self.comps_reading[name]]
-            return self._assuming(values, ident, document, read, rows, judging,
+            return self._assuming(values, ident, document, read, scope,
                                   [(info, known[info.index]) for info, _ in rows], known_comps, False)
         if ASSUMED not in values:  # the fast path: no judgement default read
             notifiable, codes, letters = self._codes(decided, comp_met, notes, values)
@@ -231,12 +233,11 @@ class CompiledEngine:
             values.setdefault(name, value)
         notifiable, codes, letters = self._codes(decided, comp_met, notes, values)
         return self._assuming(values, ident, self._document(values, ident, notes, notifiable, codes, letters, []),
-                              read, rows, judging, decided, comp_met, True)
+                              read, scope, decided, comp_met, True)
 
     def _assuming(self, values: dict[str, Any], ident: Any, document: dict[str, Any], read: list[str],
-                  rows: tuple[tuple[RowInfo, Callable], ...],
-                  judging: dict[str, tuple[tuple[int, RowInfo, Callable], ...]],
-                  decided: list[tuple[RowInfo, Any]], known_comps: list[B3], exact: bool) -> dict[str, Any]:
+                  scope: "Scope", decided: list[tuple[RowInfo, Any]], known_comps: list[B3],
+                  exact: bool) -> dict[str, Any]:
         """The judgements taken by default (`read`: those the decision read) that decide the incident: it is
         decided again with each other value of each (engines/assumed.py), and those that change it reported.
 
@@ -245,10 +246,11 @@ class CompiledEngine:
         unknown (the three-valued side decides), every judgement not given that a dispatched row or a
         complementary code reads is tried.
 
-        The other decision is composed from the first: `decided` holds the verdicts of the dispatched `rows`
-        (in their order) and `known_comps` whether each complementary code is met (`exact`: all decided by
-        the generated two-valued code). Only a row or a code that reads the judgement (`judging`, from
-        RowInfo.judgements; ComplementaryInfo.judgements) can change, so only those are decided again. When
+        The other decision is composed from the first: `decided` holds the verdicts of the rows of the
+        incident's `scope` (in their order) and `known_comps` whether each complementary code is met (`exact`:
+        all decided by the generated two-valued code). Only a row or a code that reads the judgement
+        (Scope.judging, from RowInfo.judgements; ComplementaryInfo.judgements) can change, so only those are
+        decided again (`_again`). When
         each comes out as it was, and decided (met true or false), the outcome is the first's whatever the
         three-valued side's splits would make of it (a decided verdict holds in every case of a split), and
         assumed.entry makes no entry for an outcome equal to the first: nothing more is done. Nor when the
@@ -262,49 +264,84 @@ class CompiledEngine:
         for name, value, others in self.assumed:
             if name not in read:
                 continue
-            comps = self.comps_reading[name]
-            for other in others:
-                case = {**values, name: other}
-                changed: list[tuple[RowInfo, B3, B3]] = []  # the rows decided again that may change it
-                two_valued = exact
-                if self.scoped_judgements:  # the judgement picks rows: every row decided again, and composed
-                    dispatched = self.rows_for(case)
-                    again = [(info, self._verdict(info, fast, case)) for info, fast in dispatched]
-                    two_valued = exact and all(type(verdict) is tuple for _, verdict in again)
-                else:
-                    dispatched, again = rows, list(decided)
-                    for at, info, fast in judging[name]:
-                        try:
-                            verdict = fast(case)
-                        except (KeyError, Unknown):
-                            verdict, two_valued = self._verdict(info, fast, case), False
-                        old = decided[at][1]
-                        if verdict is not old:  # generated code returns shared tuples (runtime.MET, ...)
-                            again[at] = (info, verdict)
-                            old, new = _triple(old), _triple(verdict)
-                            if old != new or new[2] is None:
-                                changed.append((info, old[2], new[2]))
-                comp_met = list(known_comps)
-                comps_changed = False
-                for j in comps:
-                    try:
-                        met = self.comps[j][1](case)
-                    except (KeyError, Unknown):
-                        met, two_valued = self.slow.comps[j].verdict(case).met, False
-                    comps_changed = comps_changed or met is None or met != known_comps[j]
-                    comp_met[j] = met
-                if not self.scoped_judgements and not comps_changed and (
-                        not changed or self._same_codes(changed, decided)):
-                    continue  # the same outcome: no entry
-                if two_valued:
-                    notifiable, codes, _ = self._codes(again, comp_met, [], case)
-                else:
-                    reuse = {info.index: verdict for info, verdict in again}
-                    outcome = self.decide_three_valued(case, ident, [], dispatched, reuse=reuse)
-                    notifiable, codes = outcome["notifiable"], outcome["codes"]
-                if notifiable is not None and (notifiable, codes) != base:
-                    found.append(entry(name, value, other, base, (notifiable, codes)))
+            taken = values[name]
+            try:
+                for other in others:
+                    # The incident's own values with the other value (put back below): no copy of them.
+                    values[name] = other
+                    outcome = self._other(values, ident, name, scope, decided, known_comps, exact)
+                    if outcome is not None and outcome[0] is not None and outcome != base:
+                        found.append(entry(name, value, other, base, outcome))
+            finally:
+                values[name] = taken
         return document
+
+    def _other(self, case: dict[str, Any], ident: Any, name: str, scope: "Scope", decided: list[tuple[RowInfo, Any]],
+               known_comps: list[B3], exact: bool) -> tuple[B3, list[str]] | None:
+        """(notifiable, codes) with the judgement `name` as `case` gives it, or None when it cannot differ
+        from the first decision (_assuming)."""
+        if self.scoped_judgements:  # the judgement picks rows: every row decided again, and composed
+            dispatched = self.rows_for(case)
+            again = [(info, self._verdict(info, fast, case)) for info, fast in dispatched]
+            two_valued = exact and all(type(verdict) is tuple for _, verdict in again)
+            comp_met = list(known_comps)
+            for j in self.comps_reading[name]:
+                try:
+                    comp_met[j] = self.comps[j][1](case)
+                except (KeyError, Unknown):
+                    comp_met[j], two_valued = self.slow.comps[j].verdict(case).met, False
+        else:
+            dispatched, again, changed = scope.rows, list(decided), []
+            verdicts, mets, decided_two_valued = self._again(case, name, scope)
+            two_valued = exact and decided_two_valued
+            for (at, info, _), verdict in zip(scope.judging[name], verdicts):
+                old = decided[at][1]
+                if verdict is not old:  # generated code returns shared tuples (runtime.MET, ...)
+                    again[at] = (info, verdict)
+                    old, new = _triple(old), _triple(verdict)
+                    if old != new or new[2] is None:
+                        changed.append((info, old[2], new[2]))
+            comp_met = list(known_comps)
+            comps_changed = False
+            for j, met in zip(self.comps_reading[name], mets):
+                comps_changed = comps_changed or met is None or met != known_comps[j]
+                comp_met[j] = met
+            if not comps_changed and (not changed or self._same_codes(changed, decided)):
+                return None  # the same outcome
+        if two_valued:
+            notifiable, codes, _ = self._codes(again, comp_met, [], case)
+            return notifiable, codes
+        outcome = self.decide_three_valued(case, ident, [], dispatched,
+                                           reuse={info.index: verdict for info, verdict in again})
+        return outcome["notifiable"], outcome["codes"]
+
+    def _again(self, case: dict[str, Any], name: str, scope: "Scope") -> tuple[list, list, bool]:
+        """The verdicts of the scope's rows that read the judgement `name` (in Scope.judging's order), whether
+        each complementary code that reads it is met, and whether the generated two-valued code decided all:
+        by one generated function when it can (Scope.judge), else one by one."""
+        judge = scope.judge(self, name)
+        if judge is not None:
+            try:
+                verdicts, mets = judge(case)
+                return verdicts, mets, True
+            except (KeyError, Unknown):
+                pass
+        two_valued = True
+        verdicts = []
+        for _, info, fast in scope.judging[name]:
+            try:
+                verdicts.append(fast(case))
+            except (KeyError, Unknown):
+                verdicts.append(self._verdict(info, fast, case))
+                two_valued = False
+        mets = []
+        for j in self.comps_reading[name]:
+            try:
+                mets.append(self.comps[j][1](case))
+            except (KeyError, Unknown):
+                mets.append(self.slow.comps[j].verdict(case).met)
+                two_valued = False
+        return verdicts, mets, two_valued
 
     def _same_codes(self, changed: list[tuple[RowInfo, B3, B3]], decided: list[tuple[RowInfo, Any]]) -> bool:
         """Whether rows decided again (`changed`: each with its met before and after) leave the outcome as it
@@ -530,11 +567,21 @@ class Scope:
     and the generated function deciding them all with the complementary codes (None when a scope fact is
     unknown: the rows' own functions test their scope)."""
 
-    __slots__ = ("rows", "infos", "judging", "combined")
+    __slots__ = ("rows", "infos", "judging", "combined", "judges")
 
     def __init__(self, rows: tuple[tuple[RowInfo, Callable], ...], infos: tuple[RowInfo, ...],
                  judging: dict[str, tuple[tuple[int, RowInfo, Callable], ...]], combined: Callable | None):
         self.rows, self.infos, self.judging, self.combined = rows, infos, judging, combined
+        self.judges: dict[str, Callable | None] = {}
+
+    def judge(self, engine: CompiledEngine, name: str) -> Callable | None:
+        """The generated function deciding the rows and the complementary codes that read the judgement
+        `name` (CompiledEngine._combined), made the first time an incident of the scope needs it."""
+        if name not in self.judges:
+            self.judges[name] = None if self.combined is None else engine._combined(
+                tuple((info, fast) for _, info, fast in self.judging[name]),
+                [engine.comps[j] for j in engine.comps_reading[name]])
+        return self.judges[name]
 
 
 def _chain(name: str, checks: tuple[tuple[str, str], ...], otherwise: str) -> list[str]:
