@@ -240,9 +240,9 @@ def test_the_other_value_of_a_judgement_is_composed_from_the_first_decision(monk
     calls = {"three": 0, "codes": 0}
     three, codes = engine.decide_three_valued, engine._codes
 
-    def counted_three(values, ident, notes, dispatched, reuse=None, keep=None, keep_comps=None):
+    def counted_three(values, ident, notes, dispatched, reuse=None, keep=None, keep_comps=None, outcome_only=False):
         calls["three"] += keep is None  # the first decision keeps its verdicts; the others do not
-        return three(values, ident, notes, dispatched, reuse, keep, keep_comps)
+        return three(values, ident, notes, dispatched, reuse, keep, keep_comps, outcome_only)
 
     def counted_codes(*args):
         calls["codes"] += 1

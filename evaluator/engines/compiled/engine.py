@@ -312,7 +312,7 @@ class CompiledEngine:
             notifiable, codes, _ = self._codes(again, comp_met, [], case)
             return notifiable, codes
         outcome = self.decide_three_valued(case, ident, [], dispatched,
-                                           reuse={info.index: verdict for info, verdict in again})
+                                           reuse={info.index: verdict for info, verdict in again}, outcome_only=True)
         return outcome["notifiable"], outcome["codes"]
 
     def _again(self, case: dict[str, Any], name: str, scope: "Scope") -> tuple[list, list, bool]:
@@ -380,12 +380,13 @@ class CompiledEngine:
 
     def decide_three_valued(self, values: dict[str, Any], ident: Any, notes: list[str],
                             dispatched: tuple[tuple[RowInfo, Callable], ...], reuse: dict[int, Any] | None = None,
-                            keep: dict[int, Any] | None = None, keep_comps: list[B3] | None = None) -> dict[str, Any]:
+                            keep: dict[int, Any] | None = None, keep_comps: list[B3] | None = None,
+                            outcome_only: bool = False) -> dict[str, Any]:
         """Some row needs a fact the incident does not give: three-valued logic, and the plan's splits.
 
         `reuse`: verdicts already made for these values (by row index), taken as they are; `keep`: filled with
         the verdicts of the dispatched rows, `keep_comps` with whether each complementary code is met (for
-        _assuming)."""
+        _assuming); `outcome_only`: only notifiable and codes are wanted (_assuming's other decisions)."""
         slow = self.slow
         verdicts: list[Any] = [SCOPE_OUT] * len(self.rows)
         undecided = False
@@ -444,6 +445,8 @@ class CompiledEngine:
                 continue
             letters.append(info.code)
             all_codes += self._prefixed(info, codes, pairs, notes, values)
+        if outcome_only:
+            return {"notifiable": notifiable, "codes": all_codes}
 
         def row_missing() -> frozenset[str]:
             return frozenset().union(*(v.missing for v in verdicts if type(v) is not tuple and v.met is None))
