@@ -78,11 +78,12 @@ class Split:
 _NOTHING = object()
 
 
-def agree(results: Iterable[Any]) -> Any:
-    """The answer every case gives, or None as soon as one case is undecided or two cases differ.
+def agree(results: Iterable[Any], differ: Any = None) -> Any:
+    """The answer every case gives, or None as soon as one case is undecided, or `differ` (None too unless
+    asked) as soon as two cases differ.
 
-    >>> agree([True, True]), agree([True, False]), agree([False, None]), agree([])
-    (True, None, None, None)
+    >>> agree([True, True]), agree([True, False]), agree([False, None]), agree([]), agree([True, False], "both")
+    (True, None, None, None, 'both')
     """
     outcome: Any = _NOTHING
     for result in results:
@@ -91,7 +92,7 @@ def agree(results: Iterable[Any]) -> Any:
         if outcome is _NOTHING:
             outcome = result
         elif result != outcome:
-            return None
+            return differ
     return None if outcome is _NOTHING else outcome
 
 

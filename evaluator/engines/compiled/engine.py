@@ -23,6 +23,8 @@ from ..alternative import ALTERNATIVE, INTENDED, TOTAL, Outcome, decide as decid
 from .reader import Reader
 from .runtime import ASSUMED, RUNTIME, SCOPE_OUT, ComplementaryInfo, RowInfo, Table, Unknown, scaled
 
+BOTH = object()  # a row's split met it in one case and not in another (split.agree's `differ`)
+
 # The fields of a result, in the order evaluator.result.Result declares them (its explanation left out).
 FIELDS = ("id", "notifiable", "codes", "complementary", "missing", "assumed", "authority", "notify_by", "report_by",
           "advice", "routes", "criteria", "notes", "error", "errors")
@@ -45,6 +47,7 @@ class CompiledEngine:
         exec(compile(table.source, f"<compiled {table.version}>", "exec"), namespace)  # our own generated code
         self.namespace = namespace
         self.rows: list[tuple[RowInfo, Callable]] = [(info, namespace[f"row_{info.index}"]) for info in table.rows]
+        self.infos = tuple(table.rows)
         self.comps: list[tuple[ComplementaryInfo, Callable]] = [(info, namespace[f"comp_{info.index}"])
                                                                  for info in table.comps]
         self.advice = [(name, by_place, namespace[f"advice_{k}"], needs)
@@ -269,7 +272,7 @@ class CompiledEngine:
                 for other in others:
                     # The incident's own values with the other value (put back below): no copy of them.
                     values[name] = other
-                    outcome = self._other(values, ident, name, scope, decided, known_comps, exact)
+                    outcome = self._other(values, ident, name, scope, decided, known_comps, exact, base)
                     if outcome is not None and outcome[0] is not None and outcome != base:
                         found.append(entry(name, value, other, base, outcome))
             finally:
@@ -277,9 +280,9 @@ class CompiledEngine:
         return document
 
     def _other(self, case: dict[str, Any], ident: Any, name: str, scope: "Scope", decided: list[tuple[RowInfo, Any]],
-               known_comps: list[B3], exact: bool) -> tuple[B3, list[str]] | None:
+               known_comps: list[B3], exact: bool, base: tuple[B3, list[str]]) -> tuple[B3, list[str]] | None:
         """(notifiable, codes) with the judgement `name` as `case` gives it, or None when it cannot differ
-        from the first decision (_assuming)."""
+        from the first decision (`base`) or can only be undetermined (_assuming)."""
         if self.scoped_judgements:  # the judgement picks rows: every row decided again, and composed
             dispatched = self.rows_for(case)
             again = [(info, self._verdict(info, fast, case)) for info, fast in dispatched]
@@ -306,8 +309,9 @@ class CompiledEngine:
             for j, met in zip(self.comps_reading[name], mets):
                 comps_changed = comps_changed or met is None or met != known_comps[j]
                 comp_met[j] = met
-            if not comps_changed and (not changed or self._same_codes(changed, decided)):
-                return None  # the same outcome
+            if not comps_changed and (not changed or self._same_codes(changed, decided) or (
+                    exact and base[0] is False and self._undetermined(changed, again))):
+                return None  # the same outcome, or an undetermined one
         if two_valued:
             notifiable, codes, _ = self._codes(again, comp_met, [], case)
             return notifiable, codes
@@ -342,6 +346,20 @@ class CompiledEngine:
                 mets.append(self.slow.comps[j].verdict(case).met)
                 two_valued = False
         return verdicts, mets, two_valued
+
+    def _undetermined(self, changed: list[tuple[RowInfo, B3, B3]], again: list[tuple[RowInfo, Any]]) -> bool:
+        """Whether the other value can only leave undetermined an incident the first decision (two-valued)
+        found not notifiable, every row and statutory code unmet: when one row alone changes, to unknown,
+        and its own split met it in one case and not in another (Verdict.both). Every other row and code
+        is unmet whatever the unknown facts are, so the incident is notifiable exactly where that row is met;
+        each case of the verdict's split holds some of the facts' values, and no case can be met (or unmet)
+        for all of them when some values meet the row and others do not: undetermined, and assumed.entry
+        makes no entry for it. (With two rows changed, one could be met where the other is not.)"""
+        if len(changed) != 1:
+            return False
+        info = changed[0][0]
+        verdict = next(verdict for row, verdict in again if row is info)
+        return type(verdict) is not tuple and verdict.both and info.code not in self.table.shared_codes
 
     def _same_codes(self, changed: list[tuple[RowInfo, B3, B3]], decided: list[tuple[RowInfo, Any]]) -> bool:
         """Whether rows decided again (`changed`: each with its met before and after) leave the outcome as it
@@ -413,8 +431,10 @@ class CompiledEngine:
         met_of = [v[2] if type(v) is tuple else v.met for v in verdicts]
 
         code_met: dict[str, B3] = {}
-        for (info, _), met in zip(self.rows, met_of):
-            code_met[info.code] = or3([code_met.get(info.code, False), met])
+        for (info, _), met in zip(self.rows, met_of):  # or3 of the code's rows, written out (20 rows a call)
+            before = code_met.get(info.code, False)
+            code_met[info.code] = True if before is True or met is True else (
+                None if before is None or met is None else False)
         if undecided:
             for code, met in code_met.items():
                 split = slow.code_splits.get(code)
@@ -437,7 +457,7 @@ class CompiledEngine:
         codes = [code for code, met in code_met.items() if met is True]
         all_codes = list(codes)
         letters: list[str] = []
-        pairs = [(info, verdict) for (info, _), verdict in zip(self.rows, verdicts)]
+        pairs = list(zip(self.infos, verdicts))
         for (info, _), met in zip(self.comps, comp_met):
             if met is not True:
                 continue
@@ -477,8 +497,10 @@ class CompiledEngine:
             logic = slow.rows[info.index]
             verdict = logic.verdict(values)
             if verdict.met is None:
-                refined = slow.row_splits[info.index].refine(values, logic.met)
-                if refined is not None:
+                refined = slow.row_splits[info.index].refine(values, logic.met, BOTH)
+                if refined is BOTH:
+                    verdict.both = True
+                elif refined is not None:
                     verdict.met, verdict.missing, verdict.split = refined, NONE, True
             if verdict.in_scope is None and verdict.met is False:
                 verdict.in_scope = True  # scope unknown, but the row cannot fire either way

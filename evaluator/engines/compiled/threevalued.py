@@ -22,11 +22,12 @@ from .runtime import Table, Unknown
 class Verdict:
     """One row or complementary code for one incident: (in_scope, band, met) and what would decide it."""
 
-    __slots__ = ("in_scope", "band", "met", "missing", "split")
+    __slots__ = ("in_scope", "band", "met", "missing", "split", "both")
 
     def __init__(self, in_scope: B3, band: B3, met: B3, missing: Missing = NONE):
         self.in_scope, self.band, self.met, self.missing = in_scope, band, met, missing
         self.split = False  # met was worked out by the row's split, not from the facts alone
+        self.both = False  # met is unknown, and the row's split met it in one case and not in another
 
 
 class RowLogic:
@@ -76,14 +77,16 @@ class CompiledSplit:
             scale = scales.get(facts[choice.fact].kind, 1)
             self.cases[choice.fact] = tuple(_assignment(value, scale, choice.direct) for value in choice.values)
 
-    def refine(self, values: dict[str, Any], decide: Callable[[dict[str, Any], dict[str, Interval]], B3]) -> B3:
-        """The answer when every case of the split agrees, else None (as the interpreter's refine)."""
+    def refine(self, values: dict[str, Any], decide: Callable[[dict[str, Any], dict[str, Interval]], B3],
+               differ: Any = None) -> Any:
+        """The answer when every case of the split agrees, else None (as the interpreter's refine), or
+        `differ` when two cases are decided and differ (split.agree)."""
         kept = self.split.cases(values)
         if not kept:
             return None
         names = [choice.fact for choice in kept]
-        return agree(decide(*self.assign(values, names, combination))
-                     for combination in itertools.product(*(self.cases[name] for name in names)))
+        return agree((decide(*self.assign(values, names, combination))
+                      for combination in itertools.product(*(self.cases[name] for name in names))), differ)
 
     @staticmethod
     def assign(values: dict[str, Any], names: list[str], combination: tuple) -> tuple[dict[str, Any],
