@@ -241,7 +241,7 @@ class Guidance:
         """
         try:
             try:
-                if isinstance(incident, BaseModel):
+                if type(incident) is not dict and isinstance(incident, BaseModel):  # a dict: no ABC check
                     incident = incident.model_dump(exclude_none=True)
                 if not explain:
                     if self._shared is None:

@@ -87,23 +87,38 @@ class Reader:
         floor = scaled(info.minimum, scale) if info.minimum is not None else 0
         match = _QUANTITY.fullmatch
         # "22.5 mSv", the form nearly every incident uses, is taken apart with str methods (a third of the
-        # regular expression's time); anything else goes to the expression, which says what is read.
-        spaced = {unit: factor for unit, factor in factors.items() if _UNIT.fullmatch(unit)}
+        # regular expression's time), and scaled by one multiplication where the unit's factor is a whole
+        # multiple of the decimals' power of ten (by unit: the multiplier for 0 to 15 decimals, or None);
+        # anything else goes to the expression, which says what is read.
+        exact = {unit: [factor // 10 ** n if type(factor) is int and factor % 10 ** n == 0 else None
+                        for n in range(16)]
+                 for unit, factor in factors.items() if _UNIT.fullmatch(unit)}
 
         def read_quantity(raw: Any) -> Any:
             if type(raw) is str:
-                number, space, unit = raw.partition(" ")
-                whole, dot, decimals = number.partition(".")
-                factor = spaced.get(unit)
-                if not (factor is not None and whole.isascii() and whole.isdigit() and len(whole) <= 15 and
-                        (not dot or (decimals.isascii() and decimals.isdigit() and len(decimals) <= 15))):
-                    found = match(raw)
-                    if found is None:
-                        return _SLOW
-                    whole, decimals, unit = found.groups()
-                    factor = factors.get(unit)
-                    if factor is None:
-                        return _SLOW
+                number, _, unit = raw.partition(" ")
+                multipliers = exact.get(unit)
+                if multipliers is not None:
+                    whole, dot, decimals = number.partition(".")
+                    if whole.isdigit() and whole.isascii() and len(whole) <= 15:
+                        places = len(decimals)
+                        if not dot:
+                            multiplier = multipliers[0]
+                            if multiplier is not None:
+                                value = int(whole) * multiplier
+                                return value if value >= floor else _SLOW
+                        elif places <= 15 and decimals.isdigit() and decimals.isascii():
+                            multiplier = multipliers[places]
+                            if multiplier is not None:
+                                value = int(whole + decimals) * multiplier
+                                return value if value >= floor else _SLOW
+                found = match(raw)
+                if found is None:
+                    return _SLOW
+                whole, decimals, unit = found.groups()
+                factor = factors.get(unit)
+                if factor is None:
+                    return _SLOW
                 if decimals:
                     value = int(whole + decimals) * factor
                     divisor = _POWERS[len(decimals)]
