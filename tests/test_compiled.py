@@ -245,9 +245,9 @@ def test_the_other_value_of_a_judgement_is_composed_from_the_first_decision(monk
     calls = {"three": 0, "codes": 0}
     three, codes = engine.decide_three_valued, engine._codes
 
-    def counted_three(values, ident, notes, dispatched, reuse=None, keep=None, keep_comps=None, outcome_only=False):
+    def counted_three(*args, keep=None, **kwargs):
         calls["three"] += keep is None  # the first decision keeps its verdicts; the others do not
-        return three(values, ident, notes, dispatched, reuse, keep, keep_comps, outcome_only)
+        return three(*args, keep=keep, **kwargs)
 
     def counted_codes(*args):
         calls["codes"] += 1
@@ -255,6 +255,7 @@ def test_the_other_value_of_a_judgement_is_composed_from_the_first_decision(monk
     monkeypatch.setattr(engine, "decide_three_valued", counted_three)
     monkeypatch.setattr(engine, "_codes", counted_codes)
     result = guidance.evaluate(facts)
+    assert result.error is None, result.error
     first = 1 if _two_valued(engine, facts) else 0  # the first decision's own _codes
     assert [a.text for a in result.assumed] == texts
     assert (calls["three"], calls["codes"] - first) == (three_valued, two_valued)

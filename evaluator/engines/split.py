@@ -97,7 +97,8 @@ def agree(results: Iterable[Any], differ: Any = None) -> Any:
 
 
 def any_met(split: Split, known: Mapping[str, Any], options: Mapping[str, tuple],
-            met: Callable[[int, list[str], tuple], Any], unmet: frozenset[int] | set[int] = frozenset()) -> Any:
+            met: Callable[[int, list[str], tuple], Any], unmet: frozenset[int] | set[int] = frozenset(),
+            answers: dict | None = None) -> Any:
     """Whether some part of the split's decision is met whatever its unknown facts are: True, False, or
     None when the cases disagree or one is undecided. Exactly the refine of "any part met" over the
     split's cases (every case of the facts it enumerates), worked out with less work:
@@ -112,6 +113,9 @@ def any_met(split: Split, known: Mapping[str, Any], options: Mapping[str, tuple]
     `unmet`: parts already found unmet with the incident's facts alone (three-valued, without a split):
     knowing more facts cannot make them met or undecided, so they are unmet in every case and never asked
     (the facts enumerated are chosen as before, so the answer is the same).
+    `answers`: the parts' answers, kept by the facts enumerated and the part, for another call on the same
+    incident (the compiled engine's other value of a judgement passes on those of the parts that do not read
+    it; the facts enumerated depend on which facts are known, not on their values).
     """
     kept = split.cases(known)
     if not kept:
@@ -122,7 +126,11 @@ def any_met(split: Split, known: Mapping[str, Any], options: Mapping[str, tuple]
     live = [index for index, part in enumerate(split.parts) if index not in unmet and not part.ruled_out(known)]
     reads = [tuple(i for i, name in enumerate(names) if name in split.parts[index].facts) for index in live]
     # Cases are tuples of indices into each fact's values: cheap to hash, whatever the values are.
-    memo: list[dict[tuple, Any]] = [{} for _ in live]
+    if answers is None:
+        memo: list[dict[tuple, Any]] = [{} for _ in live]
+    else:
+        parts = answers.setdefault(tuple(names), {})
+        memo = [parts.setdefault(index, {}) for index in live]
 
     def answer(part: int, relevant: tuple, key: tuple) -> Any:
         known_answers = memo[part]

@@ -75,6 +75,14 @@ class CompiledEngine:
         self.assumed_defaults = {name: value for name, value, _ in self.assumed}
         self.comps_reading = {name: [info.index for info in table.comps if name in info.judgements]
                               for name in self.assumed_defaults}
+        # What reads each judgement, for the three-valued side's splits: the codes of a row that reads it, and
+        # the parts of the verdict's split (rows by index, then the statutory codes) that read it.
+        self.codes_reading = {name: frozenset(info.code for info in table.rows if name in info.judgements)
+                              for name in self.assumed_defaults}
+        self.parts_reading = {name: frozenset(info.index for info in table.rows if name in info.judgements) |
+                              frozenset(len(table.rows) + k for k, index in enumerate(self.statutory)
+                                        if index in self.comps_reading[name])
+                              for name in self.assumed_defaults}
         # A judgement that picks the rows (exposure, modality, jurisdiction) would change the rows dispatched.
         self.scoped_judgements = any(fact in self.assumed_defaults for fact in ("exposure", "modality",
                                                                                "jurisdiction"))
@@ -224,10 +232,12 @@ class CompiledEngine:
                 values[name] = self.assumed_defaults[name]
             known: dict[int, Any] = {}
             known_comps: list[B3] = []
-            document = self.decide_three_valued(values, ident, notes, rows, keep=known, keep_comps=known_comps)
+            shared: dict[str, Any] = {"answers": {}, "codes": {}}
+            document = self.decide_three_valued(values, ident, notes, rows, keep=known, keep_comps=known_comps,
+                                                shared=shared)
             read = [name for name in absent if judging[name] or self.comps_reading[name]]
             return self._assuming(values, ident, document, read, scope,
-                                  [(info, known[info.index]) for info, _ in rows], known_comps, False)
+                                  [(info, known[info.index]) for info, _ in rows], known_comps, False, shared)
         if ASSUMED not in values:  # the fast path: no judgement default read
             notifiable, codes, letters = self._codes(decided, comp_met, notes, values)
             return self._document(values, ident, notes, notifiable, codes, letters, [])
@@ -240,7 +250,7 @@ class CompiledEngine:
 
     def _assuming(self, values: dict[str, Any], ident: Any, document: dict[str, Any], read: list[str],
                   scope: "Scope", decided: list[tuple[RowInfo, Any]], known_comps: list[B3],
-                  exact: bool) -> dict[str, Any]:
+                  exact: bool, shared: dict[str, Any] | None = None) -> dict[str, Any]:
         """The judgements taken by default (`read`: those the decision read) that decide the incident: it is
         decided again with each other value of each (engines/assumed.py), and those that change it reported.
 
@@ -259,7 +269,9 @@ class CompiledEngine:
         assumed.entry makes no entry for an outcome equal to the first: nothing more is done. Nor when the
         rows that change are met neither before nor after while another row is met (`_same_codes`): the
         other value is then undecided or changes nothing. Otherwise the verdicts are composed, by `_codes`
-        when all are two-valued, else by the three-valued side (which decides no row again).
+        when all are two-valued, else by the three-valued side (which decides no row again, and takes from
+        the first decision's `shared` the splits of the codes and the answers of the verdict's split's parts
+        that do not read the judgement).
         """
         values.pop(ASSUMED, None)  # noted again if advice read one
         base = (document["notifiable"], document["codes"])
@@ -272,7 +284,7 @@ class CompiledEngine:
                 for other in others:
                     # The incident's own values with the other value (put back below): no copy of them.
                     values[name] = other
-                    outcome = self._other(values, ident, name, scope, decided, known_comps, exact, base)
+                    outcome = self._other(values, ident, name, scope, decided, known_comps, exact, base, shared)
                     if outcome is not None and outcome[0] is not None and outcome != base:
                         found.append(entry(name, value, other, base, outcome))
             finally:
@@ -280,7 +292,8 @@ class CompiledEngine:
         return document
 
     def _other(self, case: dict[str, Any], ident: Any, name: str, scope: "Scope", decided: list[tuple[RowInfo, Any]],
-               known_comps: list[B3], exact: bool, base: tuple[B3, list[str]]) -> tuple[B3, list[str]] | None:
+               known_comps: list[B3], exact: bool, base: tuple[B3, list[str]],
+               shared: dict[str, Any] | None = None) -> tuple[B3, list[str]] | None:
         """(notifiable, codes) with the judgement `name` as `case` gives it, or None when it cannot differ
         from the first decision (`base`) or can only be undetermined (_assuming)."""
         if self.scoped_judgements:  # the judgement picks rows: every row decided again, and composed
@@ -315,8 +328,18 @@ class CompiledEngine:
         if two_valued:
             notifiable, codes, _ = self._codes(again, comp_met, [], case)
             return notifiable, codes
+        if shared is not None and not self.scoped_judgements:
+            # What the first decision worked out from parts that do not read the judgement holds here too.
+            reading = self.parts_reading[name]
+            shared = {"answers": {names: {part: found for part, found in parts.items() if part not in reading}
+                                  for names, parts in shared["answers"].items()},
+                      "codes": {code: met for code, met in shared["codes"].items()
+                                if code not in self.codes_reading[name]}}
+        else:
+            shared = None
         outcome = self.decide_three_valued(case, ident, [], dispatched,
-                                           reuse={info.index: verdict for info, verdict in again}, outcome_only=True)
+                                           reuse={info.index: verdict for info, verdict in again}, outcome_only=True,
+                                           shared=shared)
         return outcome["notifiable"], outcome["codes"]
 
     def _again(self, case: dict[str, Any], name: str, scope: "Scope") -> tuple[list, list, bool]:
@@ -399,12 +422,14 @@ class CompiledEngine:
     def decide_three_valued(self, values: dict[str, Any], ident: Any, notes: list[str],
                             dispatched: tuple[tuple[RowInfo, Callable], ...], reuse: dict[int, Any] | None = None,
                             keep: dict[int, Any] | None = None, keep_comps: list[B3] | None = None,
-                            outcome_only: bool = False) -> dict[str, Any]:
+                            outcome_only: bool = False, shared: dict[str, Any] | None = None) -> dict[str, Any]:
         """Some row needs a fact the incident does not give: three-valued logic, and the plan's splits.
 
         `reuse`: verdicts already made for these values (by row index), taken as they are; `keep`: filled with
         the verdicts of the dispatched rows, `keep_comps` with whether each complementary code is met (for
-        _assuming); `outcome_only`: only notifiable and codes are wanted (_assuming's other decisions)."""
+        _assuming); `outcome_only`: only notifiable and codes are wanted (_assuming's other decisions);
+        `shared`: the splits of shared codes ("codes") and the verdict's split's answers ("answers") worked
+        out, kept for (or from) another decision of the incident (_other)."""
         slow = self.slow
         verdicts: list[Any] = [SCOPE_OUT] * len(self.rows)
         undecided = False
@@ -439,9 +464,14 @@ class CompiledEngine:
             for code, met in code_met.items():
                 split = slow.code_splits.get(code)
                 if met is None and split is not None:
-                    same = slow.rows_of_code[code]
-                    refined = split.refine(values, lambda case, regions, same=same:
-                                           or3(r.met(case, regions) for r in same))
+                    if shared is not None and code in shared["codes"]:
+                        refined = shared["codes"][code]
+                    else:
+                        same = slow.rows_of_code[code]
+                        refined = split.refine(values, lambda case, regions, same=same:
+                                               or3(r.met(case, regions) for r in same))
+                        if shared is not None:
+                            shared["codes"][code] = refined
                     if refined is not None:
                         code_met[code] = refined
         notifiable = or3(list(code_met.values()) +
@@ -452,7 +482,7 @@ class CompiledEngine:
                      if (v[2] is False if type(v) is tuple else v.met is False and not v.split)}
             first = len(verdicts)
             unmet.update(first + k for k, index in enumerate(self.statutory) if comp_met[index] is False)
-            notifiable = slow.refine_notifiable(values, unmet)
+            notifiable = slow.refine_notifiable(values, unmet, None if shared is None else shared["answers"])
 
         codes = [code for code, met in code_met.items() if met is True]
         all_codes = list(codes)

@@ -146,11 +146,13 @@ class ThreeValued:
                              for code in splits["codes"]}
         self.notifiable_split = CompiledSplit(splits["notifiable"], table.scales, table.facts)
 
-    def refine_notifiable(self, values: dict[str, Any], unmet: frozenset[int] | set[int] = frozenset()) -> B3:
+    def refine_notifiable(self, values: dict[str, Any], unmet: frozenset[int] | set[int] = frozenset(),
+                          answers: dict | None = None) -> B3:
         """Notifiable whatever the unknown facts of the verdict's split are (as the interpreter's refine).
-        `unmet`: the parts (rows by index, then the statutory codes) unmet without a split (split.any_met)."""
+        `unmet`: the parts (rows by index, then the statutory codes) unmet without a split; `answers`: the
+        parts' answers kept for another decision of the incident (split.any_met)."""
         split, logics = self.notifiable_split, (*self.rows, *self.statutory)
 
         def met(part: int, names: list[str], assignment: tuple) -> B3:
             return logics[part].met(*split.assign(values, names, assignment))
-        return any_met(split.split, values, split.cases, met, unmet)
+        return any_met(split.split, values, split.cases, met, unmet, answers)
