@@ -36,6 +36,10 @@ def spark():
     from evaluator.engines.spark import session
     active = session("local[2]")
     active.sparkContext.setLogLevel("ERROR")
+    # A few hundred rows: Spark's interpreted expressions start at once, where compiling the generated
+    # code of a plan this wide takes longer than running it (the answers are the same either way).
+    active.conf.set("spark.sql.codegen.wholeStage", "false")
+    active.conf.set("spark.sql.codegen.factoryMode", "NO_CODEGEN")
     yield active
     active.stop()
 
