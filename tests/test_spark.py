@@ -82,3 +82,19 @@ def test_an_arrow_table_in_gives_an_arrow_table_out(spark):
     summary = Summary.of(out)
     # By default (case_split "auto"), a row or two left by the two-valued query go straight to Python.
     assert (summary.rows, summary.two_valued, summary.fallback_few) == (3, 2, 1)
+
+
+def test_a_json_line_that_cannot_be_read_is_one_row_with_its_error(spark, tmp_path):
+    """A bad line of a JSON Lines file goes to Python alone (which words its error), not to the SQL too:
+    one row each, in order, as on DuckDB."""
+    from evaluator.engines.columnar import read_file
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"id": "A", "jurisdiction": "Wales", "exposure": "accidental"}\n{"id": "B", "jurisdiction": \n'
+                    '{"id": "C", "jurisdiction": "England", "exposure": "accidental", "total_dose": "8 mSv", "age": 40}\n',
+                    encoding="utf-8")
+    out = evaluate_table(read_file(str(path)), criteria=G2024, engine="spark", spark=spark)
+    assert out.column("codes").to_pylist() == [["1"], [], ["1"]]
+    errors = out.column("error").to_pylist()
+    assert errors[0] is None and errors[1] and errors[2] is None
+    summary = Summary.of(out)
+    assert (summary.rows, summary.fallback, summary.fallback_values) == (3, 1, 1)

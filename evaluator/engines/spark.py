@@ -128,9 +128,13 @@ def evaluate_spark(table: Any, *, criteria: Any, units: Mapping[str, str], spark
     cached: list[Any] = []
     left: dict[str, Any] = {}  # version -> the two-valued query's rows it does not decide
     open_rows = 0
+    # A JSON line that could not be read goes to Python alone (it words the line's error), never to the SQL:
+    # a row in two parts would be two rows of the union.
+    readable_line = f" AND {_BAD_LINE} IS NULL" if _BAD_LINE in frame.columns else ""
     for version, guidance in chosen.items():
         view = version_view("_irmer_source", version)
-        spark.sql(f"SELECT * FROM _irmer_source WHERE {VERSION} = '{version}'").createOrReplaceTempView(view)
+        spark.sql(f"SELECT * FROM _irmer_source WHERE {VERSION} = '{version}'{readable_line}") \
+            .createOrReplaceTempView(view)
         sql = query_for(guidance, types, units, keep, view, refine=False, dialect="spark", form="plain")
         if sql is None:
             summary.notes.append(f"{version} does not compile to SQL; its rows are evaluated in Python")
@@ -184,10 +188,10 @@ def evaluate_spark(table: Any, *, criteria: Any, units: Mapping[str, str], spark
         summary.fallback_values += sum(1 for row in flagged if row[FALLBACK])
         summary.fallback_split += sum(1 for row in flagged if not row[FALLBACK])
         parts.append(typed(three.filter(~F.col(FALLBACK) & ~F.col(UNDECIDED))))
-    if _BAD_LINE in frame.columns:  # a JSON line that could not be read: Python words its error
+    if readable_line:
         bad = [row[ROW] for row in frame.filter(F.col(_BAD_LINE).isNotNull()).select(ROW).collect()]
-        known = set(python_ids)
-        python_ids += [i for i in bad if i not in known]
+        python_ids += bad
+        summary.fallback_values += len(bad)
     if python_ids:
         readable = [c for c in frame.columns if c in types or c == _BAD_LINE]
         rows = frame.filter(F.col(ROW).isin(python_ids)).select(ROW, *readable).collect()
@@ -196,7 +200,7 @@ def evaluate_spark(table: Any, *, criteria: Any, units: Mapping[str, str], spark
         fixed = _attach(pa.table({ROW: pa.array([row[ROW] for row in rows], pa.int64())}), results)
         answers = spark.createDataFrame(fixed)
         parts.append(typed(frame.select(*keep, ROW).join(answers, ROW, "inner")))
-    summary.fallback = len(set(python_ids))
+    summary.fallback = len(python_ids)  # each row once: the parts' filters do not overlap
     result = None
     for part in parts:
         result = part if result is None else result.unionByName(part)
