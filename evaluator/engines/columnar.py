@@ -413,7 +413,8 @@ def evaluate_table(table: Any, *, criteria: Any = None, engine: str = "duckdb", 
     (the query that makes the split takes a second or two to plan), hands
     the split of fewer to Python, and sends fewer than THREE_VALUED_FROM rows
     left straight to Python (planning the three-valued query would take
-    longer than Python takes to decide them); Spark's default is "python".
+    longer than Python takes to decide them); on Spark, "auto" does the same
+    but, with no "explode" there, makes the split of the rows left in Python.
     """
     from ..load import load_vocabulary
     if engine not in ENGINES:

@@ -229,12 +229,15 @@ PLAIN_BOOL: dict[type, Callable[..., tuple[B, Missing]]] = {
 class PlainBuilder(QueryBuilder):
     """The two-valued query: the three-valued query's columns where `_irmer_exact` holds."""
 
+    def __init__(self, *args: Any, structs: bool = True, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # A dose's text matched once into a struct (DuckDB), or each part matched on its own (elsewhere:
+        # Spark's regexp_extract takes one group at a time).
+        self.structs = structs
+
     def build(self) -> exp.Select:
         query = self.source
-        # A dose's text matched once into a struct on DuckDB; each part matched on its own elsewhere (Spark's
-        # regexp_extract takes one group at a time).
-        structs = self.form != "portable"
-        for n, layer in enumerate(Reader(self.checked.facts, self.types, self.units, structs=structs).layers()):
+        for n, layer in enumerate(Reader(self.checked.facts, self.types, self.units, structs=self.structs).layers()):
             if layer:
                 query = _layer(query, f"_irmer_read{n}", layer)
         compiler = PlainCompiler(self.checked, self.env)
@@ -365,5 +368,4 @@ def compile_plain(checked: Checked, table: str | exp.Expression, types: Mapping[
         types = {name: "text" for name in ["id", *checked.facts]}
     source = exp.select(exp.Star()).from_(exp.to_table(table) if isinstance(table, str) else table, copy=False)
     keep = list(types) if keep is None else list(keep)
-    form = "lambda" if dialect == "duckdb" else "portable"
-    return PlainBuilder(checked, source, types, units or {}, keep, refine=False, form=form).build()
+    return PlainBuilder(checked, source, types, units or {}, keep, refine=False, structs=dialect == "duckdb").build()
