@@ -536,9 +536,12 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
     # with the decisions it may leave open (OPEN: bits, -1 for all).
     rest: dict[str, tuple[Any, int]] = {}
     flagged: list[Any] = []
+    # A JSON line that could not be read goes to Python alone (it words the line's error), not to the SQL.
+    readable_line = f" AND {_BAD_LINE} IS NULL" if _BAD_LINE in prepared.table.column_names else ""
     for version, guidance in chosen.items():
         source = version_view("_irmer_source", version)
-        con.execute(f"CREATE TEMP VIEW {source} AS SELECT * FROM _irmer_source WHERE {VERSION} = '{version}'")
+        con.execute(f"CREATE TEMP VIEW {source} AS SELECT * FROM _irmer_source WHERE {VERSION} = '{version}'"
+                    f"{readable_line}")
         sql = query_for(guidance, prepared.types, units, [], source, refine=False, dialect="duckdb", form="plain")
         if sql is None:
             rows = con.sql(f"SELECT {ROW} FROM {source}").to_arrow_table().column(ROW)
