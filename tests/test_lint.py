@@ -20,9 +20,10 @@ from typing import Callable
 
 import jsonschema
 import pytest
+import z3
 
 from evaluator import load_vocabulary
-from evaluator.tools.lint import RULES, Finding, Linter, code_key, edge_words, lint, witness_text
+from evaluator.tools.lint import CHECKS, RULES, Finding, Linter, code_key, edge_words, lint, witness_text
 from evaluator.load import compile_file, shipped_files
 from evaluator.result import Result
 
@@ -296,6 +297,40 @@ def test_the_cli_on_the_shipped_files(cli):
     assert result.stdout.splitlines() == [
         "ok criteria/irmer-2023-04-19.irmer: no findings; 5 findings accepted in the file with `allow`",
         "ok criteria/irmer-2024-08-28.irmer: no findings; 4 findings accepted in the file with `allow`"]
+
+
+def test_an_accepted_findings_witness_is_found_when_read(g2024):
+    """`irmer lint` prints no witness for an accepted finding, so it is searched for only when read (JSON,
+    the API); then it shows the problem as the finding's own check would have it (each suffix_range witness
+    its own code, not the last one the check looked at)."""
+    linter = Linter(g2024)
+    for check in CHECKS:  # not Linter.run, which this module's fixture shares between tests
+        check(linter)
+    accepted = [f for f in linter.findings if f.rule == "suffix_range"]
+    assert len(accepted) == 3 and all(f.allowed and f.find is not None for f in accepted)
+    for finding in accepted:
+        letter, first = re.match(r"complementary code (\w+) .* this file has codes ([\w.]+)", finding.message).groups()
+        witness = finding.witness
+        assert finding.find is None  # searched once
+        assert letter + first in explained(g2024, witness).codes, (finding.message, witness)
+
+
+@pytest.mark.parametrize("edits", [(), CASES[[c.name for c in CASES].index("shadowed")].edits,
+                                   CASES[[c.name for c in CASES].index("subsumed")].edits], ids=["shipped", "shadowed",
+                                                                                                  "subsumed"])
+def test_implied_codes_are_those_each_pair_proves(tmp_path, edits):
+    """check_shadowed asks z3 for a few incidents, not one question per pair of codes: the codes it finds
+    implied by each row are exactly those the question per pair finds."""
+    linter = Linter(compile_file(make(tmp_path, *edits)))
+    codes = {code: linter.enc.code_met(code) for code in linter.codes + list(linter.letters)}
+    units = [linter.enc.row_met(row) for row in linter.rows]
+    units += [linter.enc.code_met(item.code) for item in linter.criteria.complementary]
+    found = 0
+    for met in units:
+        pairwise = {code for code, other in codes.items() if not linter.sat(met, z3.Not(other))}
+        assert linter.implied(met, codes) == pairwise
+        found += len(pairwise)
+    assert found > 0
 
 
 # ----------------------------------------------------------------- allows

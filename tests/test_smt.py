@@ -9,17 +9,18 @@ and the overall verdict, in both shipped versions.
 from __future__ import annotations
 
 import random
+from fractions import Fraction
 
 import pytest
 import z3
 
 from evaluator.language.incident import IncidentError
 
-from evaluator import load_criteria
+from evaluator import compile_text, load_criteria
 from evaluator.engines.smt import Encoded, Space, rational
 from evaluator.language.units import BOOL, ENUM, KINDS, SET
 
-from conftest import explained
+from conftest import ROOT, explained
 
 # Values around every threshold the shipped criteria use, in each kind's units.
 NEAR = {
@@ -159,3 +160,25 @@ def test_domain_requires_a_positive_intended_dose():
     solver = z3.Solver()
     solver.add(space.domain(), space.vars["intended_dose"] == 0)
     assert solver.check() == z3.unsat
+
+
+def test_formulas_are_built_once_per_file_and_never_shared():
+    """Encoded memoises each formula (lint asks hundreds of questions of the same rows): asked again, the
+    same term; but the memo is the file's own, so an edited file, encoded over the same space after it,
+    gets its own formulas, not the ones the first file built for the same code and row."""
+    shipped = load_criteria("2024")
+    edited = compile_text(shipped.source.replace("band     0.3 mSv <= intended_dose < 2.5 mSv",
+                                                 "band     0.3 mSv <= intended_dose < 2 mSv"),
+                          "edited.irmer", ROOT / "criteria")
+    space = Space(shipped.vocabulary.facts)
+    first, second = Encoded(shipped, space), Encoded(edited, space)
+    assert first.code_met("2.2") is first.code_met("2.2")
+    (row,) = first.rows_by_code["2.2"]
+    assert first.row_met(row) is first.row_met(row) and first.cond(row.band) is first.cond(row.band)
+    (edited_row,) = second.rows_by_code["2.2"]
+    for old, new in ((first.code_met("2.2"), second.code_met("2.2")), (first.row_met(row), second.row_met(edited_row)),
+                     (first.cond(row.band), second.cond(edited_row.band)),
+                     (first.in_category("2.2"), second.in_category("2.2")), (first.notifiable(), second.notifiable())):
+        solver = z3.Solver()
+        solver.add(space.domain(), old != new, space.vars["intended_dose"] == rational(Fraction(9, 4000)))
+        assert solver.check() == z3.sat  # 2.25 mSv: in the shipped band of 2.2, not in the edited one

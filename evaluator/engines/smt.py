@@ -122,6 +122,9 @@ class Encoded:
             for code in exclusion.codes:
                 self.exclusions.setdefault(code, []).append(exclusion)
         self.complementary = {item.code: item for item in self.criteria.complementary}
+        # Each formula built once: lint and the witness search ask hundreds of questions about the same rows,
+        # and building a z3 term in Python costs more than z3's answer. One cache per Encoded, so per file.
+        self._memo: dict[tuple[str, Any], tuple[Any, Any]] = {}
         for node in self.criteria.walk():
             if isinstance(node, ast.Ratio):
                 self._mark_positive(node.denominator)
@@ -153,8 +156,17 @@ class Encoded:
         # its incidents with the evaluator, which refuses a contradiction).
         return z3.And(*parts)
 
+    def _once(self, what: str, key: Any, build: Callable[[], Any]) -> Any:
+        """`build()`, memoised for this file under (what, key): a code by its text, a node by its id (the
+        node kept alive with the value, so that no other node can come to have its id)."""
+        slot = (what, key if key is None or isinstance(key, str) else id(key))
+        found = self._memo.get(slot)
+        if found is None:
+            found = self._memo[slot] = (key, build())
+        return found[1]
+
     def cond(self, node: Any) -> z3.BoolRef:
-        return CONDITIONS[type(node)](self, node)
+        return self._once("cond", node, lambda: CONDITIONS[type(node)](self, node))
 
     def c_compare(self, node: ast.Compare) -> z3.BoolRef:
         values = [self.num(op) for op in node.operands]
@@ -228,6 +240,9 @@ class Encoded:
 
     # ----------------------------------------------------------- the rows
     def scope(self, row: ast.Row) -> z3.BoolRef:
+        return self._once("scope", row, lambda: self._scope(row))
+
+    def _scope(self, row: ast.Row) -> z3.BoolRef:
         parts = []
         if row.exposure:
             parts.append(z3.Or(*[self.space.is_value("exposure", v) for v in row.exposure]))
@@ -239,9 +254,15 @@ class Encoded:
         return z3.And(*parts)
 
     def excluded(self, code: str) -> z3.BoolRef:
+        return self._once("excluded", code, lambda: self._excluded(code))
+
+    def _excluded(self, code: str) -> z3.BoolRef:
         return z3.Or(*[self.cond(e.when) for e in self.exclusions.get(code, ())])
 
     def row_met(self, row: ast.Row) -> z3.BoolRef:
+        return self._once("row_met", row, lambda: self._row_met(row))
+
+    def _row_met(self, row: ast.Row) -> z3.BoolRef:
         parts = [self.scope(row)]
         if row.band is not None:
             parts.append(self.cond(row.band))
@@ -252,11 +273,17 @@ class Encoded:
         return z3.And(*parts)
 
     def in_category(self, code: str) -> z3.BoolRef:
+        return self._once("in_category", code, lambda: self._in_category(code))
+
+    def _in_category(self, code: str) -> z3.BoolRef:
         return z3.Or(*[z3.And(self.scope(r), self.cond(r.band) if r.band is not None else z3.BoolVal(True))
                        for r in self.rows_by_code.get(code, [])])
 
     def code_met(self, code: str) -> z3.BoolRef:
         """A notification code (`2.2`) or a complementary letter (`M`) is met."""
+        return self._once("code_met", code, lambda: self._code_met(code))
+
+    def _code_met(self, code: str) -> z3.BoolRef:
         if code in self.complementary:
             item = self.complementary[code]
             return z3.And(self.cond(item.when), z3.Not(self.excluded(code)))
@@ -305,6 +332,9 @@ class Encoded:
         return out
 
     def notifiable(self) -> z3.BoolRef:
+        return self._once("notifiable", None, self._notifiable)
+
+    def _notifiable(self) -> z3.BoolRef:
         statutory = [code for code, item in self.complementary.items() if item.role == "statutory"]
         return z3.Or(*[self.code_met(code) for code in list(self.rows_by_code) + statutory])
 

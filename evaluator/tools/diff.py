@@ -642,7 +642,9 @@ class Semantics:
         facts = {**old.vocabulary.facts, **new.vocabulary.facts}
         self.old, self.new = old, new
         self.space = Space(facts)
-        self.e_old, self.e_new = Encoded(old, self.space), Encoded(new, self.space)
+        self.e_old = Encoded(old, self.space)
+        # One version against itself (lint's search) is encoded once: its formulas are built once, not twice.
+        self.e_new = self.e_old if new is old else Encoded(new, self.space)
         # Incidents both versions can read: derived facts agree with their derivation, no conflict holds.
         self.domain = z3.And(self.space.domain(), self.e_old.consistent(), self.e_new.consistent())
         self._solver: z3.Solver | None = None
@@ -677,10 +679,16 @@ class Semantics:
             return True
         formula = side.code_met(code)
         yes, no = z3.substitute(formula, (var, z3.BoolVal(True))), z3.substitute(formula, (var, z3.BoolVal(False)))
-        return self.solve(yes != no) is not None
+        return self.satisfiable(yes != no)
 
-    def solve(self, target: z3.BoolRef) -> z3.ModelRef | None:
-        """An incident of the space meeting `target`, or None when there is none (a proof)."""
+    def satisfiable(self, target: z3.BoolRef) -> bool:
+        """Whether an incident of the space meets `target`: `solve` without fetching the model, which costs as
+        much as the answer when the answer is all a question needs (lint asks hundreds)."""
+        return self.solve(target, model=False) is not None
+
+    def solve(self, target: z3.BoolRef, model: bool = True) -> z3.ModelRef | Literal[True] | None:
+        """An incident of the space meeting `target` (with `model=False`, True), or None when there is none
+        (a proof)."""
         # One solver keeps the domain (asserted once, the bulk of every query); each target is pushed and
         # popped: lint asks some 600 questions of one file, and a fresh solver each time cost a third of it.
         if self._solver is None:
@@ -690,7 +698,9 @@ class Semantics:
         solver.push()
         try:
             solver.add(target)
-            return solver.model() if solver.check() == z3.sat else None
+            if solver.check() != z3.sat:
+                return None
+            return solver.model() if model else True
         finally:
             solver.pop()
 

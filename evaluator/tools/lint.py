@@ -29,6 +29,7 @@ import json
 import re
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property, partial
 from fractions import Fraction
 from itertools import combinations, groupby
 from math import floor
@@ -74,17 +75,43 @@ RULES: dict[str, Rule] = {
 }
 
 
-@dataclass
+@dataclass(init=False, eq=False)
 class Finding:
-    """One thing lint found: what, where, and (when accepted with `allow`) why it is so on purpose."""
+    """One thing lint found: what, where, and (when accepted with `allow`) why it is so on purpose.
+
+    Its witness is given, or searched for when it is first read (`find`): `irmer lint` prints no witness for
+    a finding the file accepts, and the search (z3's optimiser, then the evaluator) is most of lint's work on
+    a file that accepts several (each shipped file does). A finding that is not accepted has its witness
+    found at once (Linter.add), in the order of the checks.
+    """
 
     rule: str
     severity: str
     message: str
     span: Span | None
-    hint: str | None = None
-    witness: dict | None = None
-    allowed: str | None = None
+    hint: str | None
+    allowed: str | None
+    find: Callable[[], dict | None] | None = field(repr=False)
+
+    def __init__(self, rule: str, severity: str, message: str, span: Span | None, hint: str | None = None,
+                 witness: dict | None = None, allowed: str | None = None,
+                 find: Callable[[], dict | None] | None = None):
+        self.rule, self.severity, self.message, self.span, self.hint = rule, severity, message, span, hint
+        self.allowed, self.find = allowed, find
+        if find is None:
+            self.__dict__["witness"] = witness  # given: the cached_property's value
+
+    @cached_property
+    def witness(self) -> dict | None:
+        """An incident in the public vocabulary that shows the problem, checked with the evaluator; or None."""
+        find, self.find = self.find, None  # found once; the search (and the Linter it holds) let go
+        return find() if find is not None else None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Finding):
+            return NotImplemented
+        fields = ("rule", "severity", "message", "span", "hint", "allowed", "witness")
+        return all(getattr(self, name) == getattr(other, name) for name in fields)
 
     def record(self, file: str) -> dict[str, Any]:
         """The finding as `irmer lint --format json` prints it (docs/schemas/lint.schema.json)."""
@@ -142,6 +169,32 @@ class Search(Semantics):
 
 def outcome(result: Result, row: ast.Row) -> str | None:
     return next((e.outcome for e in result.explanation if e.code == row.code and e.label == row.label), None)
+
+
+# What a witness must show, as functions of their arguments and the evaluator's result (bound with
+# functools.partial: a witness may be searched for after the loop that asked for it has moved on).
+def in_none(rows: list[ast.Row], result: Result) -> bool:
+    return all(outcome(result, r) == "out of scope" for r in rows)
+
+
+def in_all(rows: list[ast.Row], result: Result) -> bool:
+    return all(outcome(result, r) != "out of scope" for r in rows)
+
+
+def in_one(owner: ast.Row, other: ast.Row, result: Result) -> bool:
+    return outcome(result, owner) != "out of scope" and outcome(result, other) == "out of scope"
+
+
+def has_code(code: str, result: Result) -> bool:
+    return code in result.codes
+
+
+def has_letter(code: str, result: Result) -> bool:
+    return code in result.complementary
+
+
+def not_met(code: str, result: Result) -> bool:
+    return any(e.code == code and e.outcome == "not met" for e in result.explanation)
 
 
 def witness_text(witness: dict[str, Any]) -> str:
@@ -244,8 +297,12 @@ class Linter:
         return self
 
     def add(self, rule: str, message: str, span: Span | None, blocks: Iterable[Any] = (),
-            hint: str | None = None, witness: dict | None = None) -> None:
-        """A finding, accepted when one of its blocks (a row's table too) or the file has an allow for it."""
+            hint: str | None = None, witness: Callable[[], dict | None] | None = None) -> None:
+        """A finding, accepted when one of its blocks (a row's table too) or the file has an allow for it.
+
+        `witness` searches for the finding's witness: at once when the finding is shown, on first reading when
+        it is accepted (Finding). It is called later than `add`, so it must not read a loop's variables
+        late: the callers bind them with functools.partial."""
         scopes: list[Any] = []
         for block in blocks:
             scopes.append(block)
@@ -257,11 +314,15 @@ class Linter:
                 allowed = allow.reason
                 self.used_allows.add(id(allow))
                 break
-        self.findings.append(Finding(rule=rule, severity=RULES[rule].severity, message=message, span=span,
-                                     hint=hint, witness=witness, allowed=allowed))
+        finding = Finding(rule=rule, severity=RULES[rule].severity, message=message, span=span, hint=hint,
+                          allowed=allowed, find=witness)
+        if allowed is None:
+            finding.witness  # noqa: B018 (found now: shown findings' witnesses are searched in the checks' order)
+        self.findings.append(finding)
 
-    def sat(self, *formulas: Any) -> z3.ModelRef | None:
-        return self.search.solve(z3.And(*formulas))
+    def sat(self, *formulas: Any) -> bool:
+        """Whether some incident meets every formula (no model: no check reads one)."""
+        return self.search.satisfiable(z3.And(*formulas))
 
     def results(self) -> list[Result]:
         if self._results is None:
@@ -423,8 +484,7 @@ class Linter:
                 seen.add(key)
                 lower, upper = rows[below[-1]], rows[above[0]]
                 names = f"row {lower.name}" if lower is upper else f"rows {lower.name} and {upper.name}"
-                witness = self.band_witness(fact, first.sample, scope,
-                                            lambda res: all(outcome(res, r) == "out of scope" for r in rows))
+                witness = partial(self.band_witness, fact, first.sample, scope, partial(in_none, rows))
                 self.add("band_gap", f"the bands of {names} leave a gap: {where} is in no band",
                          self.edge_span(lower, first.low), [lower, upper], witness=witness,
                          hint=f"an incident with {where} is in none of the categories "
@@ -435,8 +495,7 @@ class Linter:
                     continue
                 seen.add(key)
                 both = [rows[k] for k in cover]
-                witness = self.band_witness(fact, first.sample, scope,
-                                            lambda res: all(outcome(res, r) != "out of scope" for r in both))
+                witness = partial(self.band_witness, fact, first.sample, scope, partial(in_all, both))
                 self.add("band_overlap", f"the bands of rows {' and '.join(r.name for r in both)} overlap: {where} "
                          f"is in each of them", self.edge_span(both[-1], first.low, last.high), both,
                          witness=witness, hint="an incident there is in two categories at once: make each value "
@@ -483,8 +542,7 @@ class Linter:
                 message = (f"the category of row {code} says '{words}', but this file puts {shown} in row "
                            f"{owner.name}, not {other.name}")
                 hint = f"move the edge so that {shown} is in row {other.name}, as the text says"
-            witness = self.band_witness(fact, value, scope, lambda res: outcome(res, owner) != "out of scope"
-                                        and outcome(res, other) == "out of scope")
+            witness = partial(self.band_witness, fact, value, scope, partial(in_one, owner, other))
             self.add("band_edge", message, self.edge_span(owner, value), [owner, other], hint=hint, witness=witness)
 
     def edge_span(self, row: ast.Row, *values: Fraction | None) -> Span | None:
@@ -523,7 +581,7 @@ class Linter:
         parts: list[Any] = []
         for _, formula, why, span in stages:
             parts.append(formula)
-            if self.sat(*parts) is None:
+            if not self.sat(*parts):
                 name = block.name if isinstance(block, ast.Row) else block.code
                 self._never.add(f"{what} {name}")
                 self.add("never_fires", f"{what} {name} can never be met: {why}", span, [block],
@@ -547,15 +605,16 @@ class Linter:
                 units.append((item.code, item, self.enc.code_met(item.code)))
         codes = {code: self.enc.code_met(code) for code in refs}
         for code, block, met in units:
-            for other, other_met in codes.items():
-                # A row that names another's criteria (9.2: `criteria of 8.1`) is related to it by design.
-                if other == code or other in refs[code] or code in refs[other]:
-                    continue
-                if self.sat(met, z3.Not(other_met)) is not None:
+            # A row that names another's criteria (9.2: `criteria of 8.1`) is related to it by design.
+            others = {other: other_met for other, other_met in codes.items()
+                      if not (other == code or other in refs[code] or code in refs[other])}
+            implied = self.implied(met, others)
+            for other, other_met in others.items():
+                if other not in implied:
                     continue
                 name = block.name if isinstance(block, ast.Row) else block.code
                 what = "row" if isinstance(block, ast.Row) else "complementary code"
-                if self.sat(other_met, z3.Not(met)) is None:
+                if not self.sat(other_met, z3.Not(met)):
                     first = next(b for c, b, _ in units if c == other)
                     if self.position(first) > self.position(block):
                         continue  # reported on the later of the two
@@ -568,6 +627,26 @@ class Linter:
                              hint=f"every incident that meets {what} {name} also meets code {other}, so {name} "
                                   f"never makes an incident notifiable on its own; check it is not narrower than "
                                   f"the guidance")
+
+    def implied(self, met: z3.BoolRef, others: dict[str, z3.BoolRef]) -> set[str]:
+        """The codes of `others` that every incident meeting `met` meets too, each proved by z3.
+
+        Asking of each code whether `met` and not it can hold costs a question per pair, some 900 a file;
+        instead each question asks for an incident meeting `met` and failing one of the codes left, and
+        its model clears every code it fails (a complete incident that meets `met` and fails a code proves
+        the pair can hold apart). When no incident fails any code left, z3 has proved that each is implied.
+        """
+        left = dict(others)
+        while left:
+            model = self.search.solve(z3.And(met, z3.Or(*[z3.Not(f) for f in left.values()])))
+            if model is None:
+                return set(left)
+            holds = z3.is_true(model.eval(z3.And(self.domain, met), model_completion=True))
+            cleared = {code for code, f in left.items() if holds and z3.is_false(model.eval(f, model_completion=True))}
+            if not cleared:  # the model is an incident that fails one of them: were it not, ask one by one
+                return {code for code, f in left.items() if not self.sat(met, z3.Not(f))}
+            left = {code: f for code, f in left.items() if code not in cleared}
+        return set()
 
     def refs_of(self, code: str) -> set[str]:
         """The codes whose criteria a code's rows name (`criteria of 8.1`)."""
@@ -743,7 +822,7 @@ class Linter:
                          f"{item.suffix_to}, but this file has codes {', '.join(outside)}", span, [item],
                          hint=f"an incident under {outside[0]} gets {item.code}{outside[0]}, outside the range: widen "
                               f"it, or if the guidance prints it so, say why with allow suffix_range \"...\"",
-                         witness=self.suffix_witness(item, outside[0]))
+                         witness=partial(self.suffix_witness, item, outside[0]))
             elif beyond:
                 self.add("suffix_range", f"complementary code {item.code} takes suffixes {item.suffix_from} to "
                          f"{item.suffix_to}, but this file has no code {', '.join(map(str, beyond))}", span, [item],
@@ -776,9 +855,9 @@ class Linter:
                 miss = z3.Or(*[z3.And(self.enc.scope(r), *([self.enc.cond(r.band)] if r.band is not None else []),
                                       z3.Not(self.enc.row_met(r))) for r in rows])
                 met = [r for r in results if code in r.codes]
-            missed = [r for r in results if any(e.code == code and e.outcome == "not met" for e in r.explanation)]
+            missed = [r for r in results if not_met(code, r)]
             lacks_met = can_fire and not met
-            lacks_miss = not missed and self.sat(miss) is not None
+            lacks_miss = not missed and self.sat(miss)
             if not (lacks_met or lacks_miss):
                 continue
             block = item or rows[0]
@@ -790,17 +869,18 @@ class Linter:
                     target = z3.And(target, self.enc.notifiable())
                 elif item is not None and item.role == "voluntary":
                     target = z3.And(target, z3.Not(self.enc.notifiable()))
-                holds = (lambda res: code in res.complementary) if item else (lambda res: code in res.codes)
+                holds = partial(has_letter if item else has_code, code)
                 hint = f"add an example that meets {code}, such as the witness"
             else:
                 target = miss
-                holds = lambda res: any(e.code == code and e.outcome == "not met" for e in res.explanation)
+                holds = partial(not_met, code)
                 hint = (f"add an example in the scope{' and band' if any(r.band for r in rows) else ''} of {code} "
                         f"that does not meet it (its explanation shows {code} `not met`), such as the witness")
             banded = {n.name for n in self.reached([r.band for r in rows]) if isinstance(n, ast.Ref)}
             banded |= {n.fact for n in self.reached([r.band for r in rows]) if isinstance(n, ast.IsValue)}
             self.add("example_coverage", f"code {code} has {what}", block.span, [*rows] or [block], hint=hint,
-                     witness=self.search.witness(target, holds, keep=banded & set(self.facts), explain=not lacks_met))
+                     witness=partial(self.search.witness, target, holds, keep=banded & set(self.facts),
+                                     explain=not lacks_met))
 
     def check_allows(self) -> None:
         for allow in self.allows():
