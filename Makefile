@@ -23,14 +23,17 @@ run: $(BIN)/irmer
 # (tests/test_gates.py): they run beside the rest, not before it.
 PYTEST_WORKERS ?= -n auto --dist loadgroup
 
+# Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE empty is unset):
+# the tests start `irmer` in subprocesses dozens of times, and each one compiling the package from source
+# costs more than a second; pytest's rewritten test modules are kept the same way.
 test: $(BIN)/irmer
-	$(BIN)/python -m pytest $(PYTEST_WORKERS) --durations=15
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest $(PYTEST_WORKERS) --durations=15
 
 # The fuzz suite with the long hypothesis profile (FUZZ_PROFILE=dev for the brief one).
 FUZZ_PROFILE ?= fuzz
 
 fuzz: $(BIN)/irmer
-	HYPOTHESIS_PROFILE=$(FUZZ_PROFILE) $(BIN)/python -m pytest tests/fuzz $(PYTEST_WORKERS) --durations=15 --timeout=3600
+	PYTHONDONTWRITEBYTECODE= HYPOTHESIS_PROFILE=$(FUZZ_PROFILE) $(BIN)/python -m pytest tests/fuzz $(PYTEST_WORKERS) --durations=15 --timeout=3600
 
 bench: $(BIN)/irmer
 	$(BIN)/python bench/bench_engine.py

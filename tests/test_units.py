@@ -495,3 +495,32 @@ def test_an_age_from_dates_is_shown_exactly(g2024, born, exposed, words):
                                        intended_dose="0.1 mSv", total_dose="2 mSv"))
     reasons = [reason for criterion in result.explanation for reason in criterion.reasons]
     assert words in reasons, [r for r in reasons if r.startswith("age")]
+
+
+# --------------------------------------------------------- the kept readings
+
+# A text is read once per fact and spelling (language/values.py _read_quantity) and the reading kept: the
+# same text for another fact, kind or minimum must be read again, and a refused text stays refused.
+KEPT_READINGS = [
+    # (fact info, text, the value in the kind's base unit, or the start of the message when refused)
+    (("total_dose", "effective dose", None, None), "3 mSv", Fraction(3, 1000)),
+    (("total_dose", "effective dose", None, Fraction(1, 100)), "3 mSv", "total_dose must be at least"),
+    (("ptv_delivered_dose", "absorbed dose", None, None), "3 mSv", "ptv_delivered_dose is an absorbed dose"),
+    (("total_dose", "effective dose", "mSv", None), "3", Fraction(3, 1000)),
+    (("total_dose", "effective dose", None, None), "3", "total_dose needs a unit"),
+    (("total_dose", "effective dose", None, None), "3 mSvv", "total_dose: unknown unit"),
+]
+
+
+@pytest.mark.parametrize("rounds", [1, 2])
+def test_a_kept_reading_is_never_another_facts(rounds):
+    from evaluator.language.values import FactInfo, ValueProblem, _read_quantity
+    for _ in range(rounds):  # the second round reads every text from what was kept
+        for (name, kind, unit, minimum), text, want in KEPT_READINGS:
+            info = FactInfo(name=name, kind=kind, unit=unit, minimum=minimum)
+            if isinstance(want, Fraction):
+                assert _read_quantity(info, text).value == want
+            else:
+                with pytest.raises(ValueProblem) as refused:
+                    _read_quantity(info, text)
+                assert refused.value.message.startswith(want), refused.value.message

@@ -358,9 +358,41 @@ def _read_ratio(info: FactInfo, raw: Any) -> Measure:
     return Measure(value=value, kind=info.kind, text=text or _show(raw))
 
 
-def _read_quantity(info: FactInfo, raw: Any) -> Measure:
+def _read_quantity(info: FactInfo, raw: Any) -> Measure | Alternative:
+    """A quantity: text read once per fact and spelling, kept (a log repeats its doses: "3 mSv", "0.1 mGy").
+
+    What a reading gives depends only on the text and on the fact's name, kind,
+    unit and minimum, so those are the key; the answer is immutable. A text that
+    is refused is read again each time (its message is worked out then).
+
+    >>> info = FactInfo(name="total_dose", kind="effective dose")
+    >>> _read_quantity(info, "3000 uSv") is _read_quantity(info, "3000 uSv")
+    True
+    """
+    if type(raw) is not str:
+        return _read_quantity_now(info, raw)
+    key = (info.name, info.kind, info.unit, info.minimum, raw)
+    found = _QUANTITIES.get(key)
+    if found is None:
+        found = _read_quantity_now(info, raw)
+        if len(_QUANTITIES) >= _QUANTITIES_KEPT:  # bounded: a log of distinct spellings starts again
+            _QUANTITIES.clear()
+        _QUANTITIES[key] = found
+    return found
+
+
+_QUANTITIES: dict[tuple[Any, ...], "Measure | Alternative"] = {}
+_QUANTITIES_KEPT = 4096
+
+
+def _examples(kind: str) -> str:
+    units = KINDS[kind].units
+    return " or ".join(f'"{n} {u}"' for n, u in zip(("6", "0.5"), units[1:3] or units))
+
+
+def _read_quantity_now(info: FactInfo, raw: Any) -> Measure | Alternative:
     kind = KINDS[info.kind]
-    examples = " or ".join(f'"{n} {u}"' for n, u in zip(("6", "0.5"), kind.units[1:3] or kind.units))
+    examples = _examples(info.kind)
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)):
         raise ValueProblem(f"{info.name} is {describe_kind(info.kind)}: give it as text with a unit, such as {examples}")
     try:
