@@ -203,3 +203,16 @@ def test_irmer_sql_prints_a_view_and_refuses_a_bad_unit():
     assert ok.output.startswith("CREATE OR REPLACE VIEW irmer_2023") and "dose_events" in ok.output
     bad = runner.invoke(main, ["sql", "2024", "--unit", "total_dose=mGy"])
     assert bad.exit_code == 2 and "not a unit of" in bad.output
+
+
+def test_spark_is_printed_as_sqlglot_prints_it():
+    """The Spark printer (sql.print_sql) leaves out rewrites of constructs our queries never hold, and copies
+    nothing: its text is sqlglot's own Spark SQL, for the two-valued query and a three-valued one with the
+    case split (structs, lambdas, layers)."""
+    from evaluator.engines.sql import print_sql
+    from evaluator.engines.sqlplain import compile_plain
+    for build in (lambda: compile_plain(G2024.checked, "t", {}, {}, ["id"], dialect="spark"),
+                  lambda: compile_query(G2024.checked, "t", decisions=["0"])):
+        ours = print_sql(build(), "spark")
+        assert ours == build().sql("spark", copy=False)
+    assert "STRUCT(" in ours and "AGGREGATE(" in ours  # the three-valued query has what the printer changes

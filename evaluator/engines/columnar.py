@@ -50,7 +50,8 @@ import pyarrow as pa
 from ..language.incident import ENVELOPE, strict_object
 from ..language.units import SET, UnitError, resolve_unit
 from ..result import Result
-from .sql import FALLBACK, OPEN, RESULT_COLUMNS, SPLIT, UNDECIDED, QueryBuilder, SQLUnsupported, compile_query
+from .sql import (FALLBACK, OPEN, RESULT_COLUMNS, SPLIT, UNDECIDED, QueryBuilder, SQLUnsupported, compile_query,
+                  print_sql)
 from .sqlplain import EXACT, KEY, Layout, compile_plain
 
 ENGINES = ("python", "duckdb", "spark")
@@ -494,14 +495,12 @@ def query_for(guidance: Any, types: Mapping[str, str], units: Mapping[str, str],
     if key not in _QUERIES:
         def work() -> str | None:
             try:
-                # The query is built for this printing alone: printed in place (copy=False), not copied first
-                # (sqlglot's copy of a tree this size took longer than printing it).
+                # The query is built for this printing alone (sql.print_sql prints it in place).
                 if form == "plain":
-                    return compile_plain(guidance.checked, source, types, units, keep + [ROW],
-                                         dialect=dialect).sql(dialect=dialect, copy=False)
-                return compile_query(guidance.checked, source, types, units, keep + [ROW], refine=refine,
-                                     form=form, decisions=decisions,
-                                     report_open=report_open).sql(dialect=dialect, copy=False)
+                    return print_sql(compile_plain(guidance.checked, source, types, units, keep + [ROW],
+                                                   dialect=dialect), dialect)
+                return print_sql(compile_query(guidance.checked, source, types, units, keep + [ROW], refine=refine,
+                                               form=form, decisions=decisions, report_open=report_open), dialect)
             except SQLUnsupported:
                 return None
         # Building and printing the query takes a second or two: the disk cache keeps it (evaluator/cache.py).

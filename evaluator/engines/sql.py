@@ -43,6 +43,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.spark import Spark
 
 from ..language import ast
 from ..language.check import Checked
@@ -199,6 +200,19 @@ def cast(value: exp.Expression, to: str) -> exp.Cast:
 
 def _copy(value: B) -> B:
     return value.copy() if isinstance(value, exp.Expression) else value
+
+
+def _again(value: B) -> B:
+    """`value`, used in a second place of the query without a copy of it.
+
+    A query is built to be printed once and never edited after (query_for and
+    create_view print it in place, copy=False), so a subtree may sit in two
+    places: sqlglot prints each place from the same nodes. Only conditions and
+    arithmetic are shared this way, none of whose printing depends on where
+    they sit. Copying the large ones (a split's running count of cases, which
+    facts it keeps, the conditions of `missing`) was most of a build.
+    """
+    return value
 
 
 def column(name: str) -> exp.Column:
@@ -557,29 +571,30 @@ class CaseEnv(Env):
             size = len(choice.values)
             # A fact is enumerated when unknown and read by some part the row's scope does not rule out
             # (engines/split.py Split.cases).
-            unknown = AND(base.unknown(choice.fact), _copy((live or {}).get(choice.fact, True)))
+            unknown = AND(base.unknown(choice.fact), _again((live or {}).get(choice.fact, True)))
             # copy=False: the product so far goes into the new one as it is (a copy of it at every step
             # made building the query quadratic in the facts of a split).
             product = exp.func("LEAST", exp.Mul(this=product, expression=exp.paren(
-                CASE([(unknown, integer(size))], integer(1)))), cap.copy(), copy=False)
-            self.plan.append((f"k{n}", to_sql(AND(unknown, exp.LTE(this=product.copy(),
+                CASE([(unknown, integer(size))], integer(1)), copy=False)), cap.copy(), copy=False)
+            self.plan.append((f"k{n}", to_sql(AND(unknown, exp.LTE(this=_again(product),
                                                                     expression=integer(SPLIT_BUDGET))))))
             kept[choice.fact] = self.field(f"k{n}")
         radix: exp.Expression = integer(1)
         relevant = relevant or {}
         for n, choice in enumerate(choices):
             size = len(choice.values)
-            self.plan.append((f"r{n}", radix.copy()))
+            self.plan.append((f"r{n}", _again(radix)))
             index[choice.fact] = exp.Mod(this=exp.paren(exp.IntDiv(this=i.copy(), expression=self.field(f"r{n}"))),
                                          expression=integer(size))
             # Only the kept facts some undecided term reads are enumerated (see QueryBuilder.refine).
-            enumerated = AND(_copy(dict(self.plan)[f"k{n}"]), _copy(relevant.get(choice.fact, True)))
-            radix = exp.Mul(this=radix, expression=exp.paren(CASE([(enumerated, integer(size))], integer(1))))
+            enumerated = AND(_again(dict(self.plan)[f"k{n}"]), relevant.get(choice.fact, True))
+            radix = exp.Mul(this=radix, expression=exp.paren(CASE([(enumerated, integer(size))], integer(1)),
+                                                             copy=False))
         self.plan.append(("n", radix))
         self.cases = self.field("n")  # the number of cases: the product of the kept facts' sizes
         # Sizes come in increasing order, so some fact is kept exactly when a fact that fits the
         # budget on its own is unknown (the first unknown one is then kept).
-        self.any_kept = OR(*(AND(base.unknown(c.fact), _copy((live or {}).get(c.fact, True)))
+        self.any_kept = OR(*(AND(base.unknown(c.fact), _again((live or {}).get(c.fact, True)))
                              for c in choices if len(c.values) <= SPLIT_BUDGET))
         self.fields: list[tuple[str, exp.Expression]] = []
         self.used: set[str] = set()
@@ -1685,7 +1700,7 @@ class QueryBuilder:
         facts = sorted({fact for _, fact, _ in self.missing_columns})
         missing = []
         for fact in facts:
-            missing.append((OR(*(AND(IS_NULL(column(met)), _copy(when))
+            missing.append((OR(*(AND(IS_NULL(column(met)), _again(when))
                                  for met, f, when in self.missing_columns if f == fact)), fact))
         jurisdiction = self.env.named("jurisdiction")
         authority = CASE([(exp.EQ(this=jurisdiction.copy(), expression=string(a.jurisdiction)), string(a.name or ""))
@@ -1803,4 +1818,42 @@ def create_view(checked: Checked, table: str, view: str, dialect: str, units: Ma
     types = {name: "any" for name in names}  # read through their text: works for any column type
     query = compile_query(checked, table, types, units, names)
     statement = exp.Create(this=exp.to_table(view), kind="VIEW", expression=query, replace=True)
-    return statement.sql(dialect=dialect, copy=False)  # built for this printing: no copy of it first
+    return print_sql(statement, dialect)
+
+
+# ------------------------------------------------------------- printing
+
+class _SparkPrinter(Spark):
+    """Spark's SQL, printed without the rewrites our queries never need.
+
+    Spark's generator rewrites every SELECT for constructs these queries do not
+    contain (QUALIFY, DISTINCT ON, UNNEST in a join, ANY), each rewrite searching
+    the whole subtree below it: quadratic in the nesting of the query's layers.
+    Its STRUCT copies every field's value before printing it. The text is the
+    same (tests/test_sql.py compares the two printings); it takes a third of the time.
+    """
+
+    class Generator(Spark.Generator):
+        TRANSFORMS = {node: rule for node, rule in Spark.Generator.TRANSFORMS.items() if node is not exp.Select}
+
+        def struct_sql(self, expression: exp.Struct) -> str:
+            # sqlglot's Generator.struct_sql, without a copy of each value (the tree is printed once).
+            expression.set("expressions", [
+                exp.alias_(e.expression, e.name if e.this.is_string else e.this, copy=False)
+                if isinstance(e, exp.PropertyEQ) else e for e in expression.expressions])
+            return self.function_fallback_sql(expression)
+
+
+# A dialect's name -> what prints it (the dialect itself unless named here).
+PRINTERS: dict[str, Any] = {"spark": _SparkPrinter}
+
+
+def print_sql(expression: exp.Expression, dialect: str) -> str:
+    """A query built for this printing, printed in place (no copy of it first: sqlglot's copy of a tree
+    this size took longer than printing it).
+
+    >>> print_sql(exp.select(exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier("k"),
+    ...                                                        expression=exp.column("a"))])), "spark")
+    'SELECT STRUCT(a AS k)'
+    """
+    return expression.sql(dialect=PRINTERS.get(dialect, dialect), copy=False)
