@@ -8,13 +8,13 @@ from fractions import Fraction
 from typing import Any, Callable, Mapping
 
 from ...language.units import BOOL, ENUM, KINDS, SET
-from ...language.values import FactInfo, Measure, id_text
+from ...language.values import _FALSE, _TRUE, FactInfo, Measure, _fold, id_text
 from ..alternative import ALTERNATIVE
 from .runtime import scaled
 
 
-_QUANTITY = re.compile(r"([0-9]{1,15})(?:\.([0-9]{1,15}))? ?([A-Za-zµμ]{1,4})")
-_UNIT = re.compile(r"[A-Za-zµμ]{1,4}")  # a unit as _QUANTITY reads it
+_QUANTITY = re.compile(r"([0-9]{1,15})(?:\.([0-9]{1,15}))? ?([A-Za-zµμ]{1,5})")
+_UNIT = re.compile(r"[A-Za-zµμ]{1,5}")  # a unit as _QUANTITY reads it ("years" has five letters)
 _POWERS = [10 ** k for k in range(16)]
 _DATE = re.compile(r"(19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}")
 
@@ -22,8 +22,11 @@ _DATE = re.compile(r"(19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}")
 class Reader:
     """Reads incidents onto the engine's scales.
 
-    The common forms (a named value, a quantity written "22.5 mSv", a whole
-    number, a date written 2024-09-02, yes/no) are read here directly. Anything
+    The common forms (a named value, also in lower case or with spaces for its
+    underscores, "england", "northern ireland"; a quantity written "22.5 mSv",
+    "42.5 years", or as a bare number in the fact's unit; a whole number, also
+    as text, "3"; a date written 2024-09-02; true/false and "yes"/"no") are read
+    here directly, each to what the vocabulary's reader makes of it. Anything
     else, right or wrong, goes to the vocabulary's own reader
     (language/incident.py), which decides what is valid and says what is wrong,
     so both readers accept exactly the same incidents (tests/test_compiled.py).
@@ -46,23 +49,35 @@ class Reader:
     def _reader(self, info: FactInfo) -> Callable[[Any], Any] | None:
         kind = info.kind
         if kind == ENUM:
-            allowed = frozenset(info.values)
-            return lambda raw: raw if type(raw) is str and raw in allowed else _SLOW
+            named = _spellings(info.values)
+            return lambda raw: named.get(raw, _SLOW) if type(raw) is str else _SLOW
         if kind == SET:
-            single = {value: frozenset({value}) for value in info.values}
+            named = _spellings(info.values)
+            single = {spelling: frozenset({value}) for spelling, value in named.items()}
 
             def read_set(raw: Any) -> Any:
                 if type(raw) is str:
                     return single.get(raw, _SLOW)
-                if type(raw) is list and raw and all(type(x) is str and x in single for x in raw):
-                    return frozenset(raw)
+                if type(raw) is list and raw and all(type(x) is str and x in named for x in raw):
+                    return frozenset(named[x] for x in raw)
                 return _SLOW
             return read_set
         if kind == BOOL:
-            return lambda raw: raw if raw is True or raw is False else _SLOW
+            return lambda raw: raw if raw is True or raw is False else _WORDS.get(raw, _SLOW) if type(raw) is str \
+                else _SLOW
         if kind == "count":
             low = int(info.minimum or 0)
-            return lambda raw: raw if type(raw) is int and low <= raw < 10**9 else _SLOW
+
+            def read_count(raw: Any) -> Any:
+                if type(raw) is int:
+                    return raw if low <= raw < 10**9 else _SLOW
+                # "12" as a CSV or a form gives it: digits alone, no sign, space or leading zero
+                if type(raw) is str and 0 < len(raw) <= 9 and raw.isdigit() and raw.isascii() and \
+                        (raw[0] != "0" or raw == "0"):
+                    value = int(raw)
+                    return value if value >= low else _SLOW
+                return _SLOW
+            return read_count
         if kind == "date":
             def read_date(raw: Any) -> Any:
                 if type(raw) is str and len(raw) == 10 and _DATE.fullmatch(raw):
@@ -94,10 +109,14 @@ class Reader:
                         for n in range(16)]
                  for unit, factor in factors.items() if _UNIT.fullmatch(unit)}
 
+        # A bare number ("41.5") is in the fact's own unit, where it has one.
+        if bare is not None:
+            exact[""] = [bare // 10 ** n if type(bare) is int and bare % 10 ** n == 0 else None for n in range(16)]
+
         def read_quantity(raw: Any) -> Any:
             if type(raw) is str:
                 number, _, unit = raw.partition(" ")
-                multipliers = exact.get(unit)
+                multipliers = exact.get(unit) if unit or " " not in raw else None
                 if multipliers is not None:
                     whole, dot, decimals = number.partition(".")
                     if whole.isdigit() and whole.isascii() and len(whole) <= 15:
@@ -171,3 +190,23 @@ class Reader:
 
 
 _SLOW = object()  # a reader's answer for "not a common form: ask the vocabulary's reader"
+_WORDS = {**{word: True for word in _TRUE}, **{word: False for word in _FALSE}}  # as written: "yes", "no"
+
+
+def _spellings(values: tuple[str, ...]) -> dict[str, str]:
+    """Spellings of named values read here -> the value the vocabulary's reader makes of each: the value, in
+    lower case, with spaces for its underscores or underscores for its spaces (the first value a spelling folds
+    to, as the reader takes it).
+
+    >>> _spellings(("England", "Northern Ireland"))["northern ireland"]
+    'Northern Ireland'
+    """
+    first: dict[str, str] = {}
+    for value in values:
+        first.setdefault(_fold(value), value)
+    out: dict[str, str] = {}
+    for value in values:
+        lower = value.lower()
+        for spelling in (value, lower, lower.replace("_", " "), lower.replace(" ", "_")):
+            out.setdefault(spelling, first[_fold(spelling)])
+    return out
