@@ -495,7 +495,8 @@ def lint(files: tuple[Path, ...], shape: str) -> None:
     """Find the mistakes a table of thresholds invites: band gaps and overlaps, rows that never fire,
     shadowed rows, unused facts, codes out of order, missing examples, suffix ranges.
 
-    With no FILE, lints every shipped criteria file.
+    With no FILE, lints every shipped criteria file. A vocabulary among the files (criteria/*.irmer) is
+    checked and passed over: its facts are linted with the criteria that read them.
 
     \b
     Exit status:

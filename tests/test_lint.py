@@ -445,6 +445,23 @@ def test_exit_status(cli, drafts):
     assert cli("lint", str(warnings_only), str(error)).exit_code == 1
 
 
+def test_a_vocabulary_among_the_files_is_checked_and_passed_over(cli, tmp_path):
+    """`irmer lint criteria/*.irmer` takes the vocabulary too: checked, not linted on its own, as `irmer check`
+    takes it; one that does not check is reported as the checker reports it."""
+    from evaluator.resources import criteria_dir
+    files = sorted(str(p) for p in criteria_dir().glob("*.irmer"))
+    linted = cli("lint", *files)
+    assert linted.exit_code == 0, linted.stderr
+    assert "incident-vocabulary.irmer: vocabulary, " in linted.stdout
+    assert linted.stdout.count("no findings") == len(files) - 1
+    assert json.loads(cli("lint", "--format", "json", files[0]).stdout) == []  # the vocabulary sorts first
+    bad = tmp_path / "vocabulary.irmer"
+    bad.write_text('vocabulary "x"\nfact a: nonsense\n', encoding="utf-8")
+    linted, checked = cli("lint", str(bad)), cli("check", str(bad))
+    assert linted.exit_code == checked.exit_code == 1
+    assert "unknown kind `nonsense`" in linted.stderr and linted.stderr == checked.stderr
+
+
 def test_a_file_that_does_not_check_is_reported_as_the_checker_does(cli, tmp_path):
     path = make(tmp_path, FOETAL_MSV)
     linted, checked = cli("lint", str(path)), cli("check", str(path))
