@@ -551,3 +551,36 @@ def test_saving_the_vocabulary_checks_the_criteria_beside_it(client, tmp_path):
     client.notify("textDocument/didSave", {"textDocument": {"uri": vocabulary_uri}})
     errors = client.diagnostics(uri, lambda ds: len(compile_diagnostics(ds)) > 0, "the errors the save causes")
     assert any("foetal_dose" in e["message"] for e in errors)
+
+
+def test_lint_leaves_no_cycle_for_the_collector_to_free_on_another_thread(monkeypatch):
+    """lint()'s findings hold their Linter (an accepted finding's witness is searched when read), but the
+    Linter does not hold them: dropping the findings frees it, and its z3 terms, at once, on the thread that
+    drops them. (A cycle was freed by the cyclic collector on whatever thread ran it: in the language server,
+    z3 terms freed on the check thread while the lint thread used z3 crashed the server.)"""
+    import gc
+    import weakref
+    from evaluator.tools import lint as lint_module
+    made: list[weakref.ref] = []
+    run = lint_module.Linter.run
+
+    def recorded(self):
+        made.append(weakref.ref(self))
+        return run(self)
+    monkeypatch.setattr(lint_module.Linter, "run", recorded)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        from evaluator import load_criteria
+        findings = lint_module.lint(load_criteria("2024"))
+        accepted = [f for f in findings if f.allowed]
+        # (No finding or Linter in an assert of this test: pytest's rewritten asserts keep their operands.)
+        kept, count, witness = made[0]() is not None, len(accepted), accepted[0].witness
+        assert count > 0 and kept  # kept while a witness may still be asked for
+        assert isinstance(witness, dict)
+        del findings, accepted
+        freed = made[0]() is None
+        assert freed, "the Linter is in a cycle: only the cyclic collector would free it"
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -123,8 +123,17 @@ class Finding:
 
 
 def lint(guidance: Guidance) -> list[Finding]:
-    """Every finding in a checked criteria file, accepted ones included (with `allowed` set)."""
-    return Linter(guidance).run().findings
+    """Every finding in a checked criteria file, accepted ones included (with `allowed` set).
+
+    The findings are handed over, not kept by the Linter: an accepted finding's witness search holds the
+    Linter (and its z3 terms), and a Linter that held its findings too would be a cycle, freed by the cyclic
+    collector on whatever thread it next runs. z3 is not thread-safe: in the language server, that thread
+    freed z3 terms while the lint thread was using z3 (a segfault). Without the cycle, the last reference
+    dropped frees them on the thread that drops it.
+    """
+    linter = Linter(guidance).run()
+    findings, linter.findings = linter.findings, []
+    return findings
 
 
 # ------------------------------------------------------------------ witnesses
