@@ -302,10 +302,8 @@ class CompiledEngine:
             two_valued = exact and all(type(verdict) is tuple for _, verdict in again)
             comp_met = list(known_comps)
             for j in self.comps_reading[name]:
-                try:
-                    comp_met[j] = self.comps[j][1](case)
-                except (KeyError, Unknown):
-                    comp_met[j], two_valued = self.slow.comps[j].verdict(case).met, False
+                comp_met[j], exactly = self._comp(j, case)
+                two_valued = two_valued and exactly
         else:
             dispatched, again, changed = scope.rows, list(decided), []
             verdicts, mets, decided_two_valued = self._again(case, name, scope)
@@ -353,22 +351,17 @@ class CompiledEngine:
                 return verdicts, mets, True
             except (KeyError, Unknown):
                 pass
-        two_valued = True
-        verdicts = []
-        for _, info, fast in scope.judging[name]:
-            try:
-                verdicts.append(fast(case))
-            except (KeyError, Unknown):
-                verdicts.append(self._verdict(info, fast, case))
-                two_valued = False
-        mets = []
-        for j in self.comps_reading[name]:
-            try:
-                mets.append(self.comps[j][1](case))
-            except (KeyError, Unknown):
-                mets.append(self.slow.comps[j].verdict(case).met)
-                two_valued = False
-        return verdicts, mets, two_valued
+        verdicts = [self._verdict(info, fast, case) for _, info, fast in scope.judging[name]]
+        comps = [self._comp(j, case) for j in self.comps_reading[name]]
+        two_valued = all(type(verdict) is tuple for verdict in verdicts) and all(exactly for _, exactly in comps)
+        return verdicts, [met for met, _ in comps], two_valued
+
+    def _comp(self, j: int, values: dict[str, Any]) -> tuple[B3, bool]:
+        """Whether the j-th complementary code is met, and whether the generated two-valued code decided it."""
+        try:
+            return self.comps[j][1](values), True
+        except (KeyError, Unknown):
+            return self.slow.comps[j].verdict(values).met, False
 
     def _undetermined(self, changed: list[tuple[RowInfo, B3, B3]], again: list[tuple[RowInfo, Any]]) -> bool:
         """Whether the other value can only leave undetermined an incident the first decision (two-valued)
