@@ -106,16 +106,14 @@ def check(files: tuple[Path, ...]) -> None:
       2  the command could not run
     """
     from .tools.lint import table_diagnostic, table_findings  # z3: only here, never when criteria are loaded
-    from .language import ast
     from .language.diagnostics import render as render_diagnostic
-    from .load import compile_file, load_vocabulary, parse_file
+    from .load import compile_file, vocabulary_file
     out = console()
     failed = False
     for path in files or tuple(_relative(p) for p in shipped_files()):
         try:
-            node, _ = parse_file(path)
-            if isinstance(node, ast.Vocabulary):
-                vocabulary = load_vocabulary(path)
+            vocabulary = vocabulary_file(path)
+            if vocabulary is not None:
                 out.print(f"[green]ok[/] {path}: vocabulary, {len(vocabulary.facts)} facts")
                 continue
             guidance = compile_file(path)

@@ -96,6 +96,17 @@ def _vocabulary_cached(path: Path, mtime: float) -> LoadedVocabulary:
     return LoadedVocabulary(ast=node, facts=facts, path=path, source=source)
 
 
+def vocabulary_file(path: Path) -> LoadedVocabulary | None:
+    """The vocabulary a file holds, checked (CriteriaError when it does not check); None when the file holds
+    criteria (compile_file reads those). `irmer check` and `irmer lint` take both kinds of file.
+
+    >>> vocabulary_file(criteria_dir() / VOCABULARY_FILE) is not None
+    True
+    """
+    node, _ = parse_file(path)
+    return load_vocabulary(path) if isinstance(node, ast.Vocabulary) else None
+
+
 def load_vocabulary(path: str | Path | None = None) -> LoadedVocabulary:
     """Load and check a vocabulary file (by default the shipped one)."""
     target = Path(path) if path else criteria_dir() / VOCABULARY_FILE

@@ -43,7 +43,7 @@ from ..language.diagnostics import CriteriaError, Diagnostic, Span, render
 from .diff import Semantics, quantity_text
 from .examples import run_examples
 from ..language.show import show_number
-from ..load import Guidance, compile_file, load_vocabulary, parse_file
+from ..load import Guidance, compile_file, vocabulary_file
 from ..result import Result
 from ..language.units import UnitError, resolve_unit, to_unit
 
@@ -960,11 +960,10 @@ def run(files: tuple[Path, ...], shape: str) -> int:
     failed = False
     for path in files:
         try:
-            node, _ = parse_file(path)
-            if isinstance(node, ast.Vocabulary):
+            vocabulary = vocabulary_file(path)
+            if vocabulary is not None:
                 # A vocabulary is checked, not linted on its own (its facts are linted with the criteria that
                 # read them: unused-fact): `irmer lint criteria/*.irmer` goes on past it, as `irmer check` does.
-                vocabulary = load_vocabulary(path)
                 if shape != "json":
                     print(f"ok {path}: vocabulary, {len(vocabulary.facts)} facts (linted with the criteria "
                           "that read it)")
