@@ -146,6 +146,12 @@ def read_file(path: str) -> pa.Table:
 _BAD_LINE = "_irmer_bad_line"  # a JSON line that could not be read: its message, for the row's error
 
 
+def readable_only(columns: Any) -> str:
+    """The tail of a WHERE that keeps a JSON line that could not be read out of the SQL: it goes to Python
+    alone, which words the line's error (in the SQL too, a row would come out twice)."""
+    return f" AND {_BAD_LINE} IS NULL" if _BAD_LINE in columns else ""
+
+
 def _json_rows(path: str) -> list[dict[str, Any]]:
     text = Path(path).read_text(encoding="utf-8")
     stripped = text.strip()
@@ -535,8 +541,7 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
     # with the decisions it may leave open (OPEN: bits, -1 for all).
     rest: dict[str, tuple[Any, int]] = {}
     flagged: list[Any] = []
-    # A JSON line that could not be read goes to Python alone (it words the line's error), not to the SQL.
-    readable_line = f" AND {_BAD_LINE} IS NULL" if _BAD_LINE in prepared.table.column_names else ""
+    readable_line = readable_only(prepared.table.column_names)
     for version, guidance in chosen.items():
         source = version_view("_irmer_source", version)
         con.execute(f"CREATE TEMP VIEW {source} AS SELECT * FROM _irmer_source WHERE {VERSION} = '{version}'"

@@ -26,7 +26,8 @@ import sqlglot
 
 from ..language.incident import ENVELOPE
 from .columnar import (_BAD_LINE, RESULT_TYPES, ROW, SUMMARY_KEY, VERSION, Summary, TableError, _attach,
-                       _unknown_columns, python_results, query_for, to_arrow, version_sql, version_view)
+                       _unknown_columns, python_results, query_for, readable_only, to_arrow, version_sql,
+                       version_view)
 from .sql import FALLBACK, RESULT_COLUMNS, UNDECIDED
 from .sqlplain import EXACT, KEY, Layout
 
@@ -128,9 +129,7 @@ def evaluate_spark(table: Any, *, criteria: Any, units: Mapping[str, str], spark
     cached: list[Any] = []
     left: dict[str, Any] = {}  # version -> the two-valued query's rows it does not decide
     open_rows = 0
-    # A JSON line that could not be read goes to Python alone (it words the line's error), never to the SQL:
-    # a row in two parts would be two rows of the union.
-    readable_line = f" AND {_BAD_LINE} IS NULL" if _BAD_LINE in frame.columns else ""
+    readable_line = readable_only(frame.columns)
     for version, guidance in chosen.items():
         view = version_view("_irmer_source", version)
         spark.sql(f"SELECT * FROM _irmer_source WHERE {VERSION} = '{version}'{readable_line}") \
