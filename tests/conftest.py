@@ -47,8 +47,11 @@ GUIDANCE = Path(os.environ.get("IRMER_GUIDANCE_DIR") or ROOT.parent / "shared" /
 # per-example deadline would make the suite flaky. The fuzz tests bound time themselves, in a
 # child process they can stop (tests/fuzz/sandbox.py).
 _SLOW_IS_FINE = [HealthCheck.too_slow, HealthCheck.data_too_large]
-settings.register_profile("dev", max_examples=100, deadline=None, suppress_health_check=_SLOW_IS_FINE)
-settings.register_profile("ci", max_examples=100, deadline=None, suppress_health_check=_SLOW_IS_FINE,
+# The brief profiles draw 50 examples a test: `make test` runs some fifty property and fuzz tests, and the
+# long profile (`make fuzz`) is where the search goes deep.
+BRIEF = 50
+settings.register_profile("dev", max_examples=BRIEF, deadline=None, suppress_health_check=_SLOW_IS_FINE)
+settings.register_profile("ci", max_examples=BRIEF, deadline=None, suppress_health_check=_SLOW_IS_FINE,
                           derandomize=True, database=None, print_blob=True)
 settings.register_profile("fuzz", max_examples=4000, deadline=None, suppress_health_check=_SLOW_IS_FINE,
                           print_blob=True)

@@ -34,7 +34,9 @@ G2024 = load_criteria("2024")
 @pytest.fixture(scope="module")
 def spark():
     from evaluator.engines.spark import session
-    active = session("local[2]")
+    # The JVM's first-tier compiler only: a few hundred rows never repay the optimising compiler, whose
+    # threads otherwise take as much CPU as the rest of the run together (tests share two cores).
+    active = session("local[2]", {"spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"})
     active.sparkContext.setLogLevel("ERROR")
     # A few hundred rows: Spark's interpreted expressions start at once, where compiling the generated
     # code of a plan this wide takes longer than running it (the answers are the same either way).

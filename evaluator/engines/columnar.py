@@ -471,6 +471,10 @@ SPLIT_IN_SQL_FROM = 2000  # from this many rows the two-valued query leaves, Duc
 # Below this many, the rows the two-valued query leaves go to Python, without the three-valued query: planning
 # it takes a second or more a version, the Python engine a fraction of a millisecond a row (bench_columnar.py).
 THREE_VALUED_FROM = 1000
+# Below this many rows a query runs with DuckDB's optimizer off. The queries are wide (hundreds of kB of
+# SQL), and optimising them costs 0.15 s (two-valued) to 0.6 s (three-valued) whatever the rows, while what
+# it saves in running them pays for that only from some 50,000 rows (bench_columnar.py measures both sides).
+OPTIMIZE_FROM = 50_000
 
 
 def version_view(prefix: str, version: str) -> str:
@@ -526,6 +530,7 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
     import pyarrow.compute as pc
     from ..load import compile_file, versions
     con = duckdb.connect()
+    _optimize(con, prepared.table.num_rows)
     con.register("_irmer_input", prepared.table)
     if criteria is not None:
         chosen = {criteria.version: criteria}
@@ -592,6 +597,7 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
     def run(source: str, sql: str, rows: pa.Table) -> pa.Table:
         cursor = con.cursor()  # a cursor sees neither the registered tables nor the temporary ones
         cursor.register(source, rows)
+        _optimize(cursor, rows.num_rows)
         if split == "explode":  # over a few rows, planning is most of its time: skip the costliest rewrites
             cursor.execute(f"SET disabled_optimizers = '{SPLIT_OPTIMIZERS_OFF}'")
         try:
@@ -632,6 +638,11 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
         assembly.place(_attach(pa.table({ROW: subset.column(ROW)}), results))
     con.close()
     return assembly.table(prepared.table.select(prepared.keep))
+
+
+def _optimize(con: Any, rows: int) -> None:
+    """DuckDB's optimizer on for `rows` rows or more (OPTIMIZE_FROM), else off: a connection's setting."""
+    con.execute("PRAGMA enable_optimizer" if rows >= OPTIMIZE_FROM else "PRAGMA disable_optimizer")
 
 
 def _arrow(con: Any, sql: str) -> pa.Table:

@@ -34,8 +34,9 @@ from .sqlplain import EXACT, KEY, Layout
 APP = "irmer"
 
 
-def session(master: str | None = None) -> Any:
-    """A SparkSession: the active one, else a new one on `master` (default local[2])."""
+def session(master: str | None = None, config: Mapping[str, str] | None = None) -> Any:
+    """A SparkSession: the active one, else a new one on `master` (default local[2]), with `config` (Spark's
+    settings, as for ``spark-submit --conf``) over ours."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -48,6 +49,8 @@ def session(master: str | None = None) -> Any:
     builder = builder.config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
     builder = builder.config("spark.ui.showConsoleProgress", "false")
     builder = builder.config("spark.driver.memory", "4g")  # the query is large: the analyzer needs room
+    for key, value in (config or {}).items():
+        builder = builder.config(key, value)
     try:
         return builder.getOrCreate()
     except Exception as error:  # no Java, or a master that cannot be reached
