@@ -473,7 +473,7 @@ SPLIT_IN_SQL_FROM = 2000  # from this many rows the two-valued query leaves, Duc
 THREE_VALUED_FROM = 1000
 # Below this many rows a query runs with DuckDB's optimizer off. The queries are wide (hundreds of kB of
 # SQL), and optimising them costs 0.15 s (two-valued) to 0.6 s (three-valued) whatever the rows, while what
-# it saves in running them pays for that only from some 50,000 rows (bench_columnar.py measures both sides).
+# it saves in running them pays for that only from some 50,000 rows (docs/performance.md, "The test suite").
 OPTIMIZE_FROM = 50_000
 
 
