@@ -497,21 +497,41 @@ def _iso(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+# One encoder a shape, made once: json.dumps with any argument of its own builds a new encoder per call.
+_ENCODERS = {(shape, ascii): json.JSONEncoder(ensure_ascii=ascii, indent=None if shape == "lines" else 2,
+                                              default=_iso)
+             for shape in ("lines", "array", "object") for ascii in (False, True)}
+
+
 def render(result: Any, options: Options) -> str:
-    """One result as JSON, as the output's shape writes it (without the trailing newline)."""
+    """One result as JSON, as the output's shape writes it (without the trailing newline).
+
+    >>> print(render({"id": "A", "notifiable": True}, Options(shape="array")))
+      {
+        "id": "A",
+        "notifiable": true
+      }
+    """
+    return encoded(result, options).decode("utf-8")
+
+
+def encoded(result: Any, options: Options) -> bytes:
+    """`render`'s text as the UTF-8 that `irmer evaluate` writes (encoded once, where it is written).
+
+    >>> encoded({"id": "A\\ud800", "notifiable": True}, Options())  # a lone surrogate is written as its escape
+    b'{"id": "A\\\\ud800", "notifiable": true}'
+    """
     if isinstance(result, dict):
         document = result
     else:
         document = result.model_dump(mode="json", exclude=None if options.explain else {"explanation"})
-    indent = None if options.shape == "lines" else 2
     try:
-        text = json.dumps(document, ensure_ascii=False, indent=indent, default=_iso)
-        text.encode("utf-8")
+        data = _ENCODERS[options.shape, False].encode(document).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate in the input: write it as its escape
-        text = json.dumps(document, ensure_ascii=True, indent=indent, default=_iso)
+        data = _ENCODERS[options.shape, True].encode(document).encode("utf-8")
     if options.shape == "array":
-        text = "\n".join("  " + line for line in text.split("\n"))
-    return text
+        data = b"\n".join(b"  " + line for line in data.split(b"\n"))
+    return data
 
 
 def evaluate_chunk(items: list[Item], options: Options) -> list[tuple[Any, bool]]:
@@ -520,7 +540,7 @@ def evaluate_chunk(items: list[Item], options: Options) -> list[tuple[Any, bool]
     out = []
     for item in items:
         result = evaluate_item(item.decoded(), versions, options)
-        out.append((render(result, options) if options.output == "json" else result, failed(result)))
+        out.append((encoded(result, options) if options.output == "json" else result, failed(result)))
     return out
 
 
@@ -555,7 +575,7 @@ def _results(source: Source, options: Options, versions: Versions, workers: int,
     if workers <= 1:
         for item in source:
             result = evaluate_item(item, versions, options)
-            yield (render(result, options) if options.output == "json" else result), failed(result)
+            yield (encoded(result, options) if options.output == "json" else result), failed(result)
         return
     import itertools
     from concurrent.futures import ProcessPoolExecutor
