@@ -321,7 +321,7 @@ def _write(decided, options, sink, flush: bool = False) -> bool:
             failed = failed or error
             if options.shape == "array":
                 sink.write(b"\n" if count == 0 else b",\n")
-            sink.write(text)  # UTF-8 already (batch.render)
+            sink.write(text)  # UTF-8 already (batch.encoded)
             if options.shape != "array":
                 sink.write(b"\n")
             count += 1
