@@ -656,13 +656,14 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path):
 
         sender = threading.Thread(target=send)
         sender.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # until the batch is being evaluated: two requests in flight
+        deadline, in_flight = time.monotonic() + 60, False
+        while time.monotonic() < deadline and not in_flight:  # until the batch is being evaluated: two in flight
             gauge = re.search(r"^irmer_http_requests_in_flight (\S+)$", httpx.get(server.url + "metrics").text, re.M)
-            if gauge and float(gauge.group(1)) >= 2:
-                break
-            time.sleep(0.02)
+            in_flight = bool(gauge) and float(gauge.group(1)) >= 2
+            if not in_flight:
+                time.sleep(0.02)
         server.signal(signal.SIGTERM)
+        assert in_flight, "the batch was never seen in flight: the signal came after it, and tested nothing"
         sender.join(120)
         status = server.wait()
     response = answer["response"]
