@@ -45,6 +45,7 @@ HOSTILE_LINES = [
     pytest.param(b"[" * 100_000 + b"]" * 100_000, "nested too deeply", id="100000-nested-brackets"),
     pytest.param(b'{"id": "big", "individuals": ' + b"9" * 5000 + b"}", "individuals", id="5000-digit-integer"),
     pytest.param(b'{"id": "dup", "total_dose": "3 mSv", "total_dose": "30 mSv"}', "given twice", id="duplicate-key"),
+    pytest.param(b'{"id": "deep", "theme": {"site": {"ward": "A", "ward": "B"}}}', "given twice", id="duplicate-key-deep"),
     pytest.param(b'{"id": "bad-utf8", "jurisdiction": "Wal\xffes"}', "not valid UTF-8", id="invalid-utf8"),
     pytest.param(b'{"id": "x", ' + b'"description": "' + b"a" * 1_100_000 + b'"}', "longer than", id="2-MB-line"),
     pytest.param(b"not json at all", "not valid JSON", id="not-json"),
