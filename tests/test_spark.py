@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,18 @@ def test_an_arrow_table_in_gives_an_arrow_table_out(spark):
     summary = Summary.of(out)
     # By default (case_split "auto"), a row or two left by the two-valued query go straight to Python.
     assert (summary.rows, summary.two_valued, summary.fallback_few) == (3, 2, 1)
+
+
+def test_pysparks_warning_about_pandas_is_not_shown():
+    """pyspark 4 warns that pandas 3 is not fully supported whenever a DataFrame is made from local data; the
+    engine never hands Spark pandas (Arrow in, Arrow out), so `irmer evaluate --engine spark` does not show it.
+    (pyspark warns once a process, before this test can watch: the warning is raised here as pyspark words it.)"""
+    import evaluator.engines.spark  # noqa: F401 - its filter is set on import
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.warn("PySpark does not yet fully support pandas >= 3.0.0. Some features may not work correctly. "
+                      "It is recommended to use pandas < 3.0.0 for now.", FutureWarning)
+        warnings.warn("another FutureWarning", FutureWarning)
+    assert [str(w.message) for w in caught] == ["another FutureWarning"]
 
 
 def test_a_json_line_that_cannot_be_read_is_one_row_with_its_error(spark, tmp_path):

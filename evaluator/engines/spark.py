@@ -19,6 +19,7 @@ and needs Java 17.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any, Mapping
 
 import pyarrow as pa
@@ -32,6 +33,11 @@ from .sql import FALLBACK, RESULT_COLUMNS, UNDECIDED
 from .sqlplain import EXACT, KEY, Layout
 
 APP = "irmer"
+
+# pyspark 4 warns that it does not yet fully support pandas 3 whenever a DataFrame is made from local data,
+# pandas or not. This engine gives Spark Arrow tables and takes Arrow back (toArrow), never pandas, so the
+# warning says nothing about what it does, and would only alarm the reader of `irmer evaluate`'s output.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 
 def session(master: str | None = None, config: Mapping[str, str] | None = None) -> Any:
