@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -88,15 +88,26 @@ def test_an_arrow_table_in_gives_an_arrow_table_out(spark):
 
 
 def test_pysparks_warning_about_pandas_is_not_shown():
-    """pyspark 4 warns that pandas 3 is not fully supported whenever a DataFrame is made from local data; the
-    engine never hands Spark pandas (Arrow in, Arrow out), so `irmer evaluate --engine spark` does not show it.
-    (pyspark warns once a process, before this test can watch: the warning is raised here as pyspark words it.)"""
-    import evaluator.engines.spark  # noqa: F401 - its filter is set on import
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.warn("PySpark does not yet fully support pandas >= 3.0.0. Some features may not work correctly. "
-                      "It is recommended to use pandas < 3.0.0 for now.", FutureWarning)
-        warnings.warn("another FutureWarning", FutureWarning)
-    assert [str(w.message) for w in caught] == ["another FutureWarning"]
+    """pyspark 4 warns that pandas 3 is not fully supported when it first imports pyspark.testing.utils (on the
+    way to any DataFrame made from local data); the engine never hands Spark pandas (Arrow in, Arrow out), so it
+    has that import done quietly first, and `irmer evaluate --engine spark` does not show the warning. In a
+    fresh process: this one has long made that import."""
+    probe = ("import warnings\n"
+             "with warnings.catch_warnings(record=True) as caught:\n"
+             "    warnings.simplefilter('always')\n"
+             "    from pyspark.sql import SparkSession\n"
+             "    def no_jvm(builder):\n"
+             "        raise RuntimeError('no JVM in this probe')\n"
+             "    SparkSession.Builder.getOrCreate = no_jvm\n"
+             "    from evaluator.engines.spark import TableError, session\n"
+             "    try:\n"
+             "        session('local[1]')\n"
+             "    except TableError:\n"
+             "        pass\n"
+             "    import pyspark.testing.utils  # what pyspark imports on the way to a DataFrame\n"
+             "print(sum('pandas' in str(w.message) for w in caught))\n")
+    counted = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert counted.stdout.strip() == "0", counted.stdout + counted.stderr
 
 
 def test_a_json_line_that_cannot_be_read_is_one_row_with_its_error(spark, tmp_path):

@@ -34,10 +34,21 @@ from .sqlplain import EXACT, KEY, Layout
 
 APP = "irmer"
 
-# pyspark 4 warns that it does not yet fully support pandas 3 whenever a DataFrame is made from local data,
-# pandas or not. This engine gives Spark Arrow tables and takes Arrow back (toArrow), never pandas, so the
-# warning says nothing about what it does, and would only alarm the reader of `irmer evaluate`'s output.
-warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+# pyspark 4 warns that it does not yet fully support pandas 3 when its module pyspark.testing.utils is first
+# imported, which its own code does on the way to making a DataFrame from local data, pandas or not. This
+# engine gives Spark Arrow tables and takes Arrow back (toArrow), never pandas, so the warning says nothing
+# about what it does, and would only alarm the reader of `irmer evaluate`'s output.
+PANDAS_WARNING = "PySpark does not yet fully support pandas"
+
+
+def _import_pyspark_quietly() -> None:
+    """Import what pyspark imports on the way (once a process), without its warning about pandas 3."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=PANDAS_WARNING, category=FutureWarning)
+        try:
+            import pyspark.testing.utils  # noqa: F401
+        except Exception:  # noqa: BLE001 - pyspark's own import, only to have it done quietly
+            pass
 
 
 def session(master: str | None = None, config: Mapping[str, str] | None = None) -> Any:
@@ -47,6 +58,7 @@ def session(master: str | None = None, config: Mapping[str, str] | None = None) 
         from pyspark.sql import SparkSession
     except ImportError:
         raise TableError("the Spark engine needs pyspark: pip install 'irmer-criteria[spark]' (and Java 17)") from None
+    _import_pyspark_quietly()
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
         return active
@@ -103,6 +115,7 @@ def evaluate_spark(table: Any, *, criteria: Any, units: Mapping[str, str], spark
     from pyspark.sql import functions as F
     from ..load import compile_file, versions
     from . import columnar
+    _import_pyspark_quietly()
     start = time.perf_counter()
     given_frame = type(table).__module__.startswith("pyspark")
     if given_frame:
