@@ -313,3 +313,22 @@ def test_incident_files_refuse_a_key_given_twice(tmp_path):
     single.write_text('{"id": "B", "age": 3, "age": 4}', encoding="utf-8")
     with pytest.raises(IncidentFileError, match="twice"):
         read_incidents(single)
+
+
+def test_a_json_lines_file_is_read_as_irmer_evaluate_reads_it(tmp_path):
+    """One row a line, in order, whatever the text holds: a raw U+2028 or U+0085 inside a string (valid JSON, not
+    a line break), a lone surrogate (kept as its JSON escape: no Arrow string can hold it), a byte that is not
+    UTF-8 (that line's error); a byte-order mark first is skipped."""
+    good = {"jurisdiction": "England", "exposure": "accidental", "total_dose": "3 mSv", "age": 40}
+    lines = [b"\xef\xbb\xbf" + json.dumps({"id": "bom", **good}).encode(),
+             json.dumps({"id": "A\u2028B\u0085C", **good}, ensure_ascii=False).encode(),
+             json.dumps({"id": "C\ud800", **good}).encode(),  # the escape \ud800, as JSON writes it
+             b'{"id": "bad", "jurisdiction": "Wal\xffes"}',
+             json.dumps({"id": "after", "tags": ["x\udfff"], **good}).encode()]
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    for engine in ("duckdb", "python"):
+        rows = evaluate_table(read_file(str(path)), criteria=G2024, engine=engine).to_pylist()
+        assert [row["id"] for row in rows] == ["bom", "A\u2028B\u0085C", "C\\ud800", None, "after"], engine
+        assert [row["codes"] for row in rows] == [["1"], ["1"], ["1"], [], ["1"]], engine
+        assert rows[3]["error"] and "not valid UTF-8: byte 0xff" in rows[3]["error"], engine

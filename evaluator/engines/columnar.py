@@ -153,20 +153,29 @@ def readable_only(columns: Any) -> str:
 
 
 def _json_rows(path: str) -> list[dict[str, Any]]:
-    text = Path(path).read_text(encoding="utf-8")
-    stripped = text.strip()
-    if stripped.startswith("["):
+    """The incidents of a JSON file: an array of them, or JSON Lines, read as `irmer evaluate` reads them
+    (evaluator/batch.py): lines split on "\\n" only (a raw U+2028 or U+0085 inside a string is valid JSON, not
+    a line break), a UTF-8 byte-order mark skipped, and a line that is not UTF-8 or not JSON a row of its own
+    with its error."""
+    data = Path(path).read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    stripped = data.strip()
+    if stripped.startswith(b"["):
         try:
-            items = json.loads(stripped, object_pairs_hook=strict_object, parse_float=Decimal)
-        except ValueError as error:
+            items = json.loads(stripped.decode("utf-8"), object_pairs_hook=strict_object, parse_float=Decimal)
+        except ValueError as error:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
             raise TableError(f"{path}: not valid JSON: {error}") from None
         return [item if isinstance(item, dict) else {_BAD_LINE: "an incident is a JSON object"} for item in items]
     rows = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        if not raw.strip():
             continue
         try:
-            item = json.loads(line, object_pairs_hook=strict_object, parse_float=Decimal)
+            item = json.loads(raw.decode("utf-8"), object_pairs_hook=strict_object, parse_float=Decimal)
+        except UnicodeDecodeError as error:
+            item = {_BAD_LINE: f"line {number}: not valid UTF-8: byte 0x{raw[error.start]:02x} at column "
+                               f"{error.start + 1}"}
         except ValueError as error:
             item = {_BAD_LINE: f"line {number}: {error}"}
         rows.append(item if isinstance(item, dict) else {_BAD_LINE: f"line {number}: an incident is a JSON object"})
@@ -181,7 +190,7 @@ def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
     columns = {}
     for name in names:
         values = [row.get(name) for row in rows]
-        columns[name] = _column(values)
+        columns[_escaped(name)] = _column(values)  # a key, too, may hold a lone surrogate
     return pa.table(columns) if columns else pa.table({ROW: pa.array([], pa.int64())}).drop([ROW])
 
 
@@ -189,15 +198,30 @@ def _column(values: list[Any]) -> pa.Array:
     present = [v for v in values if v is not None]
     kinds = {type(v) for v in present}
     if kinds <= {str}:
-        return pa.array(values, pa.string())
+        try:
+            return pa.array(values, pa.string())
+        except UnicodeEncodeError:  # a lone surrogate (valid in JSON's text), which no Arrow string can hold
+            return pa.array([_escaped(v) for v in values], pa.string())
     if kinds <= {bool}:
         return pa.array(values, pa.bool_())
     if kinds <= {int} and all(-2 ** 63 <= v < 2 ** 63 for v in present):
         return pa.array(values, pa.int64())
     if kinds <= {list} and all(isinstance(x, str) for v in present for x in v):
-        return pa.array(values, pa.list_(pa.string()))
+        try:
+            return pa.array(values, pa.list_(pa.string()))
+        except UnicodeEncodeError:
+            return pa.array([None if v is None else [_escaped(x) for x in v] for v in values], pa.list_(pa.string()))
     # Mixed or other values: each as the JSON text Python would read, kept exact.
     return pa.array([None if v is None else _as_text(v) for v in values], pa.string())
+
+
+def _escaped(value: str | None) -> str | None:
+    """A text with each lone surrogate as its JSON escape, as `irmer evaluate` writes it in a result.
+
+    >>> _escaped("C\\ud800")
+    'C\\\\ud800'
+    """
+    return None if value is None else value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _as_text(value: Any) -> str:
