@@ -49,6 +49,7 @@ class Item:
     value: Any = None
     error: str | None = None
     line: int | None = None  # the line it starts on
+    ident: Any = None  # with an error: the incident's id, when it could still be told
     raw: bytes | None = None  # a JSON line not yet decoded (with --workers, the workers decode it)
 
     def decoded(self) -> "Item":
@@ -58,8 +59,9 @@ class Item:
 class Duplicated:
     """What a JSON object with a key given twice is read as: an error, not a guess."""
 
-    def __init__(self, key: str):
+    def __init__(self, key: str, ident: Any = None):
         self.key = key
+        self.ident = ident  # the object's "id", when it gives one once: its result keeps it
 
     def message(self) -> str:
         return (f"the key {json.dumps(self.key, ensure_ascii=False)} is given twice in one object; "
@@ -79,7 +81,8 @@ def _object(pairs: list[tuple[str, Any]]) -> Any:
     keys: set[str] = set()
     for key, _ in pairs:
         if key in keys:
-            return Duplicated(key)
+            ids = [value for name, value in pairs if name == "id"]
+            return Duplicated(key, ids[0] if len(ids) == 1 else None)
         keys.add(key)
     raise AssertionError("a dict shorter than its pairs has a key given twice")
 
@@ -133,16 +136,19 @@ def parse(text: str) -> Item:
 
 
 def checked(value: Any) -> Item:
-    """The value as an Item, or the error of the first object in it (at any depth) with a key given twice.
+    """The value as an Item, or the error of the first object in it (at any depth) with a key given twice,
+    with the incident's id when it gives one once.
 
-    >>> checked(DECODER.decode('{"id": "A", "theme": {"a": [{"x": 1, "x": 2}]}}')).error[:21]
-    'the key "x" is given '
+    >>> item = checked(DECODER.decode('{"id": "A", "theme": {"a": [{"x": 1, "x": 2}]}}'))
+    >>> item.error[:21], item.ident
+    ('the key "x" is given ', 'A')
     """
     stack = [value]
     while stack:  # depth first, in document order: no recursion, however deep the value
         item = stack.pop()
         if type(item) is Duplicated:
-            return Item(error=item.message())
+            ident = value.ident if type(value) is Duplicated else value.get("id") if type(value) is dict else None
+            return Item(error=item.message(), ident=ident)
         if type(item) is dict:
             stack.extend(reversed(list(item.values())))
         elif type(item) is list:
@@ -484,8 +490,10 @@ def evaluate_item(item: Item, versions: Versions, options: Options) -> Any:
     engine's, in the Result's shape), a Result when it is explained or shown to people."""
     from .engines.compiled import error_document
     if item.error is not None:
+        from .prepared import incident_id
         problem = {"field": f"line {item.line}" if item.line else "incident", "message": item.error, "hint": None}
-        return _shown(error_document(None, None, [problem]), options)
+        ident = incident_id({"id": item.ident}) if item.ident is not None else None
+        return _shown(error_document(ident, None, [problem]), options)
     if not isinstance(item.value, dict):
         problem = {"field": "incident", "message": f"an incident is a JSON object, not {_json_type(item.value)}",
                    "hint": None}

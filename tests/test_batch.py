@@ -64,6 +64,23 @@ def test_a_bad_line_gets_an_error_and_the_batch_goes_on(tmp_path, bad, words, st
     assert middle["error"] is not None and words in json.dumps(middle["error"]), middle["error"]
 
 
+@pytest.mark.parametrize("bad, ident", [
+    (b'{"id": "dup", "total_dose": "3 mSv", "total_dose": "30 mSv"}', "dup"),
+    (b'{"id": "deep", "theme": {"site": {"ward": "A", "ward": "B"}}}', "deep"),
+    (b'{"theme": {"id": "inner", "x": 1, "x": 2}, "id": "outer"}', "outer"),
+    (b'{"id": 42, "age": 40, "age": 41}', "42"),
+    (b'{"id": "first", "id": "second"}', None),  # which id was meant cannot be told either
+])
+def test_an_incident_with_a_key_given_twice_keeps_its_id(tmp_path, bad, ident):
+    """The error names the key; the result keeps the incident's id when the incident gives it once, so a
+    system can match the refusal to its record."""
+    process = run(bad + b"\n" + line(id="after") + b"\n", stdin=True, tmp_path=tmp_path)
+    assert process.returncode == 1
+    result, after = outputs(process)
+    assert after["id"] == "after"
+    assert "given twice" in result["error"]["message"] and result["id"] == ident
+
+
 @pytest.mark.parametrize("first", [b"not json", b"{broken"], ids=["not-json", "broken"])
 @pytest.mark.parametrize("stdin", [True, False], ids=["stdin", "file"])
 def test_bad_first_lines_then_a_line_too_long_are_each_a_result(tmp_path, first, stdin):
