@@ -35,6 +35,7 @@ reads back as the same float, as the Python engine reads a JSON float.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import json
 import re
@@ -47,6 +48,7 @@ from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
 
+from ..batch import not_utf8
 from ..language.incident import ENVELOPE, strict_object
 from ..language.units import SET, UnitError, resolve_unit
 from ..result import Result
@@ -158,8 +160,8 @@ def _json_rows(path: str) -> list[dict[str, Any]]:
     a line break), a UTF-8 byte-order mark skipped, and a line that is not UTF-8 or not JSON a row of its own
     with its error."""
     data = Path(path).read_bytes()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
     stripped = data.strip()
     if stripped.startswith(b"["):
         try:
@@ -174,8 +176,7 @@ def _json_rows(path: str) -> list[dict[str, Any]]:
         try:
             item = json.loads(raw.decode("utf-8"), object_pairs_hook=strict_object, parse_float=Decimal)
         except UnicodeDecodeError as error:
-            item = {_BAD_LINE: f"line {number}: not valid UTF-8: byte 0x{raw[error.start]:02x} at column "
-                               f"{error.start + 1}"}
+            item = {_BAD_LINE: f"line {number}: {not_utf8(raw, error)}"}
         except ValueError as error:
             item = {_BAD_LINE: f"line {number}: {error}"}
         rows.append(item if isinstance(item, dict) else {_BAD_LINE: f"line {number}: an incident is a JSON object"})
