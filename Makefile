@@ -7,10 +7,13 @@ BIN    := $(VENV)/bin
 
 .PHONY: run test check clean bench fuzz
 
+# pip compiles what it installs one file at a time; compileall does it on every core (about 8 s less on
+# two). Bytecode is written here once, so that no test process compiles a dependency on import.
 $(BIN)/irmer: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[dev]'
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib evaluator > /dev/null
 	touch $@
 
 run: $(BIN)/irmer

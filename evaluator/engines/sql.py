@@ -29,7 +29,7 @@ The answers are the interpreter's, row for row, including for unknown facts:
 
 >>> from evaluator import load_criteria
 >>> query = compile_query(load_criteria("2024").checked, "incidents")
->>> "_irmer_fallback" in query.sql("duckdb")
+>>> "_irmer_fallback" in print_sql(query, "duckdb")
 True
 """
 
@@ -1320,6 +1320,117 @@ def _layer(previous: exp.Expression, name: str, columns: list[tuple[str, exp.Exp
                       copy=False).from_(source, copy=False)
 
 
+# A subtree shared by at least two places of a layer, and at least this many nodes when written out, is
+# worked out once, in a layer of its own before it (`hoisted`).
+HOIST_FROM = 12
+
+_LEAVES = (exp.Column, exp.Literal, exp.Identifier, exp.DataType, exp.Boolean, exp.Null, exp.Var)
+
+
+def hoisted(previous: exp.Expression, name: str, columns: list[tuple[str, exp.Expression]],
+            guard: exp.Expression | None = None) -> tuple[exp.Expression, list[tuple[str, exp.Expression]]]:
+    """The subtrees that `columns` share, worked out once each in layers of their own over `previous`;
+    returns those layers and `columns` reading them.
+
+    The builder shares conditions between places without copying them (_again): the facts that would decide
+    a row repeat the row's conditions once per fact, and each complementary code its choice of suffix.
+    Written out in full they were most of the three-valued query's text, and what Spark's analyser spends
+    its seconds on. A shared node is found by identity, so only what the builder shared is hoisted, never
+    two subtrees that merely print alike. A hoisted subtree is evaluated where it stood: `guard` (the
+    condition under which `columns` are read, e.g. `_notifiable IS NULL` for `missing`) keeps it from
+    being worked out for the other rows. Nothing inside a lambda is hoisted (it reads the lambda's
+    variable).
+
+    >>> shared = exp.condition("a + 1 > b * 2 AND c < d AND e = 1")
+    >>> columns = [("x", exp.or_(shared, column("z"), copy=False)), ("y", exp.not_(shared, copy=False))]
+    >>> query, out = hoisted(exp.select("*").from_("t"), "_h", columns, guard=exp.condition("z IS NULL"))
+    >>> print_sql(_layer(query, "_l", out), "duckdb")
+    'SELECT *, "_h_0" OR "z" AS "x", NOT "_h_0" AS "y" FROM (SELECT *, CASE WHEN z IS NULL THEN a + 1 > b * 2 AND c < d AND e = 1 END AS "_h_0" FROM (SELECT * FROM t) AS _h0) AS _l'
+    """
+    refs: dict[int, int] = {}
+    size: dict[int, int] = {}
+    nodes: dict[int, exp.Expression] = {}
+
+    def count(node: exp.Expression) -> int:
+        key = id(node)
+        refs[key] = refs.get(key, 0) + 1
+        if key in size:
+            return size[key]
+        nodes[key] = node
+        total = 1
+        if not isinstance(node, _LEAVES):
+            for child in node.iter_expressions():
+                if isinstance(child, exp.Lambda):
+                    total += _expanded(child)
+                else:
+                    total += count(child)
+        size[key] = total
+        return total
+
+    for _, expression in columns:
+        count(expression)
+    chosen = {key for key, n in refs.items() if n > 1 and size[key] >= HOIST_FROM}
+    if not chosen:
+        return previous, columns
+    depth: dict[int, int] = {}  # a hoisted subtree's layer: after those of the hoisted subtrees it holds
+    named: dict[int, str] = {}
+    rebuilt: dict[int, exp.Expression] = {}
+
+    def rebuild(node: exp.Expression, top: bool = False) -> tuple[exp.Expression, int]:
+        """The node with its hoisted parts read from their columns, and the layer it can go in."""
+        key = id(node)
+        if key in chosen and not top:
+            if key not in named:
+                body, level = rebuild(node, top=True)
+                named[key] = f"{name}_{len(named)}"
+                depth[key] = level
+                rebuilt[key] = body
+            return column(named[key]), depth[key] + 1
+        if isinstance(node, _LEAVES) or key not in size:
+            return node, 0
+        if isinstance(node, exp.Paren) and id(node.this) in chosen:  # a column needs no parentheses
+            return rebuild(node.this)
+        changed, level, args = False, 0, {}
+        for arg, value in node.args.items():
+            if isinstance(value, exp.Expression) and not isinstance(value, exp.Lambda):
+                new, at = rebuild(value)
+                changed |= new is not value
+                level = max(level, at)
+                args[arg] = new
+            elif isinstance(value, list):
+                items = []
+                for item in value:
+                    if isinstance(item, exp.Expression) and not isinstance(item, exp.Lambda):
+                        new, at = rebuild(item)
+                        changed |= new is not item
+                        level = max(level, at)
+                        items.append(new)
+                    else:
+                        items.append(item)
+                args[arg] = items
+            else:
+                args[arg] = value
+        if not changed:
+            return node, level
+        copy = type(node)(**args)  # a new node: the original may sit in a layer that cannot read the columns
+        return copy, level
+
+    out = [(alias, rebuild(expression)[0]) for alias, expression in columns]
+    layers: list[list[tuple[str, exp.Expression]]] = []
+    for key, column_name in named.items():
+        while len(layers) <= depth[key]:
+            layers.append([])
+        body = rebuilt[key]
+        layers[depth[key]].append((column_name, body if guard is None else CASE([(guard.copy(), body)])))
+    for n, layer in enumerate(layers):
+        previous = _layer(previous, f"{name}{n}", layer)
+    return previous, out
+
+
+def _expanded(node: exp.Expression) -> int:
+    return sum(1 for _ in node.walk())
+
+
 def _text_list(items: list[tuple[B, str]]) -> exp.Expression:
     """The texts whose condition holds, in order, as a list."""
     kept = [(c, t) for c, t in items if c is not False and c is not None]
@@ -1620,8 +1731,13 @@ class QueryBuilder:
                                                     IS_NULL(_copy(notifiable)))
         reported = [(OPEN, self.open_decisions(codes, shared, first))] if self.report_open and not self.refining else []
         query = _layer(query, "_irmer_notifiable", [("_notifiable", notifiable), (UNDECIDED, to_sql(undecided)),
-                                                    *self.category_scores(), *reported])
-        query = _layer(query, "_irmer_out", self.outputs(codes))
+                                                    *self.category_scores(), *reported,
+                                                    ("_codes_met", self.codes_met(codes))])
+        # What `missing` and the codes share, worked out once (`hoisted`): `missing` only where the verdict
+        # is unknown.
+        query, [(_, why)] = hoisted(query, "_irmer_why", [("why", self.why())], guard=IS_NULL(column("_notifiable")))
+        query, out = hoisted(query, "_irmer_shared", self.outputs(codes, why))
+        query = _layer(query, "_irmer_out", out)
         final = [exp.column(name, quoted=True) for name in self.keep]
         final += [exp.alias_(exp.column(f"_out_{name}", quoted=True), name, quoted=True, copy=False)
                   for name in RESULT_COLUMNS]
@@ -1683,9 +1799,18 @@ class QueryBuilder:
         refused = OR(*parts)
         return False if refused is None else refused
 
-    def outputs(self, codes: list[str]) -> list[tuple[str, exp.Expression]]:
+    def why(self) -> exp.Expression:
+        """The facts that would decide it (read when it is undetermined)."""
+        facts = sorted({fact for _, fact, _ in self.missing_columns})
+        missing = []
+        for fact in facts:
+            missing.append((OR(*(AND(IS_NULL(column(met)), _again(when))
+                                 for met, f, when in self.missing_columns if f == fact)), fact))
+        return _text_list(missing)
+
+    def outputs(self, codes: list[str], why: exp.Expression) -> list[tuple[str, exp.Expression]]:
         notifiable = column("_notifiable")
-        met_codes = _text_list([(column(f"_code_{j}"), code) for j, code in enumerate(codes)])
+        met_codes = column("_codes_met")  # a column: each complementary code's suffixes read it again
         any_code = OR(*(_is(column(f"_code_{j}"), True) for j in range(len(codes))))
         letters: list[tuple[B, str]] = []
         all_codes = [met_codes]
@@ -1696,21 +1821,20 @@ class QueryBuilder:
             prefixed = self.prefixed(item, met_codes, any_code)
             all_codes.append(CASE([(emitted, prefixed)], cast(exp.Array(expressions=[]), "VARCHAR[]")))
         codes_list = reduce(lambda a, b: exp.ArrayConcat(this=a, expressions=[b]), all_codes)
-        # The facts that would decide it, when it is undetermined.
-        facts = sorted({fact for _, fact, _ in self.missing_columns})
-        missing = []
-        for fact in facts:
-            missing.append((OR(*(AND(IS_NULL(column(met)), _again(when))
-                                 for met, f, when in self.missing_columns if f == fact)), fact))
         jurisdiction = self.env.named("jurisdiction")
         authority = CASE([(exp.EQ(this=jurisdiction.copy(), expression=string(a.jurisdiction)), string(a.name or ""))
                           for a in self.criteria.authorities], cast(exp.null(), "VARCHAR"))
         out = [("_out_notifiable", notifiable), ("_out_codes", codes_list), ("_out_complementary", _text_list(letters)),
-               ("_out_missing", CASE([(IS_NULL(notifiable), _text_list(missing))], _text_list([]))), ("_out_authority", authority)]
+               ("_out_missing", CASE([(IS_NULL(notifiable), why)], _text_list([]))), ("_out_authority", authority)]
         out += self.deadlines(notifiable)
         out += [("_out_criteria", string(self.criteria.header.version)),
                 ("_out_error", cast(exp.null(), "VARCHAR"))]
         return out
+
+    @staticmethod
+    def codes_met(codes: list[str]) -> exp.Expression:
+        """The codes met, in the file's order (`_codes_met`)."""
+        return _text_list([(column(f"_code_{j}"), code) for j, code in enumerate(codes)])
 
     def deadlines(self, notifiable: exp.Expression) -> list[tuple[str, exp.Expression]]:
         """notify_by and report_by: the days after the fact each names, unless the verdict is false."""
