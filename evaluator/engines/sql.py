@@ -1603,9 +1603,12 @@ class QueryBuilder:
             if not isinstance(site, Site):
                 values[name] = site
                 continue
-            rows = exp.select(exp.Star(), exp.alias_(site.plan, site.name, quoted=True, copy=False), copy=False
-                              ).from_(exp.to_table(base), copy=False).where(to_sql(AND(needed, _copy(site.any_kept))),
-                                                                            copy=False)
+            # The rows that need the split first; then what the plan shares, once (hoisted); then the plan.
+            wanted = exp.select(exp.Star(), copy=False).from_(exp.to_table(base), copy=False).where(
+                to_sql(AND(needed, _copy(site.any_kept))), copy=False)
+            wanted, [(_, plan)] = hoisted(wanted, f"_irmer_plan_{name}", [(site.name, site.plan)])
+            rows = exp.select(exp.Star(), exp.alias_(plan, site.name, quoted=True, copy=False), copy=False
+                              ).from_(exp.Subquery(this=wanted), copy=False)
             rows = exp.select(exp.Star(), template("UNNEST(RANGE(0, :n)) AS _irmer_case", n=site.cases.copy()),
                               copy=False).from_(exp.Subquery(this=rows), copy=False)
             rows = exp.select(exp.Star(), exp.alias_(site.struct, "_irmer_c", copy=False), copy=False).from_(
