@@ -147,7 +147,7 @@ def IS_NULL(value: B) -> B:
         return True
     if isinstance(value, bool):
         return False
-    return exp.Is(this=exp.paren(value, copy=False), expression=exp.null())
+    return exp.Is(this=value if isinstance(value, exp.Column) else exp.paren(value, copy=False), expression=exp.null())
 
 
 def TRI(true: B, false: B) -> B:
