@@ -332,3 +332,25 @@ def test_a_json_lines_file_is_read_as_irmer_evaluate_reads_it(tmp_path):
         assert [row["id"] for row in rows] == ["bom", "A\u2028B\u0085C", "C\\ud800", None, "after"], engine
         assert [row["codes"] for row in rows] == [["1"], ["1"], ["1"], [], ["1"]], engine
         assert rows[3]["error"] and "not valid UTF-8: byte 0xff" in rows[3]["error"], engine
+
+
+@pytest.mark.parametrize("shape", ["lines", "array"])
+def test_an_incident_with_a_key_given_twice_is_its_rows_error_with_its_id(tmp_path, shape):
+    """As `irmer evaluate` answers it: that incident's error (at any depth), keeping the id it gives once; the
+    other incidents of the file are decided. The whole file was refused when it was an array, and the row's
+    id was lost when it was JSON Lines."""
+    good = '"jurisdiction": "England", "exposure": "accidental", "age": 40'
+    items = ['{"id": "A", %s, "total_dose": "3 mSv", "total_dose": "30 mSv"}' % good,
+             '{"id": "B", %s, "total_dose": "8 mSv"}' % good,
+             '{"id": "C", %s, "total_dose": "8 mSv", "theme": {"ward": "x", "ward": "y"}}' % good,
+             '{"id": "D", "id": "E", %s, "total_dose": "8 mSv"}' % good]
+    path = tmp_path / ("in.jsonl" if shape == "lines" else "in.json")
+    path.write_text("\n".join(items) if shape == "lines" else "[" + ",\n".join(items) + "]", encoding="utf-8")
+    where = ["line 1", "line 3", "line 4"] if shape == "lines" else ["incident 1", "incident 3", "incident 4"]
+    for engine in ("duckdb", "python"):
+        rows = evaluate_table(read_file(str(path)), criteria=G2024, engine=engine).to_pylist()
+        assert [row["id"] for row in rows] == ["A", "B", "C", None], engine  # D's id is itself given twice
+        assert [row["codes"] for row in rows] == [[], ["1"], [], []], engine
+        for row, key, place in zip([rows[0], rows[2], rows[3]], ["total_dose", "ward", "id"], where):
+            assert row["notifiable"] is None and row["error"] == (
+                f'{place}: the key "{key}" is given twice in one object; which value was meant cannot be told'), engine

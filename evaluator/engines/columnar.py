@@ -48,8 +48,8 @@ from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
 
-from ..batch import not_utf8
-from ..language.incident import ENVELOPE, strict_object
+from ..batch import _checked, _fresh, _object as pairs_object, not_utf8
+from ..language.incident import ENVELOPE
 from ..language.units import SET, UnitError, resolve_unit
 from ..result import Result
 from .sql import (FALLBACK, OPEN, RESULT_COLUMNS, SPLIT, UNDECIDED, QueryBuilder, SQLUnsupported, compile_query,
@@ -154,33 +154,53 @@ def readable_only(columns: Any) -> str:
     return f" AND {_BAD_LINE} IS NULL" if _BAD_LINE in columns else ""
 
 
+# A key given twice is read as batch.Duplicated (not an exception): the row gets its error, and keeps the id the
+# incident gives once, as `irmer evaluate` keeps it; every other incident of the file is still read.
+_DECODER = json.JSONDecoder(object_pairs_hook=pairs_object, parse_float=Decimal)
+
+
 def _json_rows(path: str) -> list[dict[str, Any]]:
     """The incidents of a JSON file: an array of them, or JSON Lines, read as `irmer evaluate` reads them
-    (evaluator/batch.py): lines split on "\\n" only (a raw U+2028 or U+0085 inside a string is valid JSON, not
-    a line break), a UTF-8 byte-order mark skipped, and a line that is not UTF-8 or not JSON a row of its own
-    with its error."""
+    (evaluator/batch.py): lines split on "\n" only (a raw U+2028 or U+0085 inside a string is valid JSON, not
+    a line break), a UTF-8 byte-order mark skipped, and a line that is not UTF-8 or not JSON, or an incident
+    with a key given twice, a row of its own with its error."""
     data = Path(path).read_bytes()
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
     stripped = data.strip()
     if stripped.startswith(b"["):
+        _fresh()
         try:
-            items = json.loads(stripped.decode("utf-8"), object_pairs_hook=strict_object, parse_float=Decimal)
+            items = _DECODER.decode(stripped.decode("utf-8"))
         except ValueError as error:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
             raise TableError(f"{path}: not valid JSON: {error}") from None
-        return [item if isinstance(item, dict) else {_BAD_LINE: "an incident is a JSON object"} for item in items]
+        if not isinstance(items, list):  # a key given twice at the top level: the array itself
+            items = [items]
+        return [_row(item, f"incident {number}: ") for number, item in enumerate(items, 1)]
     rows = []
     for number, raw in enumerate(data.split(b"\n"), 1):
         if not raw.strip():
             continue
+        _fresh()
         try:
-            item = json.loads(raw.decode("utf-8"), object_pairs_hook=strict_object, parse_float=Decimal)
+            item = _DECODER.decode(raw.decode("utf-8"))
         except UnicodeDecodeError as error:
             item = {_BAD_LINE: f"line {number}: {not_utf8(raw, error)}"}
         except ValueError as error:
             item = {_BAD_LINE: f"line {number}: {error}"}
-        rows.append(item if isinstance(item, dict) else {_BAD_LINE: f"line {number}: an incident is a JSON object"})
+        rows.append(_row(item, f"line {number}: "))
     return rows
+
+
+def _row(item: Any, where: str) -> dict[str, Any]:
+    """An incident of a JSON file as a row, or its error (`where`: which line or incident it is)."""
+    if type(item) is not dict or _BAD_LINE not in item:
+        found = _checked(item)  # searched only where the decoder met a key given twice
+        if found.error is not None:
+            return {_BAD_LINE: where + found.error, **({} if found.ident is None else {"id": found.ident})}
+    if not isinstance(item, dict):
+        return {_BAD_LINE: f"{where}an incident is a JSON object"}
+    return item
 
 
 def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
