@@ -1587,21 +1587,12 @@ class QueryBuilder:
             values = {name: None for name, _, _, _ in decisions if name not in self.decisions}
             decisions = [d for d in decisions if d[0] in self.decisions]
         if self.form == "lambda":
-            plans, guards = [], []
+            plans = []
             for name, split, terms, needed in decisions:
                 plan, values[name] = self.refine(split, terms, f"_plan_{name}")
                 if plan is not None:
-                    plans.append((f"_plan_{name}", plan))
-                    guards.append(needed)
-            if not plans:
-                return query, values
-            # What the plans share outside their lambdas, once (hoisted), where some plan is needed; each plan
-            # where it is.
-            guard = OR(*(_copy(g) for g in guards))
-            query, plans = hoisted(query, f"_irmer_{stage}_shared", plans,
-                                   guard=None if guard is True else to_sql(guard))
-            plans = [(alias, CASE([(needed, plan)])) for (alias, plan), needed in zip(plans, guards)]
-            return _layer(query, f"_irmer_{stage}_plans", plans), values
+                    plans.append((f"_plan_{name}", CASE([(needed, plan)])))
+            return (_layer(query, f"_irmer_{stage}_plans", plans) if plans else query), values
         # "explode": one row per case (UNNEST), grouped back by row: vectorised, where DuckDB runs
         # lambdas row by row. The layers so far become a CTE that each decision reads.
         base = f"_irmer_{stage}_base"
