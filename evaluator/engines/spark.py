@@ -67,6 +67,9 @@ def session(master: str | None = None, config: Mapping[str, str] | None = None) 
     builder = builder.config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
     builder = builder.config("spark.ui.showConsoleProgress", "false")
     builder = builder.config("spark.driver.memory", "4g")  # the query is large: the analyzer needs room
+    # The queries nest a few dozen SELECTs; Spark's analyser resolves them in a fixed point of at most 100
+    # iterations by default, which deeper criteria (or the case split in lambdas) can pass.
+    builder = builder.config("spark.sql.analyzer.maxIterations", "1000")
     for key, value in (config or {}).items():
         builder = builder.config(key, value)
     try:
