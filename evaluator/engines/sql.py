@@ -1347,16 +1347,14 @@ def hoisted(previous: exp.Expression, name: str, columns: list[tuple[str, exp.Ex
     >>> print_sql(_layer(query, "_l", out), "duckdb")
     'SELECT *, "_h_0" OR "z" AS "x", NOT "_h_0" AS "y" FROM (SELECT *, CASE WHEN z IS NULL THEN a + 1 > b * 2 AND c < d AND e = 1 END AS "_h_0" FROM (SELECT * FROM t) AS _h0) AS _l'
     """
-    refs: dict[int, int] = {}
-    size: dict[int, int] = {}
-    nodes: dict[int, exp.Expression] = {}
+    refs: dict[int, int] = {}  # a node's places in the columns (its id: shared nodes are the same object)
+    size: dict[int, int] = {}  # its number of nodes, written out
 
     def count(node: exp.Expression) -> int:
         key = id(node)
         refs[key] = refs.get(key, 0) + 1
         if key in size:
             return size[key]
-        nodes[key] = node
         total = 1
         if not isinstance(node, _LEAVES):
             for child in node.iter_expressions():
@@ -1428,6 +1426,7 @@ def hoisted(previous: exp.Expression, name: str, columns: list[tuple[str, exp.Ex
 
 
 def _expanded(node: exp.Expression) -> int:
+    """A subtree's number of nodes (a lambda's: its parts are never hoisted, but they count in its size)."""
     return sum(1 for _ in node.walk())
 
 
