@@ -68,12 +68,14 @@ class Duplicated:
                 "which value was meant cannot be told")
 
 
-# Whether the decoder met a key given twice since `_fresh()`, on this thread: a value is searched for the
+# Whether the decoder met a key given twice since `fresh()`, on this thread: a value is searched for the
 # Duplicated it holds only then, not every incident (the service decodes on several threads at once).
 _SEEN = threading.local()
 
 
-def _object(pairs: list[tuple[str, Any]]) -> Any:
+def pairs_object(pairs: list[tuple[str, Any]]) -> Any:
+    """The decoder's object_pairs_hook: a dict, or Duplicated for an object with a key given twice (noted on
+    this thread, for `checked_if_seen`)."""
     out = dict(pairs)
     if len(out) == len(pairs):
         return out
@@ -87,12 +89,13 @@ def _object(pairs: list[tuple[str, Any]]) -> Any:
     raise AssertionError("a dict shorter than its pairs has a key given twice")
 
 
-def _fresh() -> None:
+def fresh() -> None:
+    """Forget, on this thread, that the decoder met a key given twice: call it before each decode."""
     _SEEN.duplicate = False
 
 
-def _checked(value: Any) -> "Item":
-    """`checked`, searched only when the decoder met a key given twice since `_fresh()`."""
+def checked_if_seen(value: Any) -> "Item":
+    """`checked`, searched only when the decoder met a key given twice since `fresh()`."""
     return checked(value) if getattr(_SEEN, "duplicate", True) else Item(value=value)
 
 
@@ -117,13 +120,13 @@ def closes_itself(line: bytes) -> bool:
         bare.rstrip().endswith((b"]", b"}"))
 
 
-DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_float=Decimal, parse_int=_integer,
+DECODER = json.JSONDecoder(object_pairs_hook=pairs_object, parse_float=Decimal, parse_int=_integer,
                            parse_constant=str)
 
 
 def parse(text: str) -> Item:
     """One JSON value, or the reason it is not one."""
-    _fresh()
+    fresh()
     try:
         value, end = DECODER.raw_decode(text, _skip(text, 0))
     except json.JSONDecodeError as error:
@@ -132,7 +135,7 @@ def parse(text: str) -> Item:
         return Item(error="not valid JSON: nested too deeply")
     if _skip(text, end) != len(text):
         return Item(error=f"not valid JSON at column {end + 1}: extra data after the value")
-    return _checked(value)
+    return checked_if_seen(value)
 
 
 def checked(value: Any) -> Item:
@@ -413,7 +416,7 @@ class Source:
                 position, expect_value = position + 1, True
                 continue
             while True:
-                _fresh()
+                fresh()
                 try:
                     value, end = DECODER.raw_decode(buffer, position)
                     break
@@ -427,7 +430,7 @@ class Source:
                     raise InputError(f"{where(position)}: not valid JSON: element {count + 1} is nested too "
                                      "deeply") from None
             count += 1
-            item = _checked(value)
+            item = checked_if_seen(value)
             item.line = count
             yield item
             newlines = buffer.count("\n", 0, end)

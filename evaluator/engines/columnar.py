@@ -48,7 +48,7 @@ from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
 
-from ..batch import _checked, _fresh, _object as pairs_object, not_utf8
+from ..batch import checked_if_seen, fresh, not_utf8, pairs_object
 from ..language.incident import ENVELOPE
 from ..language.units import SET, UnitError, resolve_unit
 from ..result import Result
@@ -161,7 +161,7 @@ _DECODER = json.JSONDecoder(object_pairs_hook=pairs_object, parse_float=Decimal)
 
 def _json_rows(path: str) -> list[dict[str, Any]]:
     """The incidents of a JSON file: an array of them, or JSON Lines, read as `irmer evaluate` reads them
-    (evaluator/batch.py): lines split on "\n" only (a raw U+2028 or U+0085 inside a string is valid JSON, not
+    (evaluator/batch.py): lines split on "\\n" only (a raw U+2028 or U+0085 inside a string is valid JSON, not
     a line break), a UTF-8 byte-order mark skipped, and a line that is not UTF-8 or not JSON, or an incident
     with a key given twice, a row of its own with its error."""
     data = Path(path).read_bytes()
@@ -169,19 +169,17 @@ def _json_rows(path: str) -> list[dict[str, Any]]:
         data = data[len(codecs.BOM_UTF8):]
     stripped = data.strip()
     if stripped.startswith(b"["):
-        _fresh()
+        fresh()
         try:
             items = _DECODER.decode(stripped.decode("utf-8"))
         except ValueError as error:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
             raise TableError(f"{path}: not valid JSON: {error}") from None
-        if not isinstance(items, list):  # a key given twice at the top level: the array itself
-            items = [items]
         return [_row(item, f"incident {number}: ") for number, item in enumerate(items, 1)]
     rows = []
     for number, raw in enumerate(data.split(b"\n"), 1):
         if not raw.strip():
             continue
-        _fresh()
+        fresh()
         try:
             item = _DECODER.decode(raw.decode("utf-8"))
         except UnicodeDecodeError as error:
@@ -195,7 +193,7 @@ def _json_rows(path: str) -> list[dict[str, Any]]:
 def _row(item: Any, where: str) -> dict[str, Any]:
     """An incident of a JSON file as a row, or its error (`where`: which line or incident it is)."""
     if type(item) is not dict or _BAD_LINE not in item:
-        found = _checked(item)  # searched only where the decoder met a key given twice
+        found = checked_if_seen(item)  # searched only where the decoder met a key given twice
         if found.error is not None:
             return {_BAD_LINE: where + found.error, **({} if found.ident is None else {"id": found.ident})}
     if not isinstance(item, dict):
