@@ -43,6 +43,7 @@ bench: $(BIN)/irmer
 	$(BIN)/python bench/bench_columnar.py
 	$(BIN)/python bench/bench_service.py
 	$(BIN)/python bench/bench_audit.py
+	$(BIN)/python bench/bench_spark_split.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
