@@ -183,19 +183,19 @@ def _json_rows(path: str) -> list[dict[str, Any]]:
         try:
             item = _DECODER.decode(raw.decode("utf-8"))
         except UnicodeDecodeError as error:
-            item = {_BAD_LINE: f"line {number}: {not_utf8(raw, error)}"}
+            rows.append({_BAD_LINE: f"line {number}: {not_utf8(raw, error)}"})
         except ValueError as error:
-            item = {_BAD_LINE: f"line {number}: {error}"}
-        rows.append(_row(item, f"line {number}: "))
+            rows.append({_BAD_LINE: f"line {number}: {error}"})
+        else:
+            rows.append(_row(item, f"line {number}: "))
     return rows
 
 
 def _row(item: Any, where: str) -> dict[str, Any]:
-    """An incident of a JSON file as a row, or its error (`where`: which line or incident it is)."""
-    if type(item) is not dict or _BAD_LINE not in item:
-        found = checked_if_seen(item)  # searched only where the decoder met a key given twice
-        if found.error is not None:
-            return {_BAD_LINE: where + found.error, **({} if found.ident is None else {"id": found.ident})}
+    """A decoded incident of a JSON file as a row, or its error (`where`: which line or incident it is)."""
+    found = checked_if_seen(item)  # searched only where the decoder met a key given twice
+    if found.error is not None:
+        return {_BAD_LINE: where + found.error, **({} if found.ident is None else {"id": found.ident})}
     if not isinstance(item, dict):
         return {_BAD_LINE: f"{where}an incident is a JSON object"}
     return item
