@@ -35,7 +35,7 @@ from .catalogue import (VOCABULARY_FILE, VersionInfo, find_criteria, in_force_on
                         versions)
 from .prepared import incident_id, internal_error
 from .resources import criteria_dir
-from .result import ErrorInfo, Result, own_document, shared_entries
+from .result import ErrorInfo, Result, engine_result, shared_entries
 from .language.transform import to_ast
 from .language.values import FactInfo, ValueProblem, read_date
 
@@ -257,7 +257,7 @@ class Guidance:
                 if not explain:
                     if self._shared is None:
                         self._shared = shared_entries(self.compiled)
-                    return own_document(self.compiled.evaluate(incident), self._shared)  # a new dict, ours
+                    return engine_result(self.compiled.evaluate(incident), self._shared)  # a new dict, ours
                 return self.evaluator.evaluate(self.read(incident))
             except IncidentError as error:
                 infos = [ErrorInfo(field=p.field, message=p.message, hint=p.hint) for p in error.problems]

@@ -166,6 +166,78 @@ def own_document(document: dict, shared: dict[int, tuple[dict, BaseModel]] | Non
     return _VALIDATE(document)
 
 
+def engine_result(d: dict, shared: dict[int, tuple[dict, BaseModel]]) -> Result:
+    """The Result of a document the compiled engine made for one incident (engines/compiled/engine.py,
+    `_document`), which no one else holds, with the engine's `shared_entries`.
+
+    Its values are of the Result's types by construction: the authority, advice and route entries are the
+    engine's own (their models made once, in `shared`), an `assumed` entry is a dict of its own with the
+    model's fields in order (engines/assumed.py), dates are dates. Validating it would only copy it, so the
+    Result is made as pydantic's model_construct makes one, with the fields set as validation would set
+    them. A document with an error, or with an entry not the engine's, is validated (own_document).
+    tests/test_result.py holds this to validation on thousands of incidents.
+
+    >>> from evaluator import load_criteria
+    >>> engine = load_criteria("2024").compiled
+    >>> result = engine_result(engine.evaluate({"jurisdiction": "Wales", "exposure": "accidental"}),
+    ...                        shared_entries(engine))
+    >>> result.codes, result.authority.name, result == Result.model_validate(result.model_dump())
+    (['1'], 'Healthcare Inspectorate Wales (HIW)', True)
+    """
+    if d["error"] is not None:
+        return own_document(d, shared)
+    try:
+        authority = d["authority"]
+        if authority is not None:
+            hit = shared[id(authority)]
+            if hit[0] is not authority:
+                return own_document(d, shared)
+            authority = hit[1]
+        advice, routes, assumed = d["advice"], d["routes"], d["assumed"]
+        if advice:
+            advice = [_model(shared, item) for item in advice]
+        if routes:
+            routes = [_model(shared, item) for item in routes]
+    except KeyError:  # an entry that is not the engine's
+        return own_document(d, shared)
+    if assumed:
+        assumed = [_entry(entry) for entry in assumed]
+    result = _new(Result)
+    _set(result, "__dict__", {
+        "id": d["id"], "notifiable": d["notifiable"], "codes": d["codes"], "complementary": d["complementary"],
+        "missing": d["missing"], "assumed": assumed, "authority": authority, "notify_by": d["notify_by"],
+        "report_by": d["report_by"], "advice": advice, "routes": routes, "criteria": d["criteria"],
+        "explanation": [], "notes": d["notes"], "error": None, "errors": d["errors"]})
+    _set(result, "__pydantic_fields_set__", set(_ENGINE_FIELDS))
+    _set(result, "__pydantic_extra__", None)
+    _set(result, "__pydantic_private__", None)
+    return result
+
+
+# The fields of the compiled engine's document (engines/compiled/engine.py FIELDS): every Result field but
+# the explanation.
+_ENGINE_FIELDS = frozenset(Result.model_fields) - {"explanation"}
+_ENTRY_FIELDS = frozenset(AssumedInfo.model_fields)
+_new, _set = object.__new__, object.__setattr__
+
+
+def _model(shared: dict[int, tuple[dict, BaseModel]], item: dict) -> BaseModel:
+    hit = shared[id(item)]
+    if hit[0] is not item:
+        raise KeyError(id(item))
+    return hit[1]
+
+
+def _entry(entry: dict) -> AssumedInfo:
+    """An `assumed` entry of the engine (a dict of its own, its fields in the model's order) as its model."""
+    model = _new(AssumedInfo)
+    _set(model, "__dict__", entry)
+    _set(model, "__pydantic_fields_set__", set(_ENTRY_FIELDS))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
+
+
 def _shared(shared: dict[int, tuple[dict, BaseModel]], item: Any) -> Any:
     hit = shared.get(id(item))
     return hit[1] if hit is not None and hit[0] is item else item

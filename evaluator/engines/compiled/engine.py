@@ -23,6 +23,7 @@ from ..alternative import ALTERNATIVE, INTENDED, TOTAL, Outcome, decide as decid
 from .reader import Reader
 from .runtime import ASSUMED, RUNTIME, SCOPE_OUT, ComplementaryInfo, RowInfo, Table, Unknown, scaled
 
+KEPT = 4096  # the most three-valued verdicts kept for a row (_verdict)
 BOTH = object()  # a row's split met it in one case and not in another (split.agree's `differ`)
 
 # The fields of a result, in the order evaluator.result.Result declares them (its explanation left out).
@@ -68,6 +69,7 @@ class CompiledEngine:
         self.deadlines = [(name, after, dt.timedelta(days=days)) for name, after, days in table.deadlines]
         self._dispatch: dict[tuple, Scope] = {}  # see dispatch
         self._slow: Any = None
+        self._kept: list[dict[tuple, Any]] = [{} for _ in table.rows]  # three-valued verdicts, by row (_verdict)
         self.statutory = [index for index, info in enumerate(table.comps) if info.role == "statutory"]
         # Judgement defaults (`absent assumes`): the reader leaves them out; generated code that reads one the
         # incident does not give takes it and notes it (runtime._assumed), the sign that it may decide (decide).
@@ -512,22 +514,52 @@ class CompiledEngine:
 
     def _verdict(self, info: RowInfo, fast: Callable, values: dict[str, Any]) -> Any:
         """A row's verdict: the generated two-valued code's when it decides, else the three-valued side's,
-        refined by the row's split."""
+        refined by the row's split.
+
+        A three-valued verdict depends only on the values of the facts the row reads or splits on
+        (RowInfo.reads), and the same ones come back often: the same facts left out by the same kind of
+        report (a therapy given without its PTV doses, a dose without the patient's age). So it is kept, by
+        those values, and a verdict kept is never changed. Not when a judgement default it reads is not
+        given: then generated code notes the default as read, which a kept verdict would skip."""
         try:
             return fast(values)
         except (KeyError, Unknown):
-            slow = self.slow
-            logic = slow.rows[info.index]
-            verdict = logic.verdict(values)
-            if verdict.met is None:
-                refined = slow.row_splits[info.index].refine(values, logic.met, BOTH)
-                if refined is BOTH:
-                    verdict.both = True
-                elif refined is not None:
-                    verdict.met, verdict.missing, verdict.split = refined, NONE, True
-            if verdict.in_scope is None and verdict.met is False:
-                verdict.in_scope = True  # scope unknown, but the row cannot fire either way
-            return verdict
+            pass
+        reads = info.reads
+        if not reads or not info.judgements <= values.keys():
+            return self._verdict3(info, values)
+        get = values.get
+        key = tuple([get(name) for name in reads])
+        kept = self._kept[info.index]
+        try:
+            found = kept.get(key)
+        except TypeError:  # a value that cannot be a key (the vocabulary's reader gave a list)
+            return self._verdict3(info, values)
+        if found is None:
+            found = self._verdict3(info, values)
+            if len(kept) >= KEPT:
+                kept.clear()  # bounded: what comes back often is soon kept again
+            kept[key] = found
+        return found
+
+    def _verdict3(self, info: RowInfo, values: dict[str, Any]) -> Any:
+        slow = self.slow
+        logic = slow.rows[info.index]
+        verdict = logic.verdict(values)
+        if verdict.met is None:
+            refined = slow.row_splits[info.index].refine(values, logic.met, BOTH)
+            if refined is BOTH:
+                verdict.both = True
+            elif refined is not None:
+                verdict.met, verdict.missing, verdict.split = refined, NONE, True
+        if verdict.in_scope is None and verdict.met is False:
+            verdict.in_scope = True  # scope unknown, but the row cannot fire either way
+        return verdict
+
+    def forget(self) -> None:
+        """Drop the three-valued verdicts kept (_verdict): the benches measure a first decision with it."""
+        for kept in self._kept:
+            kept.clear()
 
     def _document(self, values: dict[str, Any], ident: Any, notes: list[str], notifiable: B3, codes: list[str],
                   letters: list[str], missing: list[str]) -> dict[str, Any]:

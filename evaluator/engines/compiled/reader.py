@@ -79,14 +79,14 @@ class Reader:
                 return _SLOW
             return read_count
         if kind == "date":
-            def read_date(raw: Any) -> Any:
-                if type(raw) is str and len(raw) == 10 and _DATE.fullmatch(raw):
+            def read_date(raw: str) -> Any:
+                if len(raw) == 10 and _DATE.fullmatch(raw):
                     try:
                         return dt.date.fromisoformat(raw)
                     except ValueError:
                         return _SLOW
                 return _SLOW
-            return read_date
+            return _kept(read_date)
         if kind == "text":
             return lambda raw: raw if type(raw) is str else _SLOW
         if kind in KINDS and KINDS[kind].dimension:
@@ -113,43 +113,44 @@ class Reader:
         if bare is not None:
             exact[""] = [bare // 10 ** n if type(bare) is int and bare % 10 ** n == 0 else None for n in range(16)]
 
-        def read_quantity(raw: Any) -> Any:
-            if type(raw) is str:
-                number, _, unit = raw.partition(" ")
-                multipliers = exact.get(unit) if unit or " " not in raw else None
-                if multipliers is not None:
-                    whole, dot, decimals = number.partition(".")
-                    if whole.isdigit() and whole.isascii() and len(whole) <= 15:
-                        places = len(decimals)
-                        if not dot:
-                            multiplier = multipliers[0]
-                            if multiplier is not None:
-                                value = int(whole) * multiplier
-                                return value if value >= floor else _SLOW
-                        elif places <= 15 and decimals.isdigit() and decimals.isascii():
-                            multiplier = multipliers[places]
-                            if multiplier is not None:
-                                value = int(whole + decimals) * multiplier
-                                return value if value >= floor else _SLOW
-                found = match(raw)
-                if found is None:
-                    return _SLOW
-                whole, decimals, unit = found.groups()
-                factor = factors.get(unit)
-                if factor is None:
-                    return _SLOW
-                if decimals:
-                    value = int(whole + decimals) * factor
-                    divisor = _POWERS[len(decimals)]
-                    value = value // divisor if value % divisor == 0 else Fraction(value, divisor)
-                else:
-                    value = int(whole) * factor
-            elif type(raw) is int and bare is not None and 0 <= raw < 10**9:
+        def read_number(raw: Any) -> Any:
+            if type(raw) is int and bare is not None and 0 <= raw < 10**9:
                 value = raw * bare
-            else:
+                return value if value >= floor else _SLOW
+            return _SLOW
+
+        def read_text(raw: str) -> Any:
+            number, _, unit = raw.partition(" ")
+            multipliers = exact.get(unit) if unit or " " not in raw else None
+            if multipliers is not None:
+                whole, dot, decimals = number.partition(".")
+                if whole.isdigit() and whole.isascii() and len(whole) <= 15:
+                    places = len(decimals)
+                    if not dot:
+                        multiplier = multipliers[0]
+                        if multiplier is not None:
+                            value = int(whole) * multiplier
+                            return value if value >= floor else _SLOW
+                    elif places <= 15 and decimals.isdigit() and decimals.isascii():
+                        multiplier = multipliers[places]
+                        if multiplier is not None:
+                            value = int(whole + decimals) * multiplier
+                            return value if value >= floor else _SLOW
+            found = match(raw)
+            if found is None:
                 return _SLOW
+            whole, decimals, unit = found.groups()
+            factor = factors.get(unit)
+            if factor is None:
+                return _SLOW
+            if decimals:
+                value = int(whole + decimals) * factor
+                divisor = _POWERS[len(decimals)]
+                value = value // divisor if value % divisor == 0 else Fraction(value, divisor)
+            else:
+                value = int(whole) * factor
             return value if value >= floor else _SLOW
-        return read_quantity
+        return _kept(read_text, read_number)
 
     def read(self, data: Any) -> tuple[dict[str, Any], Any, list[str]]:
         """(values, id, notes) of an incident; raises IncidentError as the vocabulary's reader does."""
@@ -190,6 +191,33 @@ class Reader:
 
 
 _SLOW = object()  # a reader's answer for "not a common form: ask the vocabulary's reader"
+KEPT = 4096  # the most values a reader keeps (_kept)
+
+
+def _kept(read: Callable[[str], Any], other: Callable[[Any], Any] | None = None) -> Callable[[Any], Any]:
+    """A reader: `read` for text, keeping what it made of each text (the same doses and dates come back over
+    and over, "2 mSv", the day's date, and each is read once; bounded: when full, it starts again), and
+    `other` for anything else (none: the vocabulary's reader).
+
+    >>> read = _kept(lambda raw: int(raw) * 2)
+    >>> read("21"), read("21"), read(21) is _SLOW
+    (42, 42, True)
+    """
+    known: dict[str, Any] = {}
+    get = known.get
+
+    def read_kept(raw: Any) -> Any:
+        if type(raw) is str:
+            found = get(raw)
+            if found is None:
+                found = read(raw)
+                if len(raw) <= 64:  # a dose, a date: not a page of text
+                    if len(known) >= KEPT:
+                        known.clear()
+                    known[raw] = found
+            return found
+        return _SLOW if other is None else other(raw)
+    return read_kept
 _WORDS = {**{word: True for word in _TRUE}, **{word: False for word in _FALSE}}  # as written: "yes", "no"
 
 

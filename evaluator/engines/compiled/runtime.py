@@ -93,6 +93,9 @@ class RowInfo:
     # What decides it once its scope holds, as generated code: (a test, the verdict when it holds), in order
     # (MET when none does). row_<index> is these after the scope's tests; engine.py inlines them.
     checks: tuple[tuple[str, str], ...] = ()
+    # Every fact its verdict depends on, read or split on (table.facts_read): the engine keeps its
+    # three-valued verdicts by their values. Empty when not known (then nothing is kept).
+    reads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

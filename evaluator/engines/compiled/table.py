@@ -14,8 +14,8 @@ new process starts deciding without parsing, checking or the unit registry.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-
 from typing import Any, Mapping
 
 from ...language.check import Checked
@@ -39,6 +39,26 @@ def judgements_read(lines: list[str]) -> frozenset:
 
 
 _ASSUMED = re.compile(r"_assumed\(v, '(\w+)'")
+# How generated code reads an incident's values `v`: by a fact's name, written out (codegen.py, codegen3.py).
+_READS = re.compile(r"\bv\[('\w+')\]|\bv\.get\(('\w+')[,)]|_assumed\(v, ('\w+')|('\w+') in v\b")
+_V = re.compile(r"(?<![\w.'])v\b")
+
+
+def facts_read(lines: list[str]) -> frozenset | None:
+    """The facts generated functions (`lines`, each `def name(v...)`) read from their values, or None when
+    they use `v` in another way (pass it on, loop over it): then what they read is not known.
+
+    >>> sorted(facts_read(["def row_0(v):", "    return v['age'] < 3 and ('theme' in v or v.get('x', 1))"]))
+    ['age', 'theme', 'x']
+    >>> facts_read(["def row_0(v):", "    return helper(v)"]) is None
+    True
+    """
+    text = "\n".join(lines)
+    found = _READS.findall(text)
+    signatures = sum(1 for line in lines if line.startswith("def ") and re.match(r"def \w+\(v\b", line))
+    if len(_V.findall(text)) != len(found) + signatures:
+        return None
+    return frozenset(name.strip("'") for match in found for name in match if name)
 
 
 @paused
@@ -52,6 +72,8 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
             exclusions.setdefault(code, []).append(exclusion)
     lines: list[str] = []
     rows = []
+    row_lines: list[list[str]] = []
+    plan = Plan(checked)
     for i, row in enumerate(criteria.rows):
         start = len(lines)
         lines.append(f"def row_{i}(v):  # row {comment(row.name)}")
@@ -76,6 +98,7 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
         lines += ["    return MET", ""]
         rows.append(RowInfo(i, row.code, row.label, row.band is not None, tuple(scopes),
                             judgements_read(lines[start:]), category_tests(checked, row), tuple(checks)))
+        row_lines.append(lines[start:])
     comps = []
     for j, item in enumerate(criteria.complementary):
         start = len(lines)
@@ -120,7 +143,16 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
     # The three-valued side: generated too, with the same constants, and the plan's splits as data.
     three = Codegen3(checked, scales, gen.const)
     for i, row in enumerate(criteria.rows):
-        lines += three.row(i, row, exclusions.get(row.code, []))
+        generated = three.row(i, row, exclusions.get(row.code, []))
+        lines += generated
+        # What the row's two functions read, and its split: the three-valued verdict of the row is a function
+        # of these facts' values (the engine keeps verdicts by them: CompiledEngine._verdict).
+        read = facts_read(row_lines[i] + generated)
+        if read is not None:
+            split = plan.row(i)
+            read |= {choice.fact for choice in split.choices}
+            read |= frozenset().union(*(part.facts | {fact for fact, _, _ in part.scopes} for part in split.parts))
+            rows[i] = dataclasses.replace(rows[i], reads=tuple(sorted(read)))
     for j, item in enumerate(criteria.complementary):
         lines += three.complementary(j, item, exclusions.get(item.code, []))
     for k, item in enumerate(criteria.advice):
@@ -134,7 +166,6 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
     for k, conflict in enumerate(criteria.conflicts):
         lines += three.truth(f"conflict3_{k}", f"conflict {conflict.name}", conflict.when)
     derivations, conflicts = derive_infos(criteria)
-    plan = Plan(checked)
     codes = [row.code for row in criteria.rows]
     splits = {"rows": [plan.row(i) for i in range(len(criteria.rows))],
               "codes": {code: plan.code(code) for code in dict.fromkeys(codes) if codes.count(code) > 1},
