@@ -182,6 +182,69 @@ def test_a_result_document_is_the_result_as_json():
     assert FIELDS == tuple(name for name in Result.model_fields if name != "explanation")
 
 
+@pytest.mark.parametrize("version", ["2023", "2024"])
+def test_the_result_made_without_validation_is_the_validated_one(version, monkeypatch):
+    """Guidance.evaluate makes the Result of the engine's document without validating it (result.engine_result):
+    it must be the Result validation makes of the same document, field for field, in JSON and as printed."""
+    import copy
+    import evaluator.result as result_module
+    guidance = load_criteria(version)
+    validated = []
+    real = result_module.own_document
+    monkeypatch.setattr(result_module, "own_document", lambda *args: validated.append(1) or real(*args))
+    shared = result_module.shared_entries(guidance.compiled)
+    made = 0
+    for incident in incidents(600, seed=17):
+        try:
+            document = guidance.compiled.evaluate(incident)
+        except IncidentError:
+            continue
+        want = Result.model_validate(copy.deepcopy(document))
+        before = len(validated)
+        got = result_module.engine_result(document, shared)
+        made += len(validated) == before
+        assert got == want and repr(got) == repr(want) and got.model_dump_json() == want.model_dump_json()
+        assert got.model_fields_set == want.model_fields_set
+        assert [a.model_fields_set for a in got.assumed] == [a.model_fields_set for a in want.assumed]
+    assert made > 300 and not validated  # every document of the engine is made, none validated
+
+
+def test_a_result_made_without_validation_is_its_own():
+    """Results made from the engine's documents share no list: changing one changes no other."""
+    guidance = load_criteria("2024")
+    facts = {"jurisdiction": "England", "exposure": "unintended", "modality": "diagnostic", "age": 40,
+             "intended_dose": "2 mSv", "total_dose": "20 mSv", "discovered_on": "2024-03-01"}
+    first, second = guidance.evaluate(facts), guidance.evaluate(facts)
+    assert first.assumed and first.routes  # the entries made from the engine's own
+    first.codes.append("9.9")
+    first.assumed[0].codes.append("9.9")
+    first.routes.append(first.routes[0])
+    first.explanation.append(None)
+    assert second == guidance.evaluate(facts) and second.codes == ["2.2"] and second.assumed[0].codes == []
+    assert len(second.routes) == 1 and second.explanation == []
+
+
+@pytest.mark.parametrize("version", ["2023", "2024"])
+def test_verdicts_kept_from_other_incidents_decide_as_a_fresh_engine(version):
+    """Three-valued row verdicts are kept by the values of the facts the row reads (CompiledEngine._verdict):
+    incidents decided after thousands of others give what an engine that keeps nothing gives."""
+    guidance = load_criteria(version)
+    kept, fresh = CompiledEngine(guidance.compiled.table), CompiledEngine(guidance.compiled.table)
+    batch = list(incidents(1500, seed=23)) * 2  # the second time round, every verdict it needs is kept
+    reused = 0
+    for incident in batch:
+        try:
+            fresh.forget()
+            want = fresh.evaluate(incident)
+        except IncidentError:
+            continue
+        before = sum(len(found) for found in kept._kept)
+        assert kept.evaluate(incident) == want, incident
+        reused += sum(len(found) for found in kept._kept) == before
+    assert reused > 1000
+    assert all(info.reads for info in kept.infos)  # every row's reads are known, so every row keeps
+
+
 def test_the_table_pickles_and_decides_the_same():
     """The cache keeps the Table: one unpickled decides as the one compiled."""
     guidance = load_criteria("2023")

@@ -557,9 +557,11 @@ class CompiledEngine:
         return verdict
 
     def forget(self) -> None:
-        """Drop the three-valued verdicts kept (_verdict): the benches measure a first decision with it."""
+        """Drop the three-valued verdicts and split answers kept (_verdict, ThreeValued.refine_notifiable)."""
         for kept in self._kept:
             kept.clear()
+        if self._slow is not None:
+            self._slow.forget()
 
     def _document(self, values: dict[str, Any], ident: Any, notes: list[str], notifiable: B3, codes: list[str],
                   letters: list[str], missing: list[str]) -> dict[str, Any]:

@@ -107,6 +107,7 @@ class ComplementaryInfo:
     suffix_to: int | None
     judgements: frozenset = frozenset()
     checks: tuple[tuple[str, str], ...] = ()  # as RowInfo.checks: (a test, False when it holds); else True
+    reads: tuple[str, ...] = ()  # as RowInfo.reads (a code has no split of its own)
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,7 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
                             judgements_read(lines[start:]), category_tests(checked, row), tuple(checks)))
         row_lines.append(lines[start:])
     comps = []
+    comp_lines: list[list[str]] = []
     for j, item in enumerate(criteria.complementary):
         start = len(lines)
         lines.append(f"def comp_{j}(v):  # complementary {comment(item.code)}")
@@ -110,6 +111,7 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
         lines += ["    return True", ""]
         comps.append(ComplementaryInfo(j, item.code, item.role or "", item.suffix_from, item.suffix_to,
                                        judgements_read(lines[start:]), tuple(checks)))
+        comp_lines.append(lines[start:])
     places = list(facts["jurisdiction"].values) if "jurisdiction" in facts else []
     advice = []
     for k, item in enumerate(criteria.advice):
@@ -154,7 +156,11 @@ def build_table(checked: Checked, facts: Mapping[str, FactInfo]) -> Table:
             read |= frozenset().union(*(part.facts | {fact for fact, _, _ in part.scopes} for part in split.parts))
             rows[i] = dataclasses.replace(rows[i], reads=tuple(sorted(read)))
     for j, item in enumerate(criteria.complementary):
-        lines += three.complementary(j, item, exclusions.get(item.code, []))
+        generated = three.complementary(j, item, exclusions.get(item.code, []))
+        lines += generated
+        read = facts_read(comp_lines[j] + generated)
+        if read is not None:
+            comps[j] = dataclasses.replace(comps[j], reads=tuple(sorted(read)))
     for k, item in enumerate(criteria.advice):
         lines += three.advice(k, item)
     for k, item in enumerate(criteria.routes):

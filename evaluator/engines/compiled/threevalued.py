@@ -145,14 +145,43 @@ class ThreeValued:
         self.rows_of_code = {code: [logic for logic, info in zip(self.rows, table.rows) if info.code == code]
                              for code in splits["codes"]}
         self.notifiable_split = CompiledSplit(splits["notifiable"], table.scales, table.facts)
+        # The verdict's split asks its parts (rows by index, then the statutory codes) whether each is met in
+        # one case; a part's answer depends only on the values of the facts it reads, the case's among them,
+        # so answers are kept by those (the same cases come back for incidents that leave out the same facts).
+        self.parts = (*self.rows, *self.statutory)
+        self.part_reads = tuple(info.reads for info in table.rows) + tuple(
+            info.reads for info in table.comps if info.role == "statutory")
+        self.part_answers: list[dict[tuple, B3]] = [{} for _ in self.parts]
 
     def refine_notifiable(self, values: dict[str, Any], unmet: frozenset[int] | set[int] = frozenset(),
                           answers: dict | None = None) -> B3:
         """Notifiable whatever the unknown facts of the verdict's split are (as the interpreter's refine).
         `unmet`: the parts (rows by index, then the statutory codes) unmet without a split; `answers`: the
         parts' answers kept for another decision of the incident (split.any_met)."""
-        split, logics = self.notifiable_split, (*self.rows, *self.statutory)
+        split, logics, reads, kept = self.notifiable_split, self.parts, self.part_reads, self.part_answers
+        get = values.get
 
         def met(part: int, names: list[str], assignment: tuple) -> B3:
-            return logics[part].met(*split.assign(values, names, assignment))
+            facts = reads[part]
+            if not facts:
+                return logics[part].met(*split.assign(values, names, assignment))
+            # The case's points and regions (the split's own objects) and the incident's values of the facts
+            # the part reads; generated code reads nothing else (table.facts_read).
+            key = (tuple(names), assignment, tuple([get(fact) for fact in facts]))
+            store = kept[part]
+            found = store.get(key, _NOTHING)
+            if found is _NOTHING:
+                found = logics[part].met(*split.assign(values, names, assignment))
+                if len(store) >= KEPT:
+                    store.clear()
+                store[key] = found
+            return found
         return any_met(split.split, values, split.cases, met, unmet, answers)
+
+    def forget(self) -> None:
+        for store in self.part_answers:
+            store.clear()
+
+
+_NOTHING = object()
+KEPT = 4096  # the most answers kept for a part of the verdict's split
