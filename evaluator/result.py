@@ -175,7 +175,7 @@ def engine_result(d: dict, shared: dict[int, tuple[dict, BaseModel]]) -> Result:
     model's fields in order (engines/assumed.py), dates are dates. Validating it would only copy it, so the
     Result is made as pydantic's model_construct makes one, with the fields set as validation would set
     them. A document with an error, or with an entry not the engine's, is validated (own_document).
-    tests/test_result.py holds this to validation on thousands of incidents.
+    tests/test_compiled.py holds this to validation, field for field, on random incidents.
 
     >>> from evaluator import load_criteria
     >>> engine = load_criteria("2024").compiled

@@ -23,6 +23,11 @@ criteria file is compiled:
   at load time (engines/plan.py). Inside a region, a fact compared only with constants
   is represented by one point of the region, so most cases of a split run the
   generated two-valued code too;
+- a row's three-valued verdict, and each answer of the verdict's split, is a
+  function of the values of the facts its generated code reads (worked out
+  from that code when the Table is built: table.facts_read); the engine keeps
+  them by those values, bounded, since the same reports come back (a therapy
+  without its PTV doses); the reader keeps what each dose and date text reads as;
 - what the engine needs at run time is a Table (table.py) of generated code
   and plain data, which the cache keeps (evaluator/cache.py): a new process
   decides its first incident without parsing or checking anything, whether

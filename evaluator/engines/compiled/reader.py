@@ -218,6 +218,8 @@ def _kept(read: Callable[[str], Any], other: Callable[[Any], Any] | None = None)
             return found
         return _SLOW if other is None else other(raw)
     return read_kept
+
+
 _WORDS = {**{word: True for word in _TRUE}, **{word: False for word in _FALSE}}  # as written: "yes", "no"
 
 
