@@ -202,6 +202,7 @@ class Guidance:
     _evaluator: Evaluator | None = None
     _compiled: CompiledEngine | None = None
     _shared: dict | None = None  # the compiled engine's advice and route entries with their models (result.py)
+    _reads: list | None = None  # by row, the facts its verdict depends on (explain keeps verdicts by them)
 
     @property
     def ast(self) -> ast.Criteria:
@@ -239,9 +240,10 @@ class Guidance:
         """Evaluate one incident. It never raises: an incident that cannot be read gives a result
         with `error` set, and so, as a last resort, does a fault of ours ("internal error").
 
-        The compiled engine decides; with ``explain=True`` the interpreter decides instead, and
-        the result carries every criterion's outcome and the comparisons behind it (the two
-        engines give the same answer: tests/test_compiled.py).
+        The compiled engine decides. With ``explain=True`` the result also carries every
+        criterion's outcome and the comparisons behind it, which the interpreter works out
+        (`interpret` gives the interpreter's whole result; the two engines give the same
+        answer: tests/test_compiled.py).
 
         >>> load_criteria("2024").evaluate({"total_dose": "3,5 mSv"}).error.message
         'total_dose: "3,5 mSv" has a decimal comma; numbers take a decimal point'
@@ -250,6 +252,21 @@ class Guidance:
         >>> len(g.evaluate(facts).explanation), g.evaluate(facts, explain=True).explanation[0].outcome
         (0, 'met')
         """
+        return self._result(incident, explain, False)
+
+    def interpret(self, incident: Mapping[str, Any] | Any) -> Result:
+        """The interpreter's result of an incident, explanation and all: the reference engine, which walks the
+        checked AST, that the compiled engine (`evaluate`) is tested against. Slower; like `evaluate`, it
+        never raises.
+
+        >>> g = load_criteria("2024")
+        >>> facts = {"jurisdiction": "Wales", "exposure": "accidental"}
+        >>> g.interpret(facts) == g.evaluate(facts, explain=True)
+        True
+        """
+        return self._result(incident, True, True)
+
+    def _result(self, incident: Mapping[str, Any] | Any, explain: bool, interpreter: bool) -> Result:
         try:
             try:
                 if type(incident) is not dict and isinstance(incident, BaseModel):  # a dict: no ABC check
@@ -258,7 +275,16 @@ class Guidance:
                     if self._shared is None:
                         self._shared = shared_entries(self.compiled)
                     return engine_result(self.compiled.evaluate(incident), self._shared)  # a new dict, ours
-                return self.evaluator.evaluate(self.read(incident))
+                facts = self.read(incident)
+                if interpreter or facts.alternative:  # doses in another quantity: explained region by region
+                    return self.evaluator.evaluate(facts)
+                if self._shared is None:
+                    self._shared = shared_entries(self.compiled)
+                if self._reads is None:
+                    self._reads = [info.reads for info in self.compiled.infos]
+                result = engine_result(self.compiled.evaluate(incident), self._shared)
+                result.explanation = self.evaluator.explain(facts, self._reads)
+                return result
             except IncidentError as error:
                 infos = [ErrorInfo(field=p.field, message=p.message, hint=p.hint) for p in error.problems]
                 return Result(id=incident_id(incident), criteria=self.version, error=infos[0], errors=infos)

@@ -142,15 +142,17 @@ def diff_2023_2024(g2023, g2024):
 def explained(guidance, incident):
     """Evaluate an incident with both engines; return the explaining engine's result.
 
-    Tests read the explanation, which the interpreter gives (``explain=True``);
-    the compiled engine, which `Guidance.evaluate` uses by default, must give
-    the same result but for the explanation. So every table-driven test is also
-    a differential test of the two engines.
+    Tests read the explanation, which the interpreter gives (`Guidance.interpret`);
+    the compiled engine, which `Guidance.evaluate` uses, must give the same
+    result but for the explanation, and with ``explain=True`` the same result
+    and explanation. So every table-driven test is also a differential test of
+    the two engines.
     """
-    result = guidance.evaluate(incident, explain=True)
+    result = guidance.interpret(incident)
     fast = guidance.evaluate(incident)
     assert fast == result.model_copy(update={"explanation": []}), (
         f"the engines disagree on {incident}:\ncompiled:    {fast}\ninterpreter: {result}")
+    assert guidance.evaluate(incident, explain=True) == result
     return result
 
 

@@ -1,7 +1,7 @@
 """The compiled engine against the interpreter: the same answer for every incident.
 
-`Guidance.evaluate` decides with the compiled engine; `explain=True` with the
-interpreter, the explaining engine. A change to the language lands in both or
+`Guidance.evaluate` decides with the compiled engine; `Guidance.interpret` with
+the interpreter, the explaining engine (`explain=True` takes the explanation from it). A change to the language lands in both or
 this test fails: on boundary-biased random incidents (every threshold of both
 versions and just beside it, relative thresholds exactly on their multiple,
 mixed units, missing facts, odd spellings), both versions, the whole result
@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from differential import incidents
-from evaluator import load_criteria
+from evaluator import compile_text, load_criteria
 from evaluator.engines.compiled import FIELDS, CompiledEngine
 from evaluator.engines.compiled.runtime import Unknown
 from evaluator.language.incident import IncidentError
@@ -42,7 +42,7 @@ def sliced(version: str, part: int) -> list[dict]:
 def disagreements(guidance, batch) -> list[str]:
     out = []
     for incident in batch:
-        explained = guidance.evaluate(incident, explain=True)
+        explained = guidance.interpret(incident)
         fast = guidance.evaluate(incident)
         if fast != explained.model_copy(update={"explanation": []}):
             wanted = explained.model_dump(mode="json", exclude={"explanation"})
@@ -245,6 +245,22 @@ def test_verdicts_kept_from_other_incidents_decide_as_a_fresh_engine(version):
     assert all(info.reads for info in kept.infos)  # every row's reads are known, so every row keeps
 
 
+@pytest.mark.parametrize("version", ["2023", "2024"])
+def test_explanations_from_kept_verdicts_are_the_interpreters(version):
+    """`explain=True` keeps row verdicts by the values of the facts each row reads (Evaluator.explain): the
+    explanation of an incident after thousands of others must be the one the interpreter gives afresh."""
+    guidance = compile_text(load_criteria(version).source, "kept.irmer", load_criteria(version).path.parent)
+    batch = list(incidents(1000, seed=29)) * 2  # the second time round, every row's verdict is kept
+    kept = guidance.evaluator._kept
+    reused = 0
+    for incident in batch:
+        before = sum(len(found) for found in kept)
+        got = guidance.evaluate(incident, explain=True)
+        reused += sum(len(found) for found in kept) == before and got.error is None
+        assert got == guidance.interpret(incident), incident
+    assert reused > 500
+
+
 def test_the_table_pickles_and_decides_the_same():
     """The cache keeps the Table: one unpickled decides as the one compiled."""
     guidance = load_criteria("2023")
@@ -340,7 +356,7 @@ def test_the_other_value_of_a_judgement_is_composed_from_the_first_decision(monk
     assert [a.text for a in result.assumed] == texts
     assert (calls["three"], calls["codes"] - first) == (three_valued, two_valued)
     monkeypatch.undo()
-    assert result == guidance.evaluate(facts, explain=True).model_copy(update={"explanation": []})
+    assert result == guidance.interpret(facts).model_copy(update={"explanation": []})
 
 
 def _two_valued(engine: CompiledEngine, facts: dict) -> bool:

@@ -369,5 +369,5 @@ def test_assumed_reports_the_judgements_that_decide(g2023, g2024, version, facts
     """A judgement default (`absent assumes`) is reported when, and only when, its other value changes the
     verdict or the codes; both engines say the same (tests/test_compiled.py compares them at random)."""
     for guidance in {"2023": [g2023], "2024": [g2024], None: [g2023, g2024]}[version]:
-        for result in (guidance.evaluate(facts), guidance.evaluate(facts, explain=True)):
+        for result in (guidance.evaluate(facts), guidance.evaluate(facts, explain=True), guidance.interpret(facts)):
             assert [a.text for a in result.assumed] == texts, guidance.version

@@ -1,7 +1,7 @@
 """The suffix of a complementary code when no notification code is met: the category whose facts fit.
 
 Each case is an incident that meets M (many individuals) or E (an equipment fault) but no notification
-code, and the codes every engine must report under each version: the interpreter (explain=True), the
+code, and the codes every engine must report under each version: the interpreter (`interpret`), the
 compiled engine and the SQL backend on DuckDB (engines/suffix.py, docs/interpretations.md,
 suffix_from_category).
 """
@@ -50,7 +50,7 @@ def in_sql(g2023, g2024):
 def test_the_suffix_follows_the_facts(g2023, g2024, in_sql, version, n):
     _, facts, codes_2023, codes_2024 = CASES[n]
     guidance, want = (g2023, codes_2023) if version == "2023" else (g2024, codes_2024)
-    fast, explained = guidance.evaluate(facts), guidance.evaluate(facts, explain=True)
+    fast, explained = guidance.evaluate(facts), guidance.interpret(facts)
     assert fast.notifiable is True and fast.codes == want, (fast.codes, fast.notes)
     assert explained.codes == want
     assert in_sql[version][n]["codes"] == want

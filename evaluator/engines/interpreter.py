@@ -23,7 +23,7 @@ import datetime as dt
 import itertools
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ..language import ast
 from ..language.check import Checked
@@ -41,6 +41,8 @@ from .assumed import assumed_facts, entry
 from .derive import apply as apply_derivations, infos as derive_infos
 from .alternative import INTENDED, TOTAL, Outcome, decide as decide_alternative, uses as dose_uses
 from .suffix import fit, suffixed
+
+KEPT = 1024  # the most row verdicts `explain` keeps for a row
 
 # The shared semantics (three-valued logic, intervals) and the case-split plan.
 _divide, _ge, _gt, _eq = divide, ge, gt, eq
@@ -319,6 +321,9 @@ class Evaluator:
                             for info, d in zip(derivations, self.criteria.derivations)]
         self.conflicts = [(info, self._truth(c.when)) for info, c in zip(conflicts, self.criteria.conflicts)]
         self.dose_uses = dose_uses(checked)
+        codes = [row.code for row in self.criteria.rows]
+        self.shared_codes = frozenset(code for code in codes if codes.count(code) > 1)
+        self._kept: list[dict[tuple, Verdict]] = [{} for _ in self.criteria.rows]  # explain's row verdicts
 
     def _truth(self, condition: Any) -> Callable[[dict[str, Any]], B3]:
         return lambda values: self.engine.truth(condition, Env(values), None)[0]
@@ -462,20 +467,54 @@ class Evaluator:
         return decide_alternative(found, pair[INTENDED], pair[TOTAL], pair[INTENDED].quantity, region, compose,
                                   list(incident.notes))
 
-    def _evaluate(self, incident: IncidentFacts, explain: bool = True, decided: Outcome | None = None) -> Result:
-        env = Env(dict(incident.values))
+    def explain(self, incident: IncidentFacts,
+                reads: Sequence[Sequence[str]] | None = None) -> list[CriterionResult]:
+        """The explanation of an incident alone: how each criterion came out and why, as `evaluate` gives it
+        (Guidance.evaluate takes the rest of the result from the compiled engine, which decides it the same).
+
+        `reads`: by row, the facts its verdict depends on (the compiled engine's RowInfo.reads, worked out
+        from the code generated from the same rows). Given, a row's verdict is kept by their values, and an
+        incident that gives them the same values (every radiotherapy row of a diagnostic incident, the same
+        dose and age again) is explained from it; a verdict kept is never changed (those of a code several
+        rows share are copied: the code's split adds its reasons to them). `evaluate` keeps nothing: it is
+        the reference the compiled engine is tested against."""
+        if incident.alternative:
+            return self.evaluate(incident, assume=False).explanation
+        verdicts, comp_verdicts, _ = self._verdicts(Env(dict(incident.values)), reads)
+        return self.explanation(self.criteria.rows, verdicts, comp_verdicts)
+
+    def _verdicts(self, env: Env, reads: Sequence[Sequence[str]] | None = None) -> tuple[list[Verdict], list[Verdict],
+                                                                                           dict[str, B3]]:
+        """Every row's verdict (refined by its split), every complementary code's, and whether each code is
+        met (refined by the code's split when several rows share it), each with its reasons; with `reads`,
+        the row verdicts kept (explain)."""
         rows = self.criteria.rows
-        verdicts = [self.row_verdict(row, env, []) for row in rows]
-        for index, (row, verdict) in enumerate(zip(rows, verdicts)):
-            if verdict.met is None:
-                refined = self.engine.refine(lambda e, r=row: self.row_verdict(r, e).met, env, self.plan.row(index))
-                if refined is not None:
-                    verdict.met = refined
-                    verdict.reasons.append(f"decided whatever the unknown facts ({', '.join(sorted(verdict.missing))})"
-                                           f" are: every possible value gives the same answer")
-                    verdict.missing = NONE
-            if verdict.in_scope is None and verdict.met is False:
-                verdict.in_scope = True  # scope unknown, but the row cannot fire either way
+        if reads is None:
+            verdicts = [self._row(index, row, env) for index, row in enumerate(rows)]
+        else:
+            verdicts = []
+            # Each value as a key once: a Measure's own hash hashes its Fraction, slowly, for every row.
+            get = {name: (value.value.numerator, value.value.denominator, value.text, value.unit)
+                   if type(value) is Measure else value for name, value in env.values.items()}.get
+            for index, (row, facts) in enumerate(zip(rows, reads)):
+                if not facts:
+                    verdicts.append(self._row(index, row, env))
+                    continue
+                key = tuple([get(fact) for fact in facts])
+                kept = self._kept[index]
+                try:
+                    verdict = kept.get(key)
+                except TypeError:  # a value that cannot be a key: worked out, not kept
+                    verdicts.append(self._row(index, row, env))
+                    continue
+                if verdict is None:
+                    verdict = self._row(index, row, env)
+                    if len(kept) >= KEPT:
+                        kept.clear()
+                    kept[key] = verdict
+                if row.code in self.shared_codes:
+                    verdict = replace(verdict, reasons=list(verdict.reasons))
+                verdicts.append(verdict)
         comp_verdicts = [self.comp_verdict(item, env, []) for item in self.criteria.complementary]
 
         # Codes shared by several rows (code 1 by jurisdiction) are met when any of their rows is.
@@ -498,7 +537,26 @@ class Evaluator:
                                 verdict.reasons.append(
                                     f"code {code} is {'met' if refined else 'not met'} whichever of its rows "
                                     f"applies: every possible {' and '.join(facts) or 'value'} gives the same answer")
+        return verdicts, comp_verdicts, code_met
 
+    def _row(self, index: int, row: ast.Row, env: Env) -> Verdict:
+        """A row's verdict, refined by its split, with its reasons."""
+        verdict = self.row_verdict(row, env, [])
+        if verdict.met is None:
+            refined = self.engine.refine(lambda e, r=row: self.row_verdict(r, e).met, env, self.plan.row(index))
+            if refined is not None:
+                verdict.met = refined
+                verdict.reasons.append(f"decided whatever the unknown facts ({', '.join(sorted(verdict.missing))})"
+                                       f" are: every possible value gives the same answer")
+                verdict.missing = NONE
+        if verdict.in_scope is None and verdict.met is False:
+            verdict.in_scope = True  # scope unknown, but the row cannot fire either way
+        return verdict
+
+    def _evaluate(self, incident: IncidentFacts, explain: bool = True, decided: Outcome | None = None) -> Result:
+        env = Env(dict(incident.values))
+        rows = self.criteria.rows
+        verdicts, comp_verdicts, code_met = self._verdicts(env)
         statutory = [item for item in self.criteria.complementary if item.role == "statutory"]
         comp_met = {item.code: verdict.met for item, verdict in zip(self.criteria.complementary, comp_verdicts)}
         notifiable = or3(list(code_met.values()) + [comp_met[item.code] for item in statutory])
