@@ -338,6 +338,7 @@ def test_the_other_value_of_a_judgement_is_composed_from_the_first_decision(monk
     guidance = load_criteria("2024")
     facts = {k: v for k, v in facts.items() if v is not None}
     engine = guidance.compiled
+    engine.forget()  # nothing kept from other tests' incidents
     calls = {"three": 0, "codes": 0}
     three, codes = engine.decide_three_valued, engine._codes
 
@@ -352,19 +353,44 @@ def test_the_other_value_of_a_judgement_is_composed_from_the_first_decision(monk
     monkeypatch.setattr(engine, "_codes", counted_codes)
     result = guidance.evaluate(facts)
     assert result.error is None, result.error
-    first = 1 if _two_valued(engine, facts) else 0  # the first decision's own _codes
+    first = 1 if _first_codes(engine, facts) else 0  # the first decision's own _codes
     assert [a.text for a in result.assumed] == texts
     assert (calls["three"], calls["codes"] - first) == (three_valued, two_valued)
     monkeypatch.undo()
     assert result == guidance.interpret(facts).model_copy(update={"explanation": []})
 
 
-def _two_valued(engine: CompiledEngine, facts: dict) -> bool:
-    """Whether the generated two-valued code decides the incident's first decision."""
+def _first_codes(engine: CompiledEngine, facts: dict) -> bool:
+    """Whether the incident's first decision calls `_codes`: the generated two-valued code decides it, and
+    meets a complementary code (else the scope's generated function composes the codes itself)."""
     values = engine.reader.read(facts)[0]
+    scope = engine.dispatch(values)
     try:
+        if scope.combined is not None:
+            return True in scope.combined(values)[1]
         [fast(values) for _, fast in engine.rows_for(values)]
         [fast(values) for _, fast in engine.comps]
     except (KeyError, Unknown):
         return False
     return True
+
+
+@pytest.mark.parametrize("facts", [
+    {"jurisdiction": "England", "exposure": "unintended", "modality": "diagnostic", "age": 40,
+     "intended_dose": "2 mSv", "total_dose": "22 mSv"},
+    {**NM, "intended_dose": "2 mSv", "total_dose": "22 mSv", "infant_dose": "2 mSv"},
+])
+def test_the_other_value_of_a_judgement_is_kept(monkeypatch, facts):
+    """A second incident whose first decision and whose rows that read the judgement come out the same
+    takes the other value's outcome as kept (Scope.others): nothing is composed again, and the result is
+    the same."""
+    engine = CompiledEngine(load_criteria("2024").compiled.table)
+    first = engine.evaluate(facts)
+    assert first["assumed"]
+    composed = []
+    again = engine._composed_again
+    monkeypatch.setattr(engine, "_composed_again", lambda *args: composed.append(1) or again(*args))
+    assert engine.evaluate({**facts, "id": "another"}) == {**first, "id": "another"}
+    assert not composed
+    engine.forget()
+    assert engine.evaluate(facts) == first and composed  # forgotten: composed again

@@ -24,7 +24,8 @@ from .reader import Reader
 from .runtime import ASSUMED, RUNTIME, SCOPE_OUT, ComplementaryInfo, RowInfo, Table, Unknown, scaled
 
 KEPT = 4096  # the most three-valued verdicts kept for a row (_verdict)
-BOTH = object()  # a row's split met it in one case and not in another (split.agree's `differ`)
+BOTH = object()
+_NOTHING = object()  # a row's split met it in one case and not in another (split.agree's `differ`)
 
 # The fields of a result, in the order evaluator.result.Result declares them (its explanation left out).
 FIELDS = ("id", "notifiable", "codes", "complementary", "missing", "assumed", "authority", "notify_by", "report_by",
@@ -188,17 +189,19 @@ class CompiledEngine:
             judging = {name: tuple((at, info, fast) for at, (info, fast) in enumerate(rows)
                                    if name in info.judgements) for name in self.assumed_defaults}
             found = Scope(rows, tuple(info for info, _ in rows), judging,
-                          None if None in key else self._combined(rows))
+                          None if None in key else self._combined(rows, codes=True))
             if len(self._dispatch) < 4096:
                 self._dispatch[key] = found
         return found
 
     def _combined(self, rows: tuple[tuple[RowInfo, Callable], ...],
-                  comps: list[tuple[ComplementaryInfo, Callable]] | None = None) -> Callable | None:
+                  comps: list[tuple[ComplementaryInfo, Callable]] | None = None, codes: bool = False) -> Callable | None:
         """One generated function deciding rows of a scope (their scope's tests left out: it holds) and
         complementary codes (all by default): (the rows' verdicts, whether each code is met), as row_<i> and
         comp_<j> would give them, or KeyError or Unknown as they would raise, in the same order. One call
-        instead of one a row and a code, and no test of the scope again."""
+        instead of one a row and a code, and no test of the scope again. With `codes`, the codes of the rows
+        met too, each once, in the rows' order (what `_codes` makes of the rows when no complementary code is
+        met)."""
         comps = self.comps if comps is None else comps
         if not all(info.checks for info, _ in rows) or not all(info.checks for info, _ in comps):
             return None  # a Table of an older build: the functions one by one
@@ -208,7 +211,17 @@ class CompiledEngine:
         for j, (info, _) in enumerate(comps):
             lines += _chain(f"c{j}", info.checks, "True")
         verdicts = "".join(f"r{n}, " for n in range(len(rows)))
-        lines.append(f"    return ({verdicts}), [{', '.join(f'c{j}' for j in range(len(comps)))}]")
+        met = f"[{', '.join(f'c{j}' for j in range(len(comps)))}]"
+        if not codes:
+            lines.append(f"    return ({verdicts}), {met}")
+        else:
+            lines.append("    codes = []")
+            by_code: dict[str, list[int]] = {}
+            for n, (info, _) in enumerate(rows):
+                by_code.setdefault(info.code, []).append(n)
+            for code, at in by_code.items():
+                lines.append(f"    if {' or '.join(f'r{n} is MET' for n in at)}: codes.append({code!r})")
+            lines.append(f"    return ({verdicts}), {met}, codes")
         made: dict[str, Any] = {}
         exec(compile("\n".join(lines), f"<compiled {self.version}: a scope>", "exec"), self.namespace, made)
         return made["decide"]
@@ -216,9 +229,12 @@ class CompiledEngine:
     def decide(self, values: dict[str, Any], ident: Any, notes: list[str]) -> dict[str, Any]:
         scope = self.dispatch(values)
         rows, judging, combined = scope.rows, scope.judging, scope.combined
+        composed = None  # the rows' verdicts and the codes met, when generated code composed the codes
         try:
             if combined is not None:
-                verdicts, comp_met = combined(values)
+                verdicts, comp_met, codes = combined(values)
+                if True not in comp_met:  # no complementary code met: the codes are the rows' (_codes)
+                    composed = verdicts
                 decided = list(zip(scope.infos, verdicts))
             else:
                 decided = [(info, fast(values)) for info, fast in rows]
@@ -241,18 +257,23 @@ class CompiledEngine:
             return self._assuming(values, ident, document, read, scope,
                                   [(info, known[info.index]) for info, _ in rows], known_comps, False, shared)
         if ASSUMED not in values:  # the fast path: no judgement default read
+            if composed is not None:
+                return self._document(values, ident, notes, bool(codes), codes, [], [])
             notifiable, codes, letters = self._codes(decided, comp_met, notes, values)
             return self._document(values, ident, notes, notifiable, codes, letters, [])
         read = values.pop(ASSUMED)
         for name, value, _ in self.assumed:
             values.setdefault(name, value)
-        notifiable, codes, letters = self._codes(decided, comp_met, notes, values)
+        if composed is not None:
+            notifiable, letters = bool(codes), []
+        else:
+            notifiable, codes, letters = self._codes(decided, comp_met, notes, values)
         return self._assuming(values, ident, self._document(values, ident, notes, notifiable, codes, letters, []),
-                              read, scope, decided, comp_met, True)
+                              read, scope, decided, comp_met, True, known=composed)
 
     def _assuming(self, values: dict[str, Any], ident: Any, document: dict[str, Any], read: list[str],
                   scope: "Scope", decided: list[tuple[RowInfo, Any]], known_comps: list[B3],
-                  exact: bool, shared: dict[str, Any] | None = None) -> dict[str, Any]:
+                  exact: bool, shared: dict[str, Any] | None = None, known: tuple | None = None) -> dict[str, Any]:
         """The judgements taken by default (`read`: those the decision read) that decide the incident: it is
         decided again with each other value of each (engines/assumed.py), and those that change it reported.
 
@@ -286,7 +307,7 @@ class CompiledEngine:
                 for other in others:
                     # The incident's own values with the other value (put back below): no copy of them.
                     values[name] = other
-                    outcome = self._other(values, ident, name, scope, decided, known_comps, exact, base, shared)
+                    outcome = self._other(values, ident, name, scope, decided, known_comps, exact, base, shared, known)
                     if outcome is not None and outcome[0] is not None and outcome != base:
                         found.append(entry(name, value, other, base, outcome))
             finally:
@@ -295,9 +316,14 @@ class CompiledEngine:
 
     def _other(self, case: dict[str, Any], ident: Any, name: str, scope: "Scope", decided: list[tuple[RowInfo, Any]],
                known_comps: list[B3], exact: bool, base: tuple[B3, list[str]],
-               shared: dict[str, Any] | None = None) -> tuple[B3, list[str]] | None:
+               shared: dict[str, Any] | None = None, known: tuple | None = None) -> tuple[B3, list[str]] | None:
         """(notifiable, codes) with the judgement `name` as `case` gives it, or None when it cannot differ
-        from the first decision (`base`) or can only be undetermined (_assuming)."""
+        from the first decision (`base`) or can only be undetermined (_assuming).
+
+        `known`: the first decision's verdicts, when the generated code made them all and met no
+        complementary code. Then the outcome is a function of them, of the judgement, and of what the
+        generated code makes of the rows and codes that read it: it is kept by those (Scope.others), and
+        the same ones come back (an adult's diagnostic dose of the same band)."""
         if self.scoped_judgements:  # the judgement picks rows: every row decided again, and composed
             dispatched = self.rows_for(case)
             again = [(info, self._verdict(info, fast, case)) for info, fast in dispatched]
@@ -307,24 +333,52 @@ class CompiledEngine:
                 comp_met[j], exactly = self._comp(j, case)
                 two_valued = two_valued and exactly
         else:
-            dispatched, again, changed = scope.rows, list(decided), []
             verdicts, mets, decided_two_valued = self._again(case, name, scope)
-            two_valued = exact and decided_two_valued
-            for (at, info, _), verdict in zip(scope.judging[name], verdicts):
-                old = decided[at][1]
-                if verdict is not old:  # generated code returns shared tuples (runtime.MET, ...)
-                    again[at] = (info, verdict)
-                    old, new = _triple(old), _triple(verdict)
-                    if old != new or new[2] is None:
-                        changed.append((info, old[2], new[2]))
-            comp_met = list(known_comps)
-            comps_changed = False
-            for j, met in zip(self.comps_reading[name], mets):
-                comps_changed = comps_changed or met is None or met != known_comps[j]
-                comp_met[j] = met
-            if not comps_changed and (not changed or self._same_codes(changed, decided) or (
-                    exact and base[0] is False and self._undetermined(changed, again))):
-                return None  # the same outcome, or an undetermined one
+            key = None
+            if known is not None and decided_two_valued and True not in mets:
+                key = (name, case[name], known, tuple(verdicts), tuple(mets))
+                found = scope.others.get(key, _NOTHING)
+                if found is not _NOTHING:
+                    return None if found is None else (found[0], list(found[1]))
+            outcome = self._other_again(case, ident, name, scope, decided, known_comps, exact, base, shared,
+                                        verdicts, mets, decided_two_valued)
+            if key is not None:
+                if len(scope.others) >= KEPT:
+                    scope.others.clear()
+                scope.others[key] = None if outcome is None else (outcome[0], tuple(outcome[1]))
+            return outcome
+        return self._composed_again(case, ident, name, dispatched, again, comp_met, two_valued, shared)
+
+    def _other_again(self, case: dict[str, Any], ident: Any, name: str, scope: "Scope",
+                     decided: list[tuple[RowInfo, Any]], known_comps: list[B3], exact: bool, base: tuple[B3, list[str]],
+                     shared: dict[str, Any] | None, verdicts: Any, mets: Any,
+                     decided_two_valued: bool) -> tuple[B3, list[str]] | None:
+        """_other, when the judgement picks no rows: the rows and codes that read it decided again
+        (`verdicts`, `mets`: _again's), and composed with the first decision's others."""
+        dispatched, again, changed = scope.rows, list(decided), []
+        two_valued = exact and decided_two_valued
+        for (at, info, _), verdict in zip(scope.judging[name], verdicts):
+            old = decided[at][1]
+            if verdict is not old:  # generated code returns shared tuples (runtime.MET, ...)
+                again[at] = (info, verdict)
+                old, new = _triple(old), _triple(verdict)
+                if old != new or new[2] is None:
+                    changed.append((info, old[2], new[2]))
+        comp_met = list(known_comps)
+        comps_changed = False
+        for j, met in zip(self.comps_reading[name], mets):
+            comps_changed = comps_changed or met is None or met != known_comps[j]
+            comp_met[j] = met
+        if not comps_changed and (not changed or self._same_codes(changed, decided) or (
+                exact and base[0] is False and self._undetermined(changed, again))):
+            return None  # the same outcome, or an undetermined one
+        return self._composed_again(case, ident, name, dispatched, again, comp_met, two_valued, shared)
+
+    def _composed_again(self, case: dict[str, Any], ident: Any, name: str, dispatched: Any, again: list,
+                        comp_met: list[B3], two_valued: bool,
+                        shared: dict[str, Any] | None) -> tuple[B3, list[str]]:
+        """The outcome of the rows and codes decided again (`again`, `comp_met`) with the judgement `name` as
+        `case` gives it: by `_codes` when all are two-valued, else by the three-valued side."""
         if two_valued:
             notifiable, codes, _ = self._codes(again, comp_met, [], case)
             return notifiable, codes
@@ -557,9 +611,12 @@ class CompiledEngine:
         return verdict
 
     def forget(self) -> None:
-        """Drop the three-valued verdicts and split answers kept (_verdict, ThreeValued.refine_notifiable)."""
+        """Drop what is kept by value: three-valued verdicts (_verdict), the split's answers
+        (ThreeValued.refine_notifiable), the other values' outcomes (_other)."""
         for kept in self._kept:
             kept.clear()
+        for scope in list(self._dispatch.values()):
+            scope.others.clear()
         if self._slow is not None:
             self._slow.forget()
 
@@ -649,12 +706,13 @@ class Scope:
     and the generated function deciding them all with the complementary codes (None when a scope fact is
     unknown: the rows' own functions test their scope)."""
 
-    __slots__ = ("rows", "infos", "judging", "combined", "judges")
+    __slots__ = ("rows", "infos", "judging", "combined", "judges", "others")
 
     def __init__(self, rows: tuple[tuple[RowInfo, Callable], ...], infos: tuple[RowInfo, ...],
                  judging: dict[str, tuple[tuple[int, RowInfo, Callable], ...]], combined: Callable | None):
         self.rows, self.infos, self.judging, self.combined = rows, infos, judging, combined
         self.judges: dict[str, Callable | None] = {}
+        self.others: dict[tuple, Any] = {}  # the outcomes of a judgement's other value, kept (CompiledEngine._other)
 
     def judge(self, engine: CompiledEngine, name: str) -> Callable | None:
         """The generated function deciding the rows and the complementary codes that read the judgement
