@@ -186,18 +186,17 @@ def engine_result(d: dict, shared: dict[int, tuple[dict, BaseModel]]) -> Result:
     """
     if d["error"] is not None:
         return own_document(d, shared)
+    # `shared` holds every entry it maps (by id), so an id found there is that entry's: no other live
+    # object has it.
     try:
         authority = d["authority"]
         if authority is not None:
-            hit = shared[id(authority)]
-            if hit[0] is not authority:
-                return own_document(d, shared)
-            authority = hit[1]
+            authority = shared[id(authority)][1]
         advice, routes, assumed = d["advice"], d["routes"], d["assumed"]
         if advice:
-            advice = [_model(shared, item) for item in advice]
+            advice = [shared[id(item)][1] for item in advice]
         if routes:
-            routes = [_model(shared, item) for item in routes]
+            routes = [shared[id(item)][1] for item in routes]
     except KeyError:  # an entry that is not the engine's
         return own_document(d, shared)
     if assumed:
@@ -219,13 +218,6 @@ def engine_result(d: dict, shared: dict[int, tuple[dict, BaseModel]]) -> Result:
 _ENGINE_FIELDS = frozenset(Result.model_fields) - {"explanation"}
 _ENTRY_FIELDS = frozenset(AssumedInfo.model_fields)
 _new, _set = object.__new__, object.__setattr__
-
-
-def _model(shared: dict[int, tuple[dict, BaseModel]], item: dict) -> BaseModel:
-    hit = shared[id(item)]
-    if hit[0] is not item:
-        raise KeyError(id(item))
-    return hit[1]
 
 
 def _entry(entry: dict) -> AssumedInfo:

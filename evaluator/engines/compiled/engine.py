@@ -235,7 +235,9 @@ class CompiledEngine:
                 verdicts, comp_met, codes = combined(values)
                 if True not in comp_met:  # no complementary code met: the codes are the rows' (_codes)
                     composed = verdicts
-                decided = list(zip(scope.infos, verdicts))
+                    decided = None  # (info, verdict) of each row: made only where needed (_other)
+                else:
+                    decided = list(zip(scope.infos, verdicts))
             else:
                 decided = [(info, fast(values)) for info, fast in rows]
                 comp_met = [fast(values) for _, fast in self.comps]
@@ -325,6 +327,8 @@ class CompiledEngine:
         generated code makes of the rows and codes that read it: it is kept by those (Scope.others), and
         the same ones come back (an adult's diagnostic dose of the same band)."""
         if self.scoped_judgements:  # the judgement picks rows: every row decided again, and composed
+            if decided is None:
+                decided = list(zip(scope.infos, known))
             dispatched = self.rows_for(case)
             again = [(info, self._verdict(info, fast, case)) for info, fast in dispatched]
             two_valued = exact and all(type(verdict) is tuple for _, verdict in again)
@@ -340,6 +344,8 @@ class CompiledEngine:
                 found = scope.others.get(key, _NOTHING)
                 if found is not _NOTHING:
                     return None if found is None else (found[0], list(found[1]))
+            if decided is None:
+                decided = list(zip(scope.infos, known))
             outcome = self._other_again(case, ident, name, scope, decided, known_comps, exact, base, shared,
                                         verdicts, mets, decided_two_valued)
             if key is not None:
