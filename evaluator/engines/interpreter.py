@@ -500,7 +500,7 @@ class Evaluator:
                 if not facts:
                     verdicts.append(self._row(index, row, env))
                     continue
-                key = tuple([get(fact) for fact in facts])
+                key = tuple(map(get, facts))
                 kept = self._kept[index]
                 try:
                     verdict = kept.get(key)

@@ -78,6 +78,38 @@ class Split:
 _NOTHING = object()
 
 
+class KeptCases:
+    """`Split.cases`, and the parts the incident's own scope rules out, kept by all they depend on: the
+    values of the facts the parts are scoped by, and which of the split's facts the incident gives. An
+    engine that decides many incidents asks the same few questions (a diagnostic incident without its age).
+
+    >>> ct = (("modality", frozenset({"ct"}), True),)  # a part scoped to CT
+    >>> split = Split((Choice("age", (True, False)),), (Part(frozenset({"age"}), ct),))
+    >>> kept = KeptCases(split)
+    >>> [c.fact for c in kept({"modality": frozenset({"ct"})})[0]], kept({"modality": frozenset({"pet"})})[1]
+    (['age'], frozenset({0}))
+    """
+
+    LIMIT = 4096
+
+    def __init__(self, split: Split):
+        self.split = split
+        self.scoped = tuple(sorted({fact for part in split.parts for fact, _, _ in part.scopes}))
+        self.facts = tuple(choice.fact for choice in split.choices)
+        self.kept: dict[tuple, tuple[list[Choice], frozenset[int]]] = {}
+
+    def __call__(self, known: Mapping[str, Any]) -> tuple[list[Choice], frozenset[int]]:
+        key = (tuple(map(known.get, self.scoped)), tuple(map(known.__contains__, self.facts)))
+        found = self.kept.get(key)
+        if found is None:
+            parts = self.split.parts
+            found = (self.split.cases(known), frozenset(i for i, part in enumerate(parts) if part.ruled_out(known)))
+            if len(self.kept) >= self.LIMIT:
+                self.kept.clear()
+            self.kept[key] = found
+        return found
+
+
 def agree(results: Iterable[Any], differ: Any = None) -> Any:
     """The answer every case gives, or None as soon as one case is undecided, or `differ` (None too unless
     asked) as soon as two cases differ.
@@ -98,7 +130,7 @@ def agree(results: Iterable[Any], differ: Any = None) -> Any:
 
 def any_met(split: Split, known: Mapping[str, Any], options: Mapping[str, tuple],
             met: Callable[[int, list[str], tuple], Any], unmet: frozenset[int] | set[int] = frozenset(),
-            answers: dict | None = None) -> Any:
+            answers: dict | None = None, kept: KeptCases | None = None) -> Any:
     """Whether some part of the split's decision is met whatever its unknown facts are: True, False, or
     None when the cases disagree or one is undecided. Exactly the refine of "any part met" over the
     split's cases (every case of the facts it enumerates), worked out with less work:
@@ -116,14 +148,18 @@ def any_met(split: Split, known: Mapping[str, Any], options: Mapping[str, tuple]
     `answers`: the parts' answers, kept by the facts enumerated and the part, for another call on the same
     incident (the compiled engine's other value of a judgement passes on those of the parts that do not read
     it; the facts enumerated depend on which facts are known, not on their values).
+    `kept`: the split's cases and the parts ruled out, kept (KeptCases), else worked out.
     """
-    kept = split.cases(known)
-    if not kept:
+    if kept is not None:
+        chosen, out = kept(known)
+    else:
+        chosen, out = split.cases(known), frozenset(i for i, part in enumerate(split.parts) if part.ruled_out(known))
+    if not chosen:
         return None
-    names = [choice.fact for choice in kept]
+    names = [choice.fact for choice in chosen]
     values = [options[name] for name in names]
     # A part the incident's own scope rules out is unmet in every case: it is never asked.
-    live = [index for index, part in enumerate(split.parts) if index not in unmet and not part.ruled_out(known)]
+    live = [index for index in range(len(split.parts)) if index not in unmet and index not in out]
     reads = [tuple(i for i, name in enumerate(names) if name in split.parts[index].facts) for index in live]
     # Cases are tuples of indices into each fact's values: cheap to hash, whatever the values are.
     if answers is None:

@@ -589,7 +589,7 @@ class CompiledEngine:
         if not reads or not info.judgements <= values.keys():
             return self._verdict3(info, values)
         get = values.get
-        key = tuple([get(name) for name in reads])
+        key = tuple(map(get, reads))
         kept = self._kept[info.index]
         try:
             found = kept.get(key)

@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Any, Callable, Mapping
 
 from ..logic import B3, INF, NONE, Interval, Missing
-from ..split import Split, agree, any_met
+from ..split import KeptCases, Split, agree, any_met
 from .runtime import Table, Unknown
 
 
@@ -72,6 +72,7 @@ class CompiledSplit:
 
     def __init__(self, split: Split, scales: Mapping[str, int], facts: Mapping[str, Any]):
         self.split = split
+        self.kept = KeptCases(split)
         self.cases: dict[str, tuple[tuple[Any, Interval | None], ...]] = {}
         for choice in split.choices:
             scale = scales.get(facts[choice.fact].kind, 1)
@@ -81,7 +82,7 @@ class CompiledSplit:
                differ: Any = None) -> Any:
         """The answer when every case of the split agrees, else None (as the interpreter's refine), or
         `differ` when two cases are decided and differ (split.agree)."""
-        kept = self.split.cases(values)
+        kept = self.kept(values)[0]
         if not kept:
             return None
         names = [choice.fact for choice in kept]
@@ -167,7 +168,7 @@ class ThreeValued:
                 return logics[part].met(*split.assign(values, names, assignment))
             # The case's points and regions (the split's own objects) and the incident's values of the facts
             # the part reads; generated code reads nothing else (table.facts_read).
-            key = (tuple(names), assignment, tuple([get(fact) for fact in facts]))
+            key = (tuple(names), assignment, tuple(map(get, facts)))
             store = kept[part]
             found = store.get(key, _NOTHING)
             if found is _NOTHING:
@@ -176,11 +177,13 @@ class ThreeValued:
                     store.clear()
                 store[key] = found
             return found
-        return any_met(split.split, values, split.cases, met, unmet, answers)
+        return any_met(split.split, values, split.cases, met, unmet, answers, split.kept)
 
     def forget(self) -> None:
         for store in self.part_answers:
             store.clear()
+        for split in (*self.row_splits, *self.code_splits.values(), self.notifiable_split):
+            split.kept.kept.clear()
 
 
 _NOTHING = object()
