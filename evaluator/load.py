@@ -281,7 +281,8 @@ class Guidance:
                 if self._shared is None:
                     self._shared = shared_entries(self.compiled)
                 if self._reads is None:
-                    self._reads = [info.reads for info in self.compiled.infos]
+                    self._reads = ([info.reads for info in self.compiled.infos],
+                                   [info.reads for info in self.compiled.table.comps])
                 result = engine_result(self.compiled.evaluate(incident), self._shared)
                 result.explanation = self.evaluator.explain(facts, self._reads)
                 return result

@@ -43,6 +43,7 @@ from .alternative import INTENDED, TOTAL, Outcome, decide as decide_alternative,
 from .suffix import fit, suffixed
 
 KEPT = 1024  # the most row verdicts `explain` keeps for a row
+_new, _set = object.__new__, object.__setattr__  # a model made without validation (explanation)
 
 # The shared semantics (three-valued logic, intervals) and the case-split plan.
 _divide, _ge, _gt, _eq = divide, ge, gt, eq
@@ -315,6 +316,10 @@ class Evaluator:
                           for row in self.criteria.rows]
         self.comp_texts = [self._static(item, code=item.code, role=item.role)
                            for item in self.criteria.complementary]
+        # For explanations made without validation (explanation): each criterion's static texts, and the
+        # fields validation would count as set (those given).
+        self.constructing = [(static, frozenset(static) | {"outcome", "reasons", "missing", "excluded_by"})
+                             for static in self.row_texts + self.comp_texts]
         self.assumed = assumed_facts(self.checked.facts)
         derivations, conflicts = derive_infos(self.criteria)
         self.derivations = [(info, [self._truth(b.condition) for b in d.branches])
@@ -324,6 +329,7 @@ class Evaluator:
         codes = [row.code for row in self.criteria.rows]
         self.shared_codes = frozenset(code for code in codes if codes.count(code) > 1)
         self._kept: list[dict[tuple, Verdict]] = [{} for _ in self.criteria.rows]  # explain's row verdicts
+        self._kept_comps: list[dict[tuple, Verdict]] = [{} for _ in self.criteria.complementary]  # and codes'
 
     def _truth(self, condition: Any) -> Callable[[dict[str, Any]], B3]:
         return lambda values: self.engine.truth(condition, Env(values), None)[0]
@@ -468,12 +474,13 @@ class Evaluator:
                                   list(incident.notes))
 
     def explain(self, incident: IncidentFacts,
-                reads: Sequence[Sequence[str]] | None = None) -> list[CriterionResult]:
+                reads: tuple[Sequence[Sequence[str]], Sequence[Sequence[str]]] | None = None) -> list[CriterionResult]:
         """The explanation of an incident alone: how each criterion came out and why, as `evaluate` gives it
         (Guidance.evaluate takes the rest of the result from the compiled engine, which decides it the same).
 
-        `reads`: by row, the facts its verdict depends on (the compiled engine's RowInfo.reads, worked out
-        from the code generated from the same rows). Given, a row's verdict is kept by their values, and an
+        `reads`: by row, and by complementary code, the facts its verdict depends on (the compiled engine's
+        RowInfo.reads and ComplementaryInfo.reads, worked out from the code generated from the same rows).
+        Given, a row's verdict is kept by their values (a code's likewise), and an
         incident that gives them the same values (every radiotherapy row of a diagnostic incident, the same
         dose and age again) is explained from it; a verdict kept is never changed (those of a code several
         rows share are copied: the code's split adds its reasons to them). `evaluate` keeps nothing: it is
@@ -481,41 +488,30 @@ class Evaluator:
         if incident.alternative:
             return self.evaluate(incident, assume=False).explanation
         verdicts, comp_verdicts, _ = self._verdicts(Env(dict(incident.values)), reads)
-        return self.explanation(self.criteria.rows, verdicts, comp_verdicts)
+        return self.explanation(self.criteria.rows, verdicts, comp_verdicts, validated=False)
 
-    def _verdicts(self, env: Env, reads: Sequence[Sequence[str]] | None = None) -> tuple[list[Verdict], list[Verdict],
-                                                                                           dict[str, B3]]:
+    def _verdicts(self, env: Env, reads: tuple[Sequence[Sequence[str]], Sequence[Sequence[str]]] | None = None
+                  ) -> tuple[list[Verdict], list[Verdict], dict[str, B3]]:
         """Every row's verdict (refined by its split), every complementary code's, and whether each code is
         met (refined by the code's split when several rows share it), each with its reasons; with `reads`,
         the row verdicts kept (explain)."""
-        rows = self.criteria.rows
+        rows, comps = self.criteria.rows, self.criteria.complementary
         if reads is None:
             verdicts = [self._row(index, row, env) for index, row in enumerate(rows)]
+            comp_verdicts = [self.comp_verdict(item, env, []) for item in comps]
         else:
-            verdicts = []
             # Each value as a key once: a Measure's own hash hashes its Fraction, slowly, for every row.
             get = {name: (value.value.numerator, value.value.denominator, value.text, value.unit)
                    if type(value) is Measure else value for name, value in env.values.items()}.get
-            for index, (row, facts) in enumerate(zip(rows, reads)):
-                if not facts:
-                    verdicts.append(self._row(index, row, env))
-                    continue
-                key = tuple(map(get, facts))
-                kept = self._kept[index]
-                try:
-                    verdict = kept.get(key)
-                except TypeError:  # a value that cannot be a key: worked out, not kept
-                    verdicts.append(self._row(index, row, env))
-                    continue
-                if verdict is None:
-                    verdict = self._row(index, row, env)
-                    if len(kept) >= KEPT:
-                        kept.clear()
-                    kept[key] = verdict
-                if row.code in self.shared_codes:
-                    verdict = replace(verdict, reasons=list(verdict.reasons))
-                verdicts.append(verdict)
-        comp_verdicts = [self.comp_verdict(item, env, []) for item in self.criteria.complementary]
+            row_reads, comp_reads = reads
+            verdicts = [self._kept_verdict(self._kept[index], facts, get, lambda i=index, r=row: self._row(i, r, env))
+                        for index, (row, facts) in enumerate(zip(rows, row_reads))]
+            # A code several rows share adds its split's reasons to its rows' verdicts (below): theirs are copies.
+            verdicts = [replace(verdict, reasons=list(verdict.reasons)) if row.code in self.shared_codes else verdict
+                        for row, verdict in zip(rows, verdicts)]
+            comp_verdicts = [self._kept_verdict(self._kept_comps[j], facts, get,
+                                                lambda item=item: self.comp_verdict(item, env, []))
+                             for j, (item, facts) in enumerate(zip(comps, comp_reads))]
 
         # Codes shared by several rows (code 1 by jurisdiction) are met when any of their rows is.
         code_met: dict[str, B3] = {}
@@ -538,6 +534,24 @@ class Evaluator:
                                     f"code {code} is {'met' if refined else 'not met'} whichever of its rows "
                                     f"applies: every possible {' and '.join(facts) or 'value'} gives the same answer")
         return verdicts, comp_verdicts, code_met
+
+    @staticmethod
+    def _kept_verdict(kept: dict[tuple, Verdict], facts: Sequence[str], get: Callable[[str], Any],
+                      work: Callable[[], Verdict]) -> Verdict:
+        """The verdict kept by the values (`get`) of the facts it depends on, else worked out and kept."""
+        if not facts:
+            return work()
+        key = tuple(map(get, facts))
+        try:
+            verdict = kept.get(key)
+        except TypeError:  # a value that cannot be a key: worked out, not kept
+            return work()
+        if verdict is None:
+            verdict = work()
+            if len(kept) >= KEPT:
+                kept.clear()
+            kept[key] = verdict
+        return verdict
 
     def _row(self, index: int, row: ast.Row, env: Env) -> Verdict:
         """A row's verdict, refined by its split, with its reasons."""
@@ -677,12 +691,30 @@ class Evaluator:
         return out
 
     def explanation(self, rows: tuple[ast.Row, ...], verdicts: list[Verdict],
-                    comp_verdicts: list[Verdict]) -> list[CriterionResult]:
+                    comp_verdicts: list[Verdict], validated: bool = True) -> list[CriterionResult]:
+        """One CriterionResult a criterion. Validated from a dict (the validator straight: quicker than
+        pydantic's model_construct, which inspects the class on every call); or, with `validated=False`
+        (explain), made from values that are the model's types by construction, as validation would make
+        it: its fields in order, and set as validation sets them (the tests compare the two:
+        tests/conftest.py `explained`)."""
         out = []
-        # The validator straight from a dict: quicker than pydantic's model_construct, which inspects the
-        # class on every call.
+        statics = self.row_texts + self.comp_texts
+        if not validated:
+            for (static, given), verdict in zip(self.constructing, verdicts + comp_verdicts):
+                model = _new(CriterionResult)
+                _set(model, "__dict__", {
+                    "code": static["code"], "label": static.get("label"), "table": static.get("table"),
+                    "category": static["category"], "says": list(static["says"]), "outcome": _outcome(verdict),
+                    "rule": static["rule"], "band": static.get("band"), "reasons": list(dict.fromkeys(verdict.reasons)),
+                    "missing": sorted(verdict.missing), "excluded_by": verdict.excluded_by, "role": static.get("role"),
+                    "interpretations": list(static["interpretations"])})
+                _set(model, "__pydantic_fields_set__", set(given))
+                _set(model, "__pydantic_extra__", None)
+                _set(model, "__pydantic_private__", None)
+                out.append(model)
+            return out
         validate = CriterionResult.__pydantic_validator__.validate_python
-        for static, verdict in zip(self.row_texts + self.comp_texts, verdicts + comp_verdicts):
+        for static, verdict in zip(statics, verdicts + comp_verdicts):
             out.append(validate({**static, "says": list(static["says"]),
                                  "interpretations": list(static["interpretations"]), "outcome": _outcome(verdict),
                                  "reasons": list(dict.fromkeys(verdict.reasons)), "missing": sorted(verdict.missing),
