@@ -40,8 +40,8 @@ def judgements_read(lines: list[str]) -> frozenset:
 
 _ASSUMED = re.compile(r"_assumed\(v, '(\w+)'")
 # How generated code reads an incident's values `v`: by a fact's name, written out (codegen.py, codegen3.py).
-_READS = re.compile(r"\bv\[('\w+')\]|\bv\.get\(('\w+')[,)]|_assumed\(v, ('\w+')|('\w+') in v\b")
-_V = re.compile(r"(?<![\w.'])v\b")
+# Every other use of `v` matches the last alternative without a name.
+_USES = re.compile(r"_assumed\(v, '(\w+)'|'(\w+)' in v\b|(?<![\w.'])v(?:\['(\w+)'\]|\.get\('(\w+)'[,)])?(?!\w)")
 
 
 def facts_read(lines: list[str]) -> frozenset | None:
@@ -53,12 +53,13 @@ def facts_read(lines: list[str]) -> frozenset | None:
     >>> facts_read(["def row_0(v):", "    return helper(v)"]) is None
     True
     """
-    text = "\n".join(lines)
-    found = _READS.findall(text)
-    signatures = sum(1 for line in lines if line.startswith("def ") and re.match(r"def \w+\(v\b", line))
-    if len(_V.findall(text)) != len(found) + signatures:
-        return None
-    return frozenset(name.strip("'") for match in found for name in match if name)
+    found = set()
+    for groups in _USES.findall("\n".join(line for line in lines if not line.startswith("def "))):
+        name = groups[0] or groups[1] or groups[2] or groups[3]
+        if not name:
+            return None
+        found.add(name)
+    return frozenset(found)
 
 
 @paused
