@@ -509,7 +509,7 @@ def evaluate_item(item: Item, versions: Versions, options: Options) -> Any:
         ident = incident_id({"id": item.ident}) if item.ident is not None else None
         return _shown(error_document(ident, None, [problem]), options)
     if not isinstance(item.value, dict):
-        problem = {"field": "incident", "message": f"an incident is a JSON object, not {_json_type(item.value)}",
+        problem = {"field": "incident", "message": f"an incident is a JSON object, not {json_type(item.value)}",
                    "hint": None}
         return _shown(error_document(None, None, [problem]), options)
     prepared, notes = versions.pick(item.value)
@@ -535,7 +535,8 @@ def failed(result: Any) -> bool:
     return (result["error"] if isinstance(result, dict) else result.error) is not None
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """What a JSON value is, in words: 'an array', 'a number' (for the error of an incident that is not an object)."""
     return {list: "an array", str: "a string", bool: "true or false", type(None): "null"}.get(
         type(value), "a number")
 

@@ -334,6 +334,27 @@ def test_a_json_lines_file_is_read_as_irmer_evaluate_reads_it(tmp_path):
         assert rows[3]["error"] and "not valid UTF-8: byte 0xff" in rows[3]["error"], engine
 
 
+def test_a_json_line_that_cannot_be_read_has_the_error_irmer_evaluate_gives(tmp_path):
+    """The columnar engines read JSON Lines with `irmer evaluate`'s decoder (batch.decode_line): a line that is
+    not JSON, has more after its value, is not an object, or nests too deeply is its row's error, worded as
+    `irmer evaluate` words it ("line N: " and the message), and NaN for a fact is that fact's error."""
+    from evaluator.batch import decode_line
+    good = '{"id": "ok", "jurisdiction": "Wales", "exposure": "accidental"}'
+    lines = [good, '{"id": "B", "jurisdiction": ', '{"id": "C"} {"id": "D"}', '42', "[" * 100_000 + "]" * 100_000,
+             '{"id": "E", "jurisdiction": "England", "exposure": "accidental", "age": 40, "total_dose": NaN}']
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    want = [None] + [f"line {n}: {decode_line(line.encode(), n).error}" for n, line in enumerate(lines[1:4], 2)]
+    want += ["line 5: not valid JSON: nested too deeply", G2024.evaluate(json.loads(lines[5].replace(
+        "NaN", '"NaN"'))).error.message]
+    assert "not valid JSON at column" in want[1] and "extra data" in want[2]
+    for engine in ("duckdb", "python"):
+        rows = evaluate_table(read_file(str(path)), criteria=G2024, engine=engine).to_pylist()
+        assert [row["error"] for row in rows[:3]] == want[:3], engine
+        assert rows[3]["error"] == "line 4: an incident is a JSON object, not a number", engine
+        assert rows[4]["error"] == want[4] and rows[5]["error"] == want[5] and rows[5]["id"] == "E", engine
+
+
 @pytest.mark.parametrize("shape", ["lines", "array"])
 def test_an_incident_with_a_key_given_twice_is_its_rows_error_with_its_id(tmp_path, shape):
     """As `irmer evaluate` answers it: that incident's error (at any depth), keeping the id it gives once; the

@@ -48,7 +48,7 @@ from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
 
-from ..batch import checked_if_seen, fresh, not_utf8, pairs_object
+from ..batch import DECODER, checked_if_seen, decode_line, fresh, json_type
 from ..language.incident import ENVELOPE
 from ..language.units import SET, UnitError, resolve_unit
 from ..result import Result
@@ -154,9 +154,11 @@ def readable_only(columns: Any) -> str:
     return f" AND {_BAD_LINE} IS NULL" if _BAD_LINE in columns else ""
 
 
-# A key given twice is read as batch.Duplicated (not an exception): the row gets its error, and keeps the id the
-# incident gives once, as `irmer evaluate` keeps it; every other incident of the file is still read.
-_DECODER = json.JSONDecoder(object_pairs_hook=pairs_object, parse_float=Decimal)
+# `irmer evaluate`'s decoder (evaluator/batch.py): a key given twice is read as batch.Duplicated (not an
+# exception), so the row gets its error and keeps the id the incident gives once; NaN and Infinity are read
+# as text, and an integer of more than 4,000 digits as a Decimal, for the incident reader to refuse with a
+# message of its own.
+_DECODER = DECODER
 
 
 def _json_rows(path: str) -> list[dict[str, Any]]:
@@ -179,15 +181,13 @@ def _json_rows(path: str) -> list[dict[str, Any]]:
     for number, raw in enumerate(data.split(b"\n"), 1):
         if not raw.strip():
             continue
-        fresh()
-        try:
-            item = _DECODER.decode(raw.decode("utf-8"))
-        except UnicodeDecodeError as error:
-            rows.append({_BAD_LINE: f"line {number}: {not_utf8(raw, error)}"})
-        except ValueError as error:
-            rows.append({_BAD_LINE: f"line {number}: {error}"})
+        item = decode_line(raw, number)  # as `irmer evaluate` reads a line: the same errors, worded the same
+        if item.error is not None:
+            rows.append({_BAD_LINE: f"line {number}: {item.error}", **({} if item.ident is None else {"id": item.ident})})
+        elif not isinstance(item.value, dict):
+            rows.append({_BAD_LINE: f"line {number}: an incident is a JSON object, not {json_type(item.value)}"})
         else:
-            rows.append(_row(item, f"line {number}: "))
+            rows.append(item.value)
     return rows
 
 
@@ -197,7 +197,7 @@ def _row(item: Any, where: str) -> dict[str, Any]:
     if found.error is not None:
         return {_BAD_LINE: where + found.error, **({} if found.ident is None else {"id": found.ident})}
     if not isinstance(item, dict):
-        return {_BAD_LINE: f"{where}an incident is a JSON object"}
+        return {_BAD_LINE: f"{where}an incident is a JSON object, not {json_type(item)}"}
     return item
 
 
