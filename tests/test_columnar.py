@@ -277,8 +277,9 @@ def test_json_lines_with_a_bad_line_and_a_repeated_key(tmp_path, capsys):
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [r["codes"] for r in rows][0] == ["1"]
     assert rows[1]["error"].startswith("line 2") and "twice" in rows[2]["error"]
-    # Both are values the SQL does not read (the bad line is not left to Python by the two-valued query too).
-    assert "2 in Python (66.67%: 2 with a value the SQL does not read" in capsys.readouterr().err
+    # Both could not be read (neither is left to Python by the two-valued query too).
+    assert "2 in Python (66.67%: 0 with a value the SQL does not read, 0 needing the case split, " \
+           "2 that could not be read); 2 with an error" in capsys.readouterr().err
 
 
 def test_a_file_that_cannot_be_read_is_status_2(tmp_path, capsys):

@@ -123,4 +123,4 @@ def test_a_json_line_that_cannot_be_read_is_one_row_with_its_error(spark, tmp_pa
     errors = out.column("error").to_pylist()
     assert errors[0] is None and errors[1] and errors[2] is None
     summary = Summary.of(out)
-    assert (summary.rows, summary.fallback, summary.fallback_values) == (3, 1, 1)
+    assert (summary.rows, summary.fallback, summary.fallback_values, summary.fallback_unread) == (3, 1, 0, 1)

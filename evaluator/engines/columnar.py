@@ -84,6 +84,7 @@ class Summary:
     fallback_values: int = 0  # ... because of a value the SQL does not read
     fallback_split: int = 0  # ... because it needs the case split (with case_split="python")
     fallback_few: int = 0  # ... because the two-valued query left too few rows to plan the three-valued one for
+    fallback_unread: int = 0  # ... because the incident could not be read (a JSON line, a key given twice): its error
     split_in_sql: int = 0  # rows the case split decided in SQL (DuckDB: one row per case, grouped)
     two_valued: int = 0  # rows the two-valued query decided (DuckDB: every fact that matters known)
     errors: int = 0
@@ -103,7 +104,9 @@ class Summary:
                  f"({100 * self.fallback_share:.2f}%: {self.fallback_values:,} with a value the SQL does not read, "
                  f"{self.fallback_split:,} needing the case split"
                  + (f", {self.fallback_few:,} left by the two-valued query, too few to plan the three-valued one for"
-                    if self.fallback_few else "") + f"); {self.errors:,} with an error"]
+                    if self.fallback_few else "")
+                 + (f", {self.fallback_unread:,} that could not be read" if self.fallback_unread else "")
+                 + f"); {self.errors:,} with an error"]
         lines += [f"irmer: note: {note}" for note in self.notes]
         return "\n".join(lines)
 
@@ -666,10 +669,13 @@ def _duckdb_table(prepared: Prepared, criteria: Any, units: Mapping[str, str], s
         flagged.append(out.filter(to_python).column(ROW).to_numpy())
         assembly.place(out.filter(pc.invert(to_python)))
     if _BAD_LINE in prepared.table.column_names:  # a JSON line that could not be read: Python words its error
-        python_rows.append(prepared.table.filter(pc.is_valid(prepared.table.column(_BAD_LINE))).column(ROW).to_numpy())
+        unread = prepared.table.filter(pc.is_valid(prepared.table.column(_BAD_LINE))).column(ROW).to_numpy()
+        summary.fallback_unread = len(unread)
+        python_rows.append(unread)
     every = np.unique(np.concatenate([np.asarray(r, np.int64) for r in flagged + python_rows] or [np.zeros(0, np.int64)]))
     summary.fallback = len(every)
-    summary.fallback_values = summary.fallback - summary.fallback_split - summary.fallback_few  # values it reads
+    summary.fallback_values = (summary.fallback - summary.fallback_split - summary.fallback_few
+                               - summary.fallback_unread)  # values the SQL does not read
     summary.in_sql = summary.rows - summary.fallback
     if len(every):  # the rows for Python, with the version the SQL chose for each
         subset = prepared.table.take(pa.array(every, pa.int64()))

@@ -215,7 +215,7 @@ def evaluate_spark(table: Any, *, criteria: Any, units: Mapping[str, str], spark
     if readable_line:
         bad = [row[ROW] for row in frame.filter(F.col(_BAD_LINE).isNotNull()).select(ROW).collect()]
         python_ids += bad
-        summary.fallback_values += len(bad)
+        summary.fallback_unread += len(bad)
     if python_ids:
         readable = [c for c in frame.columns if c in types or c == _BAD_LINE]
         rows = frame.filter(F.col(ROW).isin(python_ids)).select(ROW, *readable).collect()
