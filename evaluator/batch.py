@@ -502,13 +502,14 @@ class Options:
 def evaluate_item(item: Item, versions: Versions, options: Options) -> Any:
     """The result of one item of the input (never raises): a plain dict for JSON output (the compiled
     engine's, in the Result's shape), a Result when it is explained or shown to people."""
-    from .engines.compiled import error_document
     if item.error is not None:
+        from .engines.compiled import error_document  # imported in the branches: not on every incident's path
         from .prepared import incident_id
         problem = {"field": f"line {item.line}" if item.line else "incident", "message": item.error, "hint": None}
         ident = incident_id({"id": item.ident}) if item.ident is not None else None
         return _shown(error_document(ident, None, [problem]), options)
     if not isinstance(item.value, dict):
+        from .engines.compiled import error_document
         problem = {"field": "incident", "message": f"an incident is a JSON object, not {json_type(item.value)}",
                    "hint": None}
         return _shown(error_document(None, None, [problem]), options)

@@ -82,10 +82,10 @@ class Prepared:
     def document(self, incident: Any) -> dict[str, Any]:
         """The result of one incident as a plain dict (the Result's fields, without the explanation).
         Never raises: an incident that cannot be read, or a fault of ours, gives a result with `error`."""
-        from .engines.compiled import error_document
         try:
             return self.engine.evaluate(incident)
         except Exception as error:  # noqa: BLE001 - the promise is a result, whatever goes wrong
+            from .engines.compiled import error_document  # imported here: not on every incident's path
             from .language.incident import IncidentError
             if isinstance(error, IncidentError):
                 problems = [{"field": p.field, "message": p.message, "hint": p.hint} for p in error.problems]
