@@ -252,6 +252,12 @@ class Guidance:
         >>> len(g.evaluate(facts).explanation), g.evaluate(facts, explain=True).explanation[0].outcome
         (0, 'met')
         """
+        shared = self._shared
+        if shared is not None and not explain and type(incident) is dict:  # the common case, with nothing between
+            try:
+                return engine_result(self._compiled.evaluate(incident), shared)  # a new dict, ours
+            except Exception:  # noqa: BLE001 - an incident that cannot be read, or a fault: as _result words it
+                pass
         return self._result(incident, explain, False)
 
     def interpret(self, incident: Mapping[str, Any] | Any) -> Result:
