@@ -202,7 +202,7 @@ class Guidance:
     _evaluator: Evaluator | None = None
     _compiled: CompiledEngine | None = None
     _shared: dict | None = None  # the compiled engine's advice and route entries with their models (result.py)
-    _reads: list | None = None  # by row, the facts its verdict depends on (explain keeps verdicts by them)
+    _reads: tuple | None = None  # by row, then by code, the facts its verdict depends on (explain keeps them by those)
 
     @property
     def ast(self) -> ast.Criteria:

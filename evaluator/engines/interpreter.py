@@ -698,7 +698,6 @@ class Evaluator:
         it: its fields in order, and set as validation sets them (the tests compare the two:
         tests/conftest.py `explained`)."""
         out = []
-        statics = self.row_texts + self.comp_texts
         if not validated:
             for (static, given), verdict in zip(self.constructing, verdicts + comp_verdicts):
                 model = _new(CriterionResult)
@@ -714,7 +713,7 @@ class Evaluator:
                 out.append(model)
             return out
         validate = CriterionResult.__pydantic_validator__.validate_python
-        for static, verdict in zip(statics, verdicts + comp_verdicts):
+        for static, verdict in zip(self.row_texts + self.comp_texts, verdicts + comp_verdicts):
             out.append(validate({**static, "says": list(static["says"]),
                                  "interpretations": list(static["interpretations"]), "outcome": _outcome(verdict),
                                  "reasons": list(dict.fromkeys(verdict.reasons)), "missing": sorted(verdict.missing),
