@@ -23,9 +23,9 @@ from ..alternative import ALTERNATIVE, INTENDED, TOTAL, Outcome, decide as decid
 from .reader import Reader
 from .runtime import ASSUMED, RUNTIME, SCOPE_OUT, ComplementaryInfo, RowInfo, Table, Unknown, scaled
 
-KEPT = 4096  # the most three-valued verdicts kept for a row (_verdict)
-BOTH = object()
-_NOTHING = object()  # a row's split met it in one case and not in another (split.agree's `differ`)
+KEPT = 4096  # the most entries a store of values kept holds (a row's verdicts, a scope's other values)
+BOTH = object()  # a row's split met it in one case and not in another (split.agree's `differ`)
+_NOTHING = object()  # nothing kept under a key (Scope.others)
 
 # The fields of a result, in the order evaluator.result.Result declares them (its explanation left out).
 FIELDS = ("id", "notifiable", "codes", "complementary", "missing", "assumed", "authority", "notify_by", "report_by",
@@ -603,6 +603,7 @@ class CompiledEngine:
         return found
 
     def _verdict3(self, info: RowInfo, values: dict[str, Any]) -> Any:
+        """A row's three-valued verdict, worked out: refined by its split, the facts it would need noted."""
         slow = self.slow
         logic = slow.rows[info.index]
         verdict = logic.verdict(values)
