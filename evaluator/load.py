@@ -260,6 +260,13 @@ class Guidance:
                 pass
         return self._result(incident, explain, False)
 
+    def _entries(self) -> dict:
+        """The compiled engine's authorities, advice and route entries with their models (result.py), made
+        once (`evaluate` reads them from `_shared` directly once they are)."""
+        if self._shared is None:
+            self._shared = shared_entries(self.compiled)
+        return self._shared
+
     def interpret(self, incident: Mapping[str, Any] | Any) -> Result:
         """The interpreter's result of an incident, explanation and all: the reference engine, which walks the
         checked AST, that the compiled engine (`evaluate`) is tested against. Slower; like `evaluate`, it
@@ -278,18 +285,14 @@ class Guidance:
                 if type(incident) is not dict and isinstance(incident, BaseModel):  # a dict: no ABC check
                     incident = incident.model_dump(exclude_none=True)
                 if not explain:
-                    if self._shared is None:
-                        self._shared = shared_entries(self.compiled)
-                    return engine_result(self.compiled.evaluate(incident), self._shared)  # a new dict, ours
+                    return engine_result(self.compiled.evaluate(incident), self._entries())  # a new dict, ours
                 facts = self.read(incident)
                 if interpreter or facts.alternative:  # doses in another quantity: explained region by region
                     return self.evaluator.evaluate(facts)
-                if self._shared is None:
-                    self._shared = shared_entries(self.compiled)
+                result = engine_result(self.compiled.evaluate(incident), self._entries())
                 if self._reads is None:
                     self._reads = ([info.reads for info in self.compiled.infos],
                                    [info.reads for info in self.compiled.table.comps])
-                result = engine_result(self.compiled.evaluate(incident), self._shared)
                 result.explanation = self.evaluator.explain(facts, self._reads)
                 return result
             except IncidentError as error:

@@ -199,18 +199,13 @@ def engine_result(d: dict, shared: dict[int, tuple[dict, BaseModel]]) -> Result:
             routes = [shared[id(item)][1] for item in routes]
     except KeyError:  # an entry that is not the engine's
         return own_document(d, shared)
-    if assumed:
-        assumed = [_entry(entry) for entry in assumed]
-    result = _new(Result)
-    _set(result, "__dict__", {
+    if assumed:  # each a dict of its own, its fields in the model's order (engines/assumed.py)
+        assumed = [constructed(AssumedInfo, entry, set(_ENTRY_FIELDS)) for entry in assumed]
+    return constructed(Result, {
         "id": d["id"], "notifiable": d["notifiable"], "codes": d["codes"], "complementary": d["complementary"],
         "missing": d["missing"], "assumed": assumed, "authority": authority, "notify_by": d["notify_by"],
         "report_by": d["report_by"], "advice": advice, "routes": routes, "criteria": d["criteria"],
-        "explanation": [], "notes": d["notes"], "error": None, "errors": d["errors"]})
-    _set(result, "__pydantic_fields_set__", set(_ENGINE_FIELDS))
-    _set(result, "__pydantic_extra__", None)
-    _set(result, "__pydantic_private__", None)
-    return result
+        "explanation": [], "notes": d["notes"], "error": None, "errors": d["errors"]}, set(_ENGINE_FIELDS))
 
 
 # The fields of the compiled engine's document (engines/compiled/engine.py FIELDS): every Result field but
@@ -220,11 +215,18 @@ _ENTRY_FIELDS = frozenset(AssumedInfo.model_fields)
 _new, _set = object.__new__, object.__setattr__
 
 
-def _entry(entry: dict) -> AssumedInfo:
-    """An `assumed` entry of the engine (a dict of its own, its fields in the model's order) as its model."""
-    model = _new(AssumedInfo)
-    _set(model, "__dict__", entry)
-    _set(model, "__pydantic_fields_set__", set(_ENTRY_FIELDS))
+def constructed(cls: type, fields: dict[str, Any], given: set[str]) -> Any:
+    """A model of `fields` already of its fields' types (our own values, every field in its declared order),
+    made as pydantic's model_construct makes one, without validating: `given` are the fields validation
+    would count as set (a set of the model's own, which pydantic adds to when a field is assigned).
+
+    >>> made = constructed(ErrorInfo, {"field": "f", "message": "m", "hint": None}, {"field", "message"})
+    >>> made == ErrorInfo(field="f", message="m"), made.model_fields_set == {"field", "message"}
+    (True, True)
+    """
+    model = _new(cls)
+    _set(model, "__dict__", fields)
+    _set(model, "__pydantic_fields_set__", given)
     _set(model, "__pydantic_extra__", None)
     _set(model, "__pydantic_private__", None)
     return model

@@ -48,7 +48,7 @@ from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
 
-from ..batch import DECODER, checked_if_seen, decode_line, fresh, json_type
+from ..batch import DECODER, Item, checked_if_seen, decode_line, fresh, json_type
 from ..language.incident import ENVELOPE
 from ..language.units import SET, UnitError, resolve_unit
 from ..result import Result
@@ -157,18 +157,13 @@ def readable_only(columns: Any) -> str:
     return f" AND {_BAD_LINE} IS NULL" if _BAD_LINE in columns else ""
 
 
-# `irmer evaluate`'s decoder (evaluator/batch.py): a key given twice is read as batch.Duplicated (not an
-# exception), so the row gets its error and keeps the id the incident gives once; NaN and Infinity are read
-# as text, and an integer of more than 4,000 digits as a Decimal, for the incident reader to refuse with a
-# message of its own.
-_DECODER = DECODER
-
-
 def _json_rows(path: str) -> list[dict[str, Any]]:
     """The incidents of a JSON file: an array of them, or JSON Lines, read as `irmer evaluate` reads them
     (evaluator/batch.py): lines split on "\\n" only (a raw U+2028 or U+0085 inside a string is valid JSON, not
     a line break), a UTF-8 byte-order mark skipped, and a line that is not UTF-8 or not JSON, or an incident
-    with a key given twice, a row of its own with its error."""
+    with a key given twice, a row of its own with its error. `irmer evaluate`'s decoder (batch.DECODER) reads
+    NaN and Infinity as text and an integer of more than 4,000 digits as a Decimal, for the incident reader
+    to refuse with a message of its own."""
     data = Path(path).read_bytes()
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
@@ -176,32 +171,23 @@ def _json_rows(path: str) -> list[dict[str, Any]]:
     if stripped.startswith(b"["):
         fresh()
         try:
-            items = _DECODER.decode(stripped.decode("utf-8"))
+            items = DECODER.decode(stripped.decode("utf-8"))
         except ValueError as error:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
             raise TableError(f"{path}: not valid JSON: {error}") from None
-        return [_row(item, f"incident {number}: ") for number, item in enumerate(items, 1)]
-    rows = []
-    for number, raw in enumerate(data.split(b"\n"), 1):
-        if not raw.strip():
-            continue
-        item = decode_line(raw, number)  # as `irmer evaluate` reads a line: the same errors, worded the same
-        if item.error is not None:
-            rows.append({_BAD_LINE: f"line {number}: {item.error}", **({} if item.ident is None else {"id": item.ident})})
-        elif not isinstance(item.value, dict):
-            rows.append({_BAD_LINE: f"line {number}: an incident is a JSON object, not {json_type(item.value)}"})
-        else:
-            rows.append(item.value)
-    return rows
+        # searched for a key given twice only where the decoder met one
+        return [_row(checked_if_seen(item), f"incident {number}: ") for number, item in enumerate(items, 1)]
+    # each line as `irmer evaluate` reads it: the same errors, worded the same
+    return [_row(decode_line(raw, number), f"line {number}: ")
+            for number, raw in enumerate(data.split(b"\n"), 1) if raw.strip()]
 
 
-def _row(item: Any, where: str) -> dict[str, Any]:
-    """A decoded incident of a JSON file as a row, or its error (`where`: which line or incident it is)."""
-    found = checked_if_seen(item)  # searched only where the decoder met a key given twice
-    if found.error is not None:
-        return {_BAD_LINE: where + found.error, **({} if found.ident is None else {"id": found.ident})}
-    if not isinstance(item, dict):
-        return {_BAD_LINE: f"{where}an incident is a JSON object, not {json_type(item)}"}
-    return item
+def _row(item: Item, where: str) -> dict[str, Any]:
+    """An incident of a JSON file as a row, or its error (`where`: which line or incident it is)."""
+    if item.error is not None:
+        return {_BAD_LINE: where + item.error, **({} if item.ident is None else {"id": item.ident})}
+    if not isinstance(item.value, dict):
+        return {_BAD_LINE: f"{where}an incident is a JSON object, not {json_type(item.value)}"}
+    return item.value
 
 
 def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:

@@ -30,7 +30,7 @@ from ..language.check import Checked
 from ..language.show import show_number, show_quantity, source_text
 from ..language.incident import IncidentFacts
 from ..language.operators import SYMBOL
-from ..result import AdviceInfo, AssumedInfo, AuthorityInfo, CriterionResult, Result, RouteInfo
+from ..result import AdviceInfo, AssumedInfo, AuthorityInfo, CriterionResult, Result, RouteInfo, constructed
 from ..language.units import DIMENSIONLESS, KINDS
 from ..language.values import Measure
 from .logic import (B3, INF, INTERVAL_COMPARE, NONE, YES_NO, Interval, Missing, and3, decided, divide, eq, ge, gt,
@@ -39,11 +39,11 @@ from .plan import Plan, Split, any_met, category_tests
 from .split import agree
 from .assumed import assumed_facts, entry
 from .derive import apply as apply_derivations, infos as derive_infos
+from .kept import Kept, by_values
 from .alternative import INTENDED, TOTAL, Outcome, decide as decide_alternative, uses as dose_uses
 from .suffix import fit, suffixed
 
-KEPT = 1024  # the most row verdicts `explain` keeps for a row
-_new, _set = object.__new__, object.__setattr__  # a model made without validation (explanation)
+KEPT = 1024  # the most verdicts `explain` keeps for a row or a code (each holds its reasons)
 
 # The shared semantics (three-valued logic, intervals) and the case-split plan.
 _divide, _ge, _gt, _eq = divide, ge, gt, eq
@@ -328,8 +328,8 @@ class Evaluator:
         self.dose_uses = dose_uses(checked)
         codes = [row.code for row in self.criteria.rows]
         self.shared_codes = frozenset(code for code in codes if codes.count(code) > 1)
-        self._kept: list[dict[tuple, Verdict]] = [{} for _ in self.criteria.rows]  # explain's row verdicts
-        self._kept_comps: list[dict[tuple, Verdict]] = [{} for _ in self.criteria.complementary]  # and codes'
+        self._kept = [Kept(KEPT) for _ in self.criteria.rows]  # explain's row verdicts
+        self._kept_comps = [Kept(KEPT) for _ in self.criteria.complementary]  # and codes'
 
     def _truth(self, condition: Any) -> Callable[[dict[str, Any]], B3]:
         return lambda values: self.engine.truth(condition, Env(values), None)[0]
@@ -504,13 +504,13 @@ class Evaluator:
             get = {name: (value.value.numerator, value.value.denominator, value.text, value.unit)
                    if type(value) is Measure else value for name, value in env.values.items()}.get
             row_reads, comp_reads = reads
-            verdicts = [self._kept_verdict(self._kept[index], facts, get, lambda i=index, r=row: self._row(i, r, env))
+            verdicts = [by_values(self._kept[index], facts, get, lambda i=index, r=row: self._row(i, r, env))
                         for index, (row, facts) in enumerate(zip(rows, row_reads))]
             # A code several rows share adds its split's reasons to its rows' verdicts (below): theirs are copies.
             verdicts = [replace(verdict, reasons=list(verdict.reasons)) if row.code in self.shared_codes else verdict
                         for row, verdict in zip(rows, verdicts)]
-            comp_verdicts = [self._kept_verdict(self._kept_comps[j], facts, get,
-                                                lambda item=item: self.comp_verdict(item, env, []))
+            comp_verdicts = [by_values(self._kept_comps[j], facts, get,
+                                       lambda item=item: self.comp_verdict(item, env, []))
                              for j, (item, facts) in enumerate(zip(comps, comp_reads))]
 
         # Codes shared by several rows (code 1 by jurisdiction) are met when any of their rows is.
@@ -534,24 +534,6 @@ class Evaluator:
                                     f"code {code} is {'met' if refined else 'not met'} whichever of its rows "
                                     f"applies: every possible {' and '.join(facts) or 'value'} gives the same answer")
         return verdicts, comp_verdicts, code_met
-
-    @staticmethod
-    def _kept_verdict(kept: dict[tuple, Verdict], facts: Sequence[str], get: Callable[[str], Any],
-                      work: Callable[[], Verdict]) -> Verdict:
-        """The verdict kept by the values (`get`) of the facts it depends on, else worked out and kept."""
-        if not facts:
-            return work()
-        key = tuple(map(get, facts))
-        try:
-            verdict = kept.get(key)
-        except TypeError:  # a value that cannot be a key: worked out, not kept
-            return work()
-        if verdict is None:
-            verdict = work()
-            if len(kept) >= KEPT:
-                kept.clear()
-            kept[key] = verdict
-        return verdict
 
     def _row(self, index: int, row: ast.Row, env: Env) -> Verdict:
         """A row's verdict, refined by its split, with its reasons."""
@@ -695,22 +677,17 @@ class Evaluator:
         """One CriterionResult a criterion. Validated from a dict (the validator straight: quicker than
         pydantic's model_construct, which inspects the class on every call); or, with `validated=False`
         (explain), made from values that are the model's types by construction, as validation would make
-        it: its fields in order, and set as validation sets them (the tests compare the two:
-        tests/conftest.py `explained`)."""
+        it (result.constructed: its fields in order, and set as validation sets them; the tests compare the
+        two: tests/conftest.py `explained`)."""
         out = []
         if not validated:
             for (static, given), verdict in zip(self.constructing, verdicts + comp_verdicts):
-                model = _new(CriterionResult)
-                _set(model, "__dict__", {
+                out.append(constructed(CriterionResult, {
                     "code": static["code"], "label": static.get("label"), "table": static.get("table"),
                     "category": static["category"], "says": list(static["says"]), "outcome": _outcome(verdict),
                     "rule": static["rule"], "band": static.get("band"), "reasons": list(dict.fromkeys(verdict.reasons)),
                     "missing": sorted(verdict.missing), "excluded_by": verdict.excluded_by, "role": static.get("role"),
-                    "interpretations": list(static["interpretations"])})
-                _set(model, "__pydantic_fields_set__", set(given))
-                _set(model, "__pydantic_extra__", None)
-                _set(model, "__pydantic_private__", None)
-                out.append(model)
+                    "interpretations": list(static["interpretations"])}, set(given)))
             return out
         validate = CriterionResult.__pydantic_validator__.validate_python
         for static, verdict in zip(self.row_texts + self.comp_texts, verdicts + comp_verdicts):

@@ -12,6 +12,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
+from .kept import Kept
+
 SPLIT_BUDGET = 1024  # the most cases a split enumerates for one decision
 SCOPE_FACTS = ("exposure", "modality", "jurisdiction")  # every row is scoped by them
 # A row's scope clauses: (the clause, the fact it restricts, whether the fact holds several values).
@@ -90,23 +92,19 @@ class KeptCases:
     (['age'], frozenset({0}))
     """
 
-    LIMIT = 4096
-
     def __init__(self, split: Split):
         self.split = split
         self.scoped = tuple(sorted({fact for part in split.parts for fact, _, _ in part.scopes}))
         self.facts = tuple(choice.fact for choice in split.choices)
-        self.kept: dict[tuple, tuple[list[Choice], frozenset[int]]] = {}
+        self.kept = Kept()  # (the cases, the parts ruled out), by the key of __call__
 
     def __call__(self, known: Mapping[str, Any]) -> tuple[list[Choice], frozenset[int]]:
         key = (tuple(map(known.get, self.scoped)), tuple(map(known.__contains__, self.facts)))
         found = self.kept.get(key)
         if found is None:
             parts = self.split.parts
-            found = (self.split.cases(known), frozenset(i for i, part in enumerate(parts) if part.ruled_out(known)))
-            if len(self.kept) >= self.LIMIT:
-                self.kept.clear()
-            self.kept[key] = found
+            found = self.kept.put(key, (self.split.cases(known),
+                                        frozenset(i for i, part in enumerate(parts) if part.ruled_out(known))))
         return found
 
 

@@ -1388,26 +1388,18 @@ def hoisted(previous: exp.Expression, name: str, columns: list[tuple[str, exp.Ex
             return node, 0
         if isinstance(node, exp.Paren) and id(node.this) in chosen:  # a column needs no parentheses
             return rebuild(node.this)
-        changed, level, args = False, 0, {}
-        for arg, value in node.args.items():
+        changed, level = False, 0
+
+        def child(value: Any) -> Any:
+            """An argument of the node (or an item of a list argument), its hoisted parts read from columns."""
+            nonlocal changed, level
             if isinstance(value, exp.Expression) and not isinstance(value, exp.Lambda):
                 new, at = rebuild(value)
-                changed |= new is not value
-                level = max(level, at)
-                args[arg] = new
-            elif isinstance(value, list):
-                items = []
-                for item in value:
-                    if isinstance(item, exp.Expression) and not isinstance(item, exp.Lambda):
-                        new, at = rebuild(item)
-                        changed |= new is not item
-                        level = max(level, at)
-                        items.append(new)
-                    else:
-                        items.append(item)
-                args[arg] = items
-            else:
-                args[arg] = value
+                changed, level = changed or new is not value, max(level, at)
+                return new
+            return value
+        args = {arg: [child(item) for item in value] if isinstance(value, list) else child(value)
+                for arg, value in node.args.items()}
         if not changed:
             return node, level
         copy = type(node)(**args)  # a new node: the original may sit in a layer that cannot read the columns

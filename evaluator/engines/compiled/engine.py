@@ -16,6 +16,7 @@ import datetime as dt
 from typing import Any, Callable
 
 from ..assumed import assumed_facts, entry
+from ..kept import Kept, by_values
 from ..logic import B3, NONE, or3
 from ..derive import apply as apply_derivations, triggers as derive_triggers
 from ..suffix import fit, suffixed
@@ -23,7 +24,6 @@ from ..alternative import ALTERNATIVE, INTENDED, TOTAL, Outcome, decide as decid
 from .reader import Reader
 from .runtime import ASSUMED, RUNTIME, SCOPE_OUT, ComplementaryInfo, RowInfo, Table, Unknown, scaled
 
-KEPT = 4096  # the most entries a store of values kept holds (a row's verdicts, a scope's other values)
 BOTH = object()  # a row's split met it in one case and not in another (split.agree's `differ`)
 _NOTHING = object()  # nothing kept under a key (Scope.others)
 
@@ -70,7 +70,7 @@ class CompiledEngine:
         self.deadlines = [(name, after, dt.timedelta(days=days)) for name, after, days in table.deadlines]
         self._dispatch: dict[tuple, Scope] = {}  # see dispatch
         self._slow: Any = None
-        self._kept: list[dict[tuple, Any]] = [{} for _ in table.rows]  # three-valued verdicts, by row (_verdict)
+        self._kept = [Kept() for _ in table.rows]  # three-valued verdicts, by row (_verdict)
         self.statutory = [index for index, info in enumerate(table.comps) if info.role == "statutory"]
         # Judgement defaults (`absent assumes`): the reader leaves them out; generated code that reads one the
         # incident does not give takes it and notes it (runtime._assumed), the sign that it may decide (decide).
@@ -195,7 +195,8 @@ class CompiledEngine:
         return found
 
     def _combined(self, rows: tuple[tuple[RowInfo, Callable], ...],
-                  comps: list[tuple[ComplementaryInfo, Callable]] | None = None, codes: bool = False) -> Callable | None:
+                  comps: list[tuple[ComplementaryInfo, Callable]] | None = None,
+                  codes: bool = False) -> Callable | None:
         """One generated function deciding rows of a scope (their scope's tests left out: it holds) and
         complementary codes (all by default): (the rows' verdicts, whether each code is met), as row_<i> and
         comp_<j> would give them, or KeyError or Unknown as they would raise, in the same order. One call
@@ -349,9 +350,7 @@ class CompiledEngine:
             outcome = self._other_again(case, ident, name, scope, decided, known_comps, exact, base, shared,
                                         verdicts, mets, decided_two_valued)
             if key is not None:
-                if len(scope.others) >= KEPT:
-                    scope.others.clear()
-                scope.others[key] = None if outcome is None else (outcome[0], tuple(outcome[1]))
+                scope.others.put(key, None if outcome is None else (outcome[0], tuple(outcome[1])))
             return outcome
         return self._composed_again(case, ident, name, dispatched, again, comp_met, two_valued, shared)
 
@@ -585,22 +584,9 @@ class CompiledEngine:
             return fast(values)
         except (KeyError, Unknown):
             pass
-        reads = info.reads
-        if not reads or not info.judgements <= values.keys():
+        if not info.judgements <= values.keys():
             return self._verdict3(info, values)
-        get = values.get
-        key = tuple(map(get, reads))
-        kept = self._kept[info.index]
-        try:
-            found = kept.get(key)
-        except TypeError:  # a value that cannot be a key (the vocabulary's reader gave a list)
-            return self._verdict3(info, values)
-        if found is None:
-            found = self._verdict3(info, values)
-            if len(kept) >= KEPT:
-                kept.clear()  # bounded: what comes back often is soon kept again
-            kept[key] = found
-        return found
+        return by_values(self._kept[info.index], info.reads, values.get, lambda: self._verdict3(info, values))
 
     def _verdict3(self, info: RowInfo, values: dict[str, Any]) -> Any:
         """A row's three-valued verdict, worked out: refined by its split, the facts it would need noted."""
@@ -719,7 +705,7 @@ class Scope:
                  judging: dict[str, tuple[tuple[int, RowInfo, Callable], ...]], combined: Callable | None):
         self.rows, self.infos, self.judging, self.combined = rows, infos, judging, combined
         self.judges: dict[str, Callable | None] = {}
-        self.others: dict[tuple, Any] = {}  # the outcomes of a judgement's other value, kept (CompiledEngine._other)
+        self.others = Kept()  # the outcomes of a judgement's other value, kept (CompiledEngine._other)
 
     def judge(self, engine: CompiledEngine, name: str) -> Callable | None:
         """The generated function deciding the rows and the complementary codes that read the judgement

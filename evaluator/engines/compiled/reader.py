@@ -10,6 +10,7 @@ from typing import Any, Callable, Mapping
 from ...language.units import BOOL, ENUM, KINDS, SET
 from ...language.values import _FALSE, _TRUE, FactInfo, Measure, _fold, id_text
 from ..alternative import ALTERNATIVE
+from ..kept import Kept
 from .runtime import scaled
 
 
@@ -191,7 +192,6 @@ class Reader:
 
 
 _SLOW = object()  # a reader's answer for "not a common form: ask the vocabulary's reader"
-KEPT = 4096  # the most values a reader keeps (_kept)
 
 
 def _kept(read: Callable[[str], Any], other: Callable[[Any], Any] | None = None) -> Callable[[Any], Any]:
@@ -203,7 +203,7 @@ def _kept(read: Callable[[str], Any], other: Callable[[Any], Any] | None = None)
     >>> read("21"), read("21"), read(21) is _SLOW
     (42, 42, True)
     """
-    known: dict[str, Any] = {}
+    known = Kept()
     get = known.get
 
     def read_kept(raw: Any) -> Any:
@@ -212,9 +212,7 @@ def _kept(read: Callable[[str], Any], other: Callable[[Any], Any] | None = None)
             if found is None:
                 found = read(raw)
                 if len(raw) <= 64:  # a dose, a date: not a page of text
-                    if len(known) >= KEPT:
-                        known.clear()
-                    known[raw] = found
+                    known.put(raw, found)
             return found
         return _SLOW if other is None else other(raw)
     return read_kept

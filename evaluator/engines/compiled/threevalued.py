@@ -14,6 +14,7 @@ import math
 from fractions import Fraction
 from typing import Any, Callable, Mapping
 
+from ..kept import Kept
 from ..logic import B3, INF, NONE, Interval, Missing
 from ..split import KeptCases, Split, agree, any_met
 from .runtime import Table, Unknown
@@ -152,7 +153,7 @@ class ThreeValued:
         self.parts = (*self.rows, *self.statutory)
         self.part_reads = tuple(info.reads for info in table.rows) + tuple(
             info.reads for info in table.comps if info.role == "statutory")
-        self.part_answers: list[dict[tuple, B3]] = [{} for _ in self.parts]
+        self.part_answers = [Kept() for _ in self.parts]
 
     def refine_notifiable(self, values: dict[str, Any], unmet: frozenset[int] | set[int] = frozenset(),
                           answers: dict | None = None) -> B3:
@@ -172,10 +173,7 @@ class ThreeValued:
             store = kept[part]
             found = store.get(key, _NOTHING)
             if found is _NOTHING:
-                found = logics[part].met(*split.assign(values, names, assignment))
-                if len(store) >= KEPT:
-                    store.clear()
-                store[key] = found
+                found = store.put(key, logics[part].met(*split.assign(values, names, assignment)))
             return found
         return any_met(split.split, values, split.cases, met, unmet, answers, split.kept)
 
@@ -187,4 +185,3 @@ class ThreeValued:
 
 
 _NOTHING = object()
-KEPT = 4096  # the most answers kept for a part of the verdict's split
