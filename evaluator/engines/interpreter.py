@@ -504,13 +504,12 @@ class Evaluator:
             get = {name: (value.value.numerator, value.value.denominator, value.text, value.unit)
                    if type(value) is Measure else value for name, value in env.values.items()}.get
             row_reads, comp_reads = reads
-            verdicts = [by_values(self._kept[index], facts, get, lambda i=index, r=row: self._row(i, r, env))
+            verdicts = [by_values(self._kept[index], facts, get, self._row, index, row, env)
                         for index, (row, facts) in enumerate(zip(rows, row_reads))]
             # A code several rows share adds its split's reasons to its rows' verdicts (below): theirs are copies.
             verdicts = [replace(verdict, reasons=list(verdict.reasons)) if row.code in self.shared_codes else verdict
                         for row, verdict in zip(rows, verdicts)]
-            comp_verdicts = [by_values(self._kept_comps[j], facts, get,
-                                       lambda item=item: self.comp_verdict(item, env, []))
+            comp_verdicts = [by_values(self._kept_comps[j], facts, get, self.comp_verdict, item, env, [])
                              for j, (item, facts) in enumerate(zip(comps, comp_reads))]
 
         # Codes shared by several rows (code 1 by jurisdiction) are met when any of their rows is.

@@ -37,22 +37,24 @@ class Kept(dict):
         return value
 
 
-def by_values(kept: Kept, facts: Sequence[str], get: Callable[[str], Any], work: Callable[[], Any]) -> Any:
-    """What `work` gives, kept in `kept` by the values (`get`) of the facts it depends on: worked out once for
-    each. Without facts (what it depends on is not known), or with a value that cannot be a key, it is worked
-    out every time. What is kept is never None.
+def by_values(kept: Kept, facts: Sequence[str], get: Callable[[str], Any], work: Callable[..., Any],
+              *args: Any) -> Any:
+    """What `work(*args)` gives, kept in `kept` by the values (`get`) of the facts it depends on: worked out
+    once for each (the arguments are passed, not closed over: no function is made for a call that finds its
+    value). Without facts (what it depends on is not known), or with a value that cannot be a key, it is
+    worked out every time. What is kept is never None.
 
     >>> kept, calls = Kept(), []
     >>> [by_values(kept, ["age"], {"age": 40}.get, lambda: calls.append(1) or "adult") for _ in range(2)], calls
     (['adult', 'adult'], [1])
     """
     if not facts:
-        return work()
+        return work(*args)
     key = tuple(map(get, facts))
     try:
         found = kept.get(key)
     except TypeError:  # a value that cannot be a key (the vocabulary's reader gave a list)
-        return work()
+        return work(*args)
     if found is None:
-        found = kept.put(key, work())
+        found = kept.put(key, work(*args))
     return found

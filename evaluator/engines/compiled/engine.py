@@ -586,7 +586,7 @@ class CompiledEngine:
             pass
         if not info.judgements <= values.keys():
             return self._verdict3(info, values)
-        return by_values(self._kept[info.index], info.reads, values.get, lambda: self._verdict3(info, values))
+        return by_values(self._kept[info.index], info.reads, values.get, self._verdict3, info, values)
 
     def _verdict3(self, info: RowInfo, values: dict[str, Any]) -> Any:
         """A row's three-valued verdict, worked out: refined by its split, the facts it would need noted."""
