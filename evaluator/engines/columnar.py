@@ -420,7 +420,8 @@ def _prepare(table: Any, facts: Mapping[str, Any]) -> Prepared:
     types = {name: column_type(arrow.schema.field(name).type) for name in arrow.column_names
              if name in facts or name in ENVELOPE}
     keep = [name for name in arrow.column_names if name != _BAD_LINE]
-    arrow = arrow.append_column(ROW, pa.array(range(arrow.num_rows), pa.int64()))
+    import numpy as np
+    arrow = arrow.append_column(ROW, pa.array(np.arange(arrow.num_rows, dtype=np.int64)))
     return Prepared(arrow, types, keep, facts)
 
 

@@ -318,7 +318,10 @@ class Evaluator:
                            for item in self.criteria.complementary]
         # For explanations made without validation (explanation): each criterion's static texts, and the
         # fields validation would count as set (those given).
-        self.constructing = [(static, frozenset(static) | {"outcome", "reasons", "missing", "excluded_by"})
+        # Each is a template of every field in the model's order (its static values in place): an explanation
+        # copies it and sets the values of the incident.
+        self.constructing = [({name: static.get(name) for name in CriterionResult.model_fields},
+                              frozenset(static) | {"outcome", "reasons", "missing", "excluded_by"})
                              for static in self.row_texts + self.comp_texts]
         self.assumed = assumed_facts(self.checked.facts)
         derivations, conflicts = derive_infos(self.criteria)
@@ -329,6 +332,13 @@ class Evaluator:
         codes = [row.code for row in self.criteria.rows]
         self.shared_codes = frozenset(code for code in codes if codes.count(code) > 1)
         self._kept = [Kept(KEPT) for _ in self.criteria.rows]  # explain's row verdicts
+        # A row out of scope is out whatever else the incident says: its verdict reads the scope facts alone,
+        # or those and its band's when the band rules it out (_out_of_scope).
+        self._kept_out = [Kept(KEPT) for _ in self.criteria.rows]
+        self._narrow = [(tuple(fact for fact, allowed in (("exposure", row.exposure), ("modality", row.modalities),
+                                                          ("jurisdiction", row.jurisdictions)) if allowed),
+                         tuple(sorted(_facts_of(checked.reachable([row.band])))) if row.band is not None else None)
+                        for row in self.criteria.rows]
         self._kept_comps = [Kept(KEPT) for _ in self.criteria.complementary]  # and codes'
 
     def _truth(self, condition: Any) -> Callable[[dict[str, Any]], B3]:
@@ -504,7 +514,8 @@ class Evaluator:
             get = {name: (value.value.numerator, value.value.denominator, value.text, value.unit)
                    if type(value) is Measure else value for name, value in env.values.items()}.get
             row_reads, comp_reads = reads
-            verdicts = [by_values(self._kept[index], facts, get, self._row, index, row, env)
+            verdicts = [self._out_of_scope(index, row, env, get) or
+                        by_values(self._kept[index], facts, get, self._row, index, row, env)
                         for index, (row, facts) in enumerate(zip(rows, row_reads))]
             # A code several rows share adds its split's reasons to its rows' verdicts (below): theirs are copies.
             verdicts = [replace(verdict, reasons=list(verdict.reasons)) if row.code in self.shared_codes else verdict
@@ -533,6 +544,33 @@ class Evaluator:
                                     f"code {code} is {'met' if refined else 'not met'} whichever of its rows "
                                     f"applies: every possible {' and '.join(facts) or 'value'} gives the same answer")
         return verdicts, comp_verdicts, code_met
+
+    def _out_of_scope(self, index: int, row: ast.Row, env: Env, get: Callable[[str], Any]) -> Verdict | None:
+        """The verdict of a row the incident's scope facts rule out (kept by their values), or that its band
+        rules out (kept by those and the band's facts); None when the row is in scope, or may be.
+
+        Out of scope, a row's verdict reads nothing else: neither its condition nor its exclusions are
+        worked out (row_verdict), so its reasons name the scope facts (and the band) alone. Kept by all the
+        facts the row reads (by_values), it would be worked out again for every other dose or age: most of
+        the verdicts an explanation worked out were of rows out of scope."""
+        scope_facts, band_facts = self._narrow[index]
+        kept = self._kept_out[index]
+        try:
+            key = tuple(map(get, scope_facts))
+            found = kept.get(key)
+            if found is None:
+                scope = self.scope(row, env, None)[0]
+                found = kept.put(key, self._row(index, row, env) if scope is False else
+                                 _BAND if scope is True and band_facts is not None else _IN)
+            if found is _BAND:
+                key = (_BAND, key, tuple(map(get, band_facts)))
+                found = kept.get(key)
+                if found is None:
+                    band = self.engine.truth(row.band, env, None)[0]
+                    found = kept.put(key, self._row(index, row, env) if band is False else _IN)
+        except TypeError:  # a value that cannot be a key (the vocabulary's reader gave a list)
+            return None
+        return None if found is _IN else found
 
     def _row(self, index: int, row: ast.Row, env: Env) -> Verdict:
         """A row's verdict, refined by its split, with its reasons."""
@@ -680,13 +718,15 @@ class Evaluator:
         two: tests/conftest.py `explained`)."""
         out = []
         if not validated:
-            for (static, given), verdict in zip(self.constructing, verdicts + comp_verdicts):
-                out.append(constructed(CriterionResult, {
-                    "code": static["code"], "label": static.get("label"), "table": static.get("table"),
-                    "category": static["category"], "says": list(static["says"]), "outcome": _outcome(verdict),
-                    "rule": static["rule"], "band": static.get("band"), "reasons": list(dict.fromkeys(verdict.reasons)),
-                    "missing": sorted(verdict.missing), "excluded_by": verdict.excluded_by, "role": static.get("role"),
-                    "interpretations": list(static["interpretations"])}, set(given)))
+            for (template, given), verdict in zip(self.constructing, verdicts + comp_verdicts):
+                fields = template.copy()  # a list of the template's is copied: no two results share one
+                fields["says"] = list(template["says"])
+                fields["outcome"] = _outcome(verdict)
+                fields["reasons"] = list(dict.fromkeys(verdict.reasons))
+                fields["missing"] = sorted(verdict.missing)
+                fields["excluded_by"] = verdict.excluded_by
+                fields["interpretations"] = list(template["interpretations"])
+                out.append(constructed(CriterionResult, fields, set(given)))
             return out
         validate = CriterionResult.__pydantic_validator__.validate_python
         for static, verdict in zip(self.row_texts + self.comp_texts, verdicts + comp_verdicts):
@@ -697,7 +737,19 @@ class Evaluator:
         return out
 
 
+_IN, _BAND = object(), object()  # _out_of_scope's marks: the row may be in scope; its band decides
+
+
+def _facts_of(nodes: Sequence[ast.Node]) -> set[str]:
+    """The facts nodes read (checked.reachable's: through definitions and `criteria of`)."""
+    return ({n.name for n in nodes if isinstance(n, ast.Ref) and n.target == "fact"} |
+            {n.fact for n in nodes if isinstance(n, (ast.IsValue, ast.Includes))})
+
+
+_OUTCOMES = {True: "met", False: "not met", None: "undetermined"}
+
+
 def _outcome(verdict: Verdict) -> str:
     if verdict.in_scope is False:
         return "out of scope"
-    return {True: "met", False: "not met", None: "undetermined"}[verdict.met]
+    return _OUTCOMES[verdict.met]

@@ -1661,11 +1661,12 @@ class QueryBuilder:
         layer: list[tuple[str, exp.Expression]] = []
         # (verdict's met column, fact, when): worked out only for the rows left undetermined
         self.missing_columns: list[tuple[str, str, B]] = []
+        # How well the facts fit each row's category: it chooses a complementary code's suffix, so it is worked
+        # out (below, with the codes) only where one is met (a CASE evaluates its branch on those rows alone).
+        fits = [(n, self.category_fit(row, compiler)) for n, row in enumerate(self.rows) if row.band is None]
         for n, row in enumerate(self.rows):
             verdict = self.row_verdict(row, compiler)
             layer += [(f"_in_{n}", verdict["in"]), (f"_band_{n}", verdict["band"]), (f"_met_{n}", verdict["met"])]
-            if row.band is None:
-                layer.append((f"_cat_{n}", self.category_fit(row, compiler)))
             for fact, when in verdict["missing"].items():
                 self.missing_columns.append((f"_rmet_{n}", fact, when))
         for n, item in enumerate(self.criteria.complementary):
@@ -1707,6 +1708,8 @@ class QueryBuilder:
             if value is not None:
                 met = cast(CASE([(IS_NULL(met), to_sql(value))], _copy(met)), "BOOLEAN")
             layer.append((f"_code_{j}", met))
+        some_complementary = OR(*(_is(column(f"_cmet_{n}"), True) for n in range(len(self.criteria.complementary))))
+        layer += [(f"_cat_{n}", CASE([(_copy(some_complementary), fit)])) for n, fit in fits]
         query = _layer(query, "_irmer_codes", layer)
 
         # Notifiable: any code, or a statutory complementary code; else the case split over everything.

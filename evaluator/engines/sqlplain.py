@@ -47,6 +47,7 @@ from .sql import (
 )
 
 EXACT = "_irmer_exact"  # true where this query's answer is the three-valued query's
+COMPLEMENTARY_MET = "_irmer_some_complementary"  # some complementary code is met: its suffix is wanted
 KEY = "_irmer_key"  # the codes, the complementary codes' suffixes and the authority, as one integer (Layout)
 
 
@@ -249,6 +250,10 @@ class PlainBuilder(QueryBuilder):
         parts += [(f"_exc_{j}", value) for j, value in enumerate(excluded.values())]
         exc_column = {code: column(f"_exc_{j}") for j, code in enumerate(excluded)}
         verdicts: list[tuple[str, Any]] = []
+        # How well the facts fit each row's category (its tests met): it chooses a complementary code's
+        # suffix, so it is worked out only on the rows where one is met and the row is in scope (a CASE
+        # evaluates its branch on those rows alone). Every row paying for it was a third of this query.
+        fits: list[tuple[str, Any]] = []
         known: list[str] = []  # columns that must come out true or false
         hold: list[str] = []  # columns that must come out true
         for n, row in enumerate(self.rows):
@@ -262,7 +267,9 @@ class PlainBuilder(QueryBuilder):
                                                NOT(_copy(exc_column.get(row.code, False))))))
             known += [f"_in_{n}", f"_rmet_{n}"]
             if row.band is None:
-                parts.append((f"_cat_{n}", self.category_fit(row, compiler)))
+                fits.append((f"_cat_{n}", CASE([(AND(_is(column(COMPLEMENTARY_MET), True),
+                                                     _is(column(f"_in_{n}"), True)),
+                                                 self.category_fit(row, compiler))])))
                 # The suffix reads the category tests of the rows in scope: each must be decided too
                 # (where a complementary code is met).
                 tests = [compiler.truth(node)[0] for node, _ in category_conjuncts(self.checked, row)]
@@ -285,10 +292,12 @@ class PlainBuilder(QueryBuilder):
         some_complementary = OR(*(_is(column(f"_cmet_{n}"), True) for n in range(len(self.criteria.complementary))))
         exact = AND(column("_conflicts_known"), *(_known(column(name)) for name in known),
                     *(OR(NOT(_copy(some_complementary)), _is(column(name), True)) for name in hold))
-        query = _layer(query, "_irmer_exact", [(EXACT, to_sql(self._two_valued(exact)))])
+        query = _layer(query, "_irmer_exact", [(EXACT, to_sql(self._two_valued(exact))),
+                                               (COMPLEMENTARY_MET, _copy(some_complementary))])
 
         codes = list(dict.fromkeys(row.code for row in self.rows))
         layer = [(f"_fin_{n}", column(f"_in_{n}")) for n in range(len(self.rows))]
+        layer += fits
         for j, code in enumerate(codes):
             layer.append((f"_code_{j}", OR(*(column(f"_rmet_{n}") for n, r in enumerate(self.rows) if r.code == code))))
         query = _layer(query, "_irmer_codes", layer)
@@ -297,8 +306,11 @@ class PlainBuilder(QueryBuilder):
         # The decisions a row leaves open here: a superset of those the three-valued query leaves open.
         shared = {j: [n for n, r in enumerate(self.rows) if r.code == code] for j, code in enumerate(codes)}
         query = _layer(query, "_irmer_notifiable", [("_notifiable", notifiable), *self.category_scores(),
-                                                    (OPEN, self.open_decisions(codes, shared, _copy(notifiable)))])
-        query = _layer(query, "_irmer_suffix", [("_suffix", self.suffix())])
+                                                    # Read only where this query's answer is not taken.
+                                                    (OPEN, CASE([(column(EXACT), integer(0))], self.open_decisions(
+                                                        codes, shared, _copy(notifiable))))])
+        query = _layer(query, "_irmer_suffix", [("_suffix", CASE([(column(COMPLEMENTARY_MET), self.suffix())],
+                                                                 integer(0)))])
         query = _layer(query, "_irmer_out", [(KEY, self.result_key()), *self.deadlines(column("_notifiable"))])
         final = [exp.column(name, quoted=True) for name in self.keep]
         final += [exp.alias_(column("_notifiable"), "notifiable", quoted=True, copy=False), column(KEY),
