@@ -517,9 +517,6 @@ class Evaluator:
             verdicts = [self._out_of_scope(index, row, env, get) or
                         by_values(self._kept[index], facts, get, self._row, index, row, env)
                         for index, (row, facts) in enumerate(zip(rows, row_reads))]
-            # A code several rows share adds its split's reasons to its rows' verdicts (below): theirs are copies.
-            verdicts = [replace(verdict, reasons=list(verdict.reasons)) if row.code in self.shared_codes else verdict
-                        for row, verdict in zip(rows, verdicts)]
             comp_verdicts = [by_values(self._kept_comps[j], facts, get, self.comp_verdict, item, env, [])
                              for j, (item, facts) in enumerate(zip(comps, comp_reads))]
 
@@ -538,8 +535,10 @@ class Evaluator:
                         # Each row alone is still undetermined; say why the code is decided.
                         facts = sorted(frozenset().union(*(v.missing for r, v in zip(rows, verdicts)
                                                            if r.code == code)))
-                        for row, verdict in zip(rows, verdicts):
+                        for k, (row, verdict) in enumerate(zip(rows, verdicts)):
                             if row.code == code:
+                                if reads is not None:  # a verdict kept (by_values) is never changed: a copy
+                                    verdict = verdicts[k] = replace(verdict, reasons=list(verdict.reasons))
                                 verdict.reasons.append(
                                     f"code {code} is {'met' if refined else 'not met'} whichever of its rows "
                                     f"applies: every possible {' and '.join(facts) or 'value'} gives the same answer")

@@ -392,14 +392,14 @@ def _examples(kind: str) -> str:
 
 def _read_quantity_now(info: FactInfo, raw: Any) -> Measure | Alternative:
     kind = KINDS[info.kind]
-    examples = _examples(info.kind)
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)):
-        raise ValueProblem(f"{info.name} is {describe_kind(info.kind)}: give it as text with a unit, such as {examples}")
+        raise ValueProblem(f"{info.name} is {describe_kind(info.kind)}: give it as text with a unit, such as "
+                           f"{_examples(info.kind)}")
     try:
         if isinstance(raw, (int, float, Decimal)):
             if info.unit is None:
                 raise ValueProblem(f"{info.name} needs a unit: {_show(raw)} alone could be in any unit",
-                                   f"write it as text with a unit, such as {examples}")
+                                   f"write it as text with a unit, such as {_examples(info.kind)}")
             try:
                 number, unit = exact(raw), info.unit
             except (ValueError, ZeroDivisionError) as error:
@@ -410,18 +410,20 @@ def _read_quantity_now(info: FactInfo, raw: Any) -> Measure | Alternative:
             match = _NUMBER.match(raw)
             if not match:
                 exact(raw)  # says why, when it is a digit of another script
-                raise ValueProblem(f"{info.name} must be a number with a unit, such as {examples}, not {_show(raw)}")
+                raise ValueProblem(f"{info.name} must be a number with a unit, such as {_examples(info.kind)}, "
+                                   f"not {_show(raw)}")
             number = exact(match.group(1))
             unit = match.group(2) or info.unit
             if not unit:
                 raise ValueProblem(f"{info.name} needs a unit: {_show(raw)} alone could be in any unit",
-                                   f"write it with a unit, such as {examples}")
+                                   f"write it with a unit, such as {_examples(info.kind)}")
     except NumberProblem as problem:
         raise ValueProblem(f"{info.name}: {problem}") from None
     except ValueError as error:
         if isinstance(error, ValueProblem):
             raise
-        raise ValueProblem(f"{info.name} must be a number with a unit, such as {examples}, not {_show(raw)}") from None
+        raise ValueProblem(f"{info.name} must be a number with a unit, such as {_examples(info.kind)}, "
+                           f"not {_show(raw)}") from None
     comma = _DECIMAL_COMMA.match(unit)
     if comma and isinstance(raw, str):
         whole = match.group(1) if match else ""
