@@ -499,28 +499,41 @@ def test_an_age_from_dates_is_shown_exactly(g2024, born, exposed, words):
 
 # --------------------------------------------------------- the kept readings
 
-# A text is read once per fact and spelling (language/values.py _read_quantity) and the reading kept: the
-# same text for another fact, kind or minimum must be read again, and a refused text stays refused.
+# A short text or a whole number is read once per fact and value (language/values.py read_value) and the
+# reading kept: the same value for another fact, kind, list of values, unit or minimum must be read again,
+# True is not 1, and a refused value stays refused.
 KEPT_READINGS = [
-    # (fact info, text, the value in the kind's base unit, or the start of the message when refused)
-    (("total_dose", "effective dose", None, None), "3 mSv", Fraction(3, 1000)),
-    (("total_dose", "effective dose", None, Fraction(1, 100)), "3 mSv", "total_dose must be at least"),
-    (("ptv_delivered_dose", "absorbed dose", None, None), "3 mSv", "ptv_delivered_dose is an absorbed dose"),
-    (("total_dose", "effective dose", "mSv", None), "3", Fraction(3, 1000)),
-    (("total_dose", "effective dose", None, None), "3", "total_dose needs a unit"),
-    (("total_dose", "effective dose", None, None), "3 mSvv", "total_dose: unknown unit"),
+    # (fact info, raw value, the reading (a quantity's value in the kind's base unit), or the start of the
+    # message when refused)
+    (("total_dose", "effective dose", None, None, ()), "3 mSv", Fraction(3, 1000)),
+    (("total_dose", "effective dose", None, Fraction(1, 100), ()), "3 mSv", "total_dose must be at least"),
+    (("ptv_delivered_dose", "absorbed dose", None, None, ()), "3 mSv", "ptv_delivered_dose is an absorbed dose"),
+    (("total_dose", "effective dose", "mSv", None, ()), "3", Fraction(3, 1000)),
+    (("total_dose", "effective dose", None, None, ()), "3", "total_dose needs a unit"),
+    (("total_dose", "effective dose", None, None, ()), "3 mSvv", "total_dose: unknown unit"),
+    (("total_dose", "effective dose", "mSv", None, ()), 3, Fraction(3, 1000)),
+    (("total_dose", "effective dose", None, None, ()), 3, "total_dose needs a unit"),
+    (("exposure", "one of", None, None, ("accidental", "unintended")), "Accidental", "accidental"),
+    (("exposure", "one of", None, None, ("Accidental", "unintended")), "Accidental", "Accidental"),
+    (("exposure", "one of", None, None, ("unintended",)), "accidental", "exposure must be one of"),
+    (("individuals", "count", None, None, ()), 1, Fraction(1)),
+    (("individuals", "count", None, Fraction(2), ()), 1, "individuals must be at least"),
+    (("individuals", "count", None, None, ()), True, "individuals is a count"),
+    (("theme", "yes or no", None, None, ()), "yes", True),
+    (("theme", "yes or no", None, None, ()), 1, "theme is yes or no"),
 ]
 
 
 @pytest.mark.parametrize("rounds", [1, 2])
 def test_a_kept_reading_is_never_another_facts(rounds):
-    from evaluator.language.values import FactInfo, ValueProblem, _read_quantity
-    for _ in range(rounds):  # the second round reads every text from what was kept
-        for (name, kind, unit, minimum), text, want in KEPT_READINGS:
-            info = FactInfo(name=name, kind=kind, unit=unit, minimum=minimum)
-            if isinstance(want, Fraction):
-                assert _read_quantity(info, text).value == want
+    from evaluator.language.values import FactInfo, Measure, ValueProblem, read_value
+    for _ in range(rounds):  # the second round reads every value from what was kept
+        for (name, kind, unit, minimum, values), raw, want in KEPT_READINGS:
+            info = FactInfo(name=name, kind=kind, unit=unit, minimum=minimum, values=values)
+            if isinstance(want, (Fraction, bool)) or want in values:
+                got = read_value(info, raw)
+                assert (got.value if isinstance(got, Measure) else got) == want, (info, raw, got)
             else:
                 with pytest.raises(ValueProblem) as refused:
-                    _read_quantity(info, text)
+                    read_value(info, raw)
                 assert refused.value.message.startswith(want), refused.value.message

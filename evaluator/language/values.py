@@ -232,11 +232,41 @@ _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
 
 
 def read_value(info: FactInfo, raw: Any) -> Any:
-    """Read a raw JSON value as a value of the fact's kind."""
+    """Read a raw JSON value as a value of the fact's kind.
+
+    What a reading gives depends only on the raw value and on the fact's name,
+    kind, values, unit and minimum, so those are the key, and the answer is
+    immutable: a short text or a whole number is read once and kept (a log
+    repeats its values: "England", "3 mSv", the day's date, an age). A value
+    that is refused is read again each time (its message is worked out then).
+
+    >>> info = FactInfo(name="total_dose", kind="effective dose")
+    >>> read_value(info, "3000 uSv") is read_value(info, "3000 uSv")
+    True
+    """
+    kind = type(raw)
+    # Not a bool (True == 1 would find the reading of 1), nor a float (3.0 == 3), nor a page of text.
+    if kind is int or kind is str and len(raw) <= 64:
+        key = (info.name, info.kind, info.values, info.unit, info.minimum, raw)
+        found = _KEPT.get(key)
+        if found is None:
+            found = _read_now(info, raw)
+            if len(_KEPT) >= _KEPT_MOST:  # bounded: a log of distinct values starts again
+                _KEPT.clear()
+            _KEPT[key] = found
+        return found
+    return _read_now(info, raw)
+
+
+def _read_now(info: FactInfo, raw: Any) -> Any:
     reader = READERS.get(info.kind)
     if reader is None:
         raise ValueProblem(f"{info.name} has a kind we cannot read: {info.kind}")
     return reader(info, raw)
+
+
+_KEPT: dict[tuple[Any, ...], Any] = {}
+_KEPT_MOST = 4096
 
 
 def _read_bool(info: FactInfo, raw: Any) -> bool:
@@ -358,39 +388,12 @@ def _read_ratio(info: FactInfo, raw: Any) -> Measure:
     return Measure(value=value, kind=info.kind, text=text or _show(raw))
 
 
-def _read_quantity(info: FactInfo, raw: Any) -> Measure | Alternative:
-    """A quantity: text read once per fact and spelling, kept (a log repeats its doses: "3 mSv", "0.1 mGy").
-
-    What a reading gives depends only on the text and on the fact's name, kind,
-    unit and minimum, so those are the key; the answer is immutable. A text that
-    is refused is read again each time (its message is worked out then).
-
-    >>> info = FactInfo(name="total_dose", kind="effective dose")
-    >>> _read_quantity(info, "3000 uSv") is _read_quantity(info, "3000 uSv")
-    True
-    """
-    if type(raw) is not str:
-        return _read_quantity_now(info, raw)
-    key = (info.name, info.kind, info.unit, info.minimum, raw)
-    found = _QUANTITIES.get(key)
-    if found is None:
-        found = _read_quantity_now(info, raw)
-        if len(_QUANTITIES) >= _QUANTITIES_KEPT:  # bounded: a log of distinct spellings starts again
-            _QUANTITIES.clear()
-        _QUANTITIES[key] = found
-    return found
-
-
-_QUANTITIES: dict[tuple[Any, ...], "Measure | Alternative"] = {}
-_QUANTITIES_KEPT = 4096
-
-
 def _examples(kind: str) -> str:
     units = KINDS[kind].units
     return " or ".join(f'"{n} {u}"' for n, u in zip(("6", "0.5"), units[1:3] or units))
 
 
-def _read_quantity_now(info: FactInfo, raw: Any) -> Measure | Alternative:
+def _read_quantity(info: FactInfo, raw: Any) -> Measure | Alternative:
     kind = KINDS[info.kind]
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)):
         raise ValueProblem(f"{info.name} is {describe_kind(info.kind)}: give it as text with a unit, such as "
