@@ -303,6 +303,7 @@ class Evaluator:
     def __init__(self, checked: Checked, source: str | None = None):
         self.checked = checked
         self.criteria = checked.criteria
+        self.rows = self.criteria.rows  # made from the tables at each reading of the property: once, here
         self.engine = Engine(checked)
         self.source = source
         self.plan = Plan(checked)
@@ -498,14 +499,14 @@ class Evaluator:
         if incident.alternative:
             return self.evaluate(incident, assume=False).explanation
         verdicts, comp_verdicts, _ = self._verdicts(Env(dict(incident.values)), reads)
-        return self.explanation(self.criteria.rows, verdicts, comp_verdicts, validated=False)
+        return self.explanation(self.rows, verdicts, comp_verdicts, validated=False)
 
     def _verdicts(self, env: Env, reads: tuple[Sequence[Sequence[str]], Sequence[Sequence[str]]] | None = None
                   ) -> tuple[list[Verdict], list[Verdict], dict[str, B3]]:
         """Every row's verdict (refined by its split), every complementary code's, and whether each code is
         met (refined by the code's split when several rows share it), each with its reasons; with `reads`,
         the row verdicts kept (explain)."""
-        rows, comps = self.criteria.rows, self.criteria.complementary
+        rows, comps = self.rows, self.criteria.complementary
         if reads is None:
             verdicts = [self._row(index, row, env) for index, row in enumerate(rows)]
             comp_verdicts = [self.comp_verdict(item, env, []) for item in comps]
@@ -587,7 +588,7 @@ class Evaluator:
 
     def _evaluate(self, incident: IncidentFacts, explain: bool = True, decided: Outcome | None = None) -> Result:
         env = Env(dict(incident.values))
-        rows = self.criteria.rows
+        rows = self.rows
         verdicts, comp_verdicts, code_met = self._verdicts(env)
         statutory = [item for item in self.criteria.complementary if item.role == "statutory"]
         comp_met = {item.code: verdict.met for item, verdict in zip(self.criteria.complementary, comp_verdicts)}
