@@ -35,7 +35,7 @@ from ..language.units import DIMENSIONLESS, KINDS
 from ..language.values import Measure
 from .logic import (B3, INF, INTERVAL_COMPARE, NONE, YES_NO, Interval, Missing, and3, decided, divide, eq, ge, gt,
                     hull, join_truth, missing_if, not3, or3)
-from .plan import Plan, Split, any_met, category_tests
+from .plan import Plan, Split, any_met, category_tests, facts_of
 from .split import agree
 from .assumed import assumed_facts, entry
 from .derive import apply as apply_derivations, infos as derive_infos
@@ -314,13 +314,12 @@ class Evaluator:
         # incident: worked out once here, not for every incident.
         self.row_texts = [self._static(row, code=row.code, label=row.label, table=row.table,
                                        band=source_text(source, row.band.span) if row.band is not None else None)
-                          for row in self.criteria.rows]
+                          for row in self.rows]
         self.comp_texts = [self._static(item, code=item.code, role=item.role)
                            for item in self.criteria.complementary]
-        # For explanations made without validation (explanation): each criterion's static texts, and the
-        # fields validation would count as set (those given).
-        # Each is a template of every field in the model's order (its static values in place): an explanation
-        # copies it and sets the values of the incident.
+        # For explanations made without validation (explanation): each criterion's template, every field in the
+        # model's order with its static values in place (an explanation copies it and sets the incident's), and
+        # the fields validation would count as set (those given).
         self.constructing = [({name: static.get(name) for name in CriterionResult.model_fields},
                               frozenset(static) | {"outcome", "reasons", "missing", "excluded_by"})
                              for static in self.row_texts + self.comp_texts]
@@ -330,16 +329,15 @@ class Evaluator:
                             for info, d in zip(derivations, self.criteria.derivations)]
         self.conflicts = [(info, self._truth(c.when)) for info, c in zip(conflicts, self.criteria.conflicts)]
         self.dose_uses = dose_uses(checked)
-        codes = [row.code for row in self.criteria.rows]
+        codes = [row.code for row in self.rows]
         self.shared_codes = frozenset(code for code in codes if codes.count(code) > 1)
-        self._kept = [Kept(KEPT) for _ in self.criteria.rows]  # explain's row verdicts
+        self._kept = [Kept(KEPT) for _ in self.rows]  # explain's row verdicts
         # A row out of scope is out whatever else the incident says: its verdict reads the scope facts alone,
         # or those and its band's when the band rules it out (_out_of_scope).
-        self._kept_out = [Kept(KEPT) for _ in self.criteria.rows]
-        self._narrow = [(tuple(fact for fact, allowed in (("exposure", row.exposure), ("modality", row.modalities),
-                                                          ("jurisdiction", row.jurisdictions)) if allowed),
-                         tuple(sorted(_facts_of(checked.reachable([row.band])))) if row.band is not None else None)
-                        for row in self.criteria.rows]
+        self._kept_out = [Kept(KEPT) for _ in self.rows]
+        self._narrow = [(tuple(fact for fact, allowed, _ in _scope_tests(row) if allowed),
+                         tuple(sorted(facts_of(checked.reachable([row.band])))) if row.band is not None else None)
+                        for row in self.rows]
         self._kept_comps = [Kept(KEPT) for _ in self.criteria.complementary]  # and codes'
 
     def _truth(self, condition: Any) -> Callable[[dict[str, Any]], B3]:
@@ -371,8 +369,7 @@ class Evaluator:
     # ---------------------------------------------------------------- rows
     def scope(self, row: ast.Row, env: Env, trace: list[str] | None) -> tuple[B3, Missing]:
         parts: list[tuple[B3, Missing]] = []
-        for fact, allowed, test in (("exposure", row.exposure, "in"), ("modality", row.modalities, "any"),
-                                    ("jurisdiction", row.jurisdictions, "in")):
+        for fact, allowed, test in _scope_tests(row):
             if not allowed:
                 continue
             value = env.values.get(fact)
@@ -740,10 +737,10 @@ class Evaluator:
 _IN, _BAND = object(), object()  # _out_of_scope's marks: the row may be in scope; its band decides
 
 
-def _facts_of(nodes: Sequence[ast.Node]) -> set[str]:
-    """The facts nodes read (checked.reachable's: through definitions and `criteria of`)."""
-    return ({n.name for n in nodes if isinstance(n, ast.Ref) and n.target == "fact"} |
-            {n.fact for n in nodes if isinstance(n, (ast.IsValue, ast.Includes))})
+def _scope_tests(row: ast.Row) -> tuple[tuple[str, tuple[str, ...], str], ...]:
+    """A row's scope: (fact, the values it allows (none: any), "in" for one value, "any" for a set)."""
+    return (("exposure", row.exposure, "in"), ("modality", row.modalities, "any"),
+            ("jurisdiction", row.jurisdictions, "in"))
 
 
 _OUTCOMES = {True: "met", False: "not met", None: "undetermined"}

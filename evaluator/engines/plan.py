@@ -53,7 +53,7 @@ def _is_fact(node: Any, fact: str) -> bool:
     return isinstance(node, ast.Ref) and node.target == "fact" and node.name == fact
 
 
-def _facts(nodes: Iterable[ast.Node]) -> set[str]:
+def facts_of(nodes: Iterable[ast.Node]) -> set[str]:
     """The facts the nodes read: by name, or tested with `is` and `includes`."""
     found = {n.name for n in nodes if isinstance(n, ast.Ref) and n.target == "fact"}
     return found | {n.fact for n in nodes if isinstance(n, (ast.IsValue, ast.Includes))}
@@ -175,7 +175,7 @@ class Plan:
         found = self._reached.get(key)
         if found is None:
             nodes = self.checked.reachable(roots)
-            found = self._reached[key] = (nodes, _facts(nodes))  # a set, read only, as before
+            found = self._reached[key] = (nodes, facts_of(nodes))  # a set, read only, as before
         return found
 
     def choice_for(self, fact: str, nodes: list[ast.Node]) -> Choice | None:

@@ -50,7 +50,7 @@ from ..language.check import Checked
 from ..language.units import ACCEPTED, BOOL, ENUM, KINDS, SET, resolve_unit
 from ..language.values import FactInfo
 from .logic import INF, INTERVAL_COMPARE as STATIC_COMPARE, Interval
-from .plan import SCOPE_FACTS, SPLIT_BUDGET, Choice, Plan, Split, category_conjuncts
+from .plan import SCOPE_FACTS, SPLIT_BUDGET, Choice, Plan, Split, category_conjuncts, facts_of
 
 SCALE = 12  # digits after the point, in the kind's base unit: 1 pSv, 1 pGy, 1 pm, ...
 PRECISION = 30  # total digits: values below 10^18 base units
@@ -65,6 +65,7 @@ REFUSED = "_irmer_derived"  # a derivation or a conflict applies: Python evaluat
 UNDECIDED = "_irmer_undecided"  # without the case split in SQL: true where the row needs it (Python decides)
 SPLIT = "_irmer_split"  # with the case split as "explode": the row was split for some decision
 OPEN = "_irmer_open"  # without the case split, on request: the decisions the row leaves open, one bit each
+COMPLEMENTARY_MET = "_irmer_some_complementary"  # some complementary code is met: its suffix is wanted
 ENVELOPE_COLUMNS = ("id", "description", "date_of_birth", "exposure_date")
 
 # How a column holds its values, from the table's schema (columnar.py reads it):
@@ -1308,9 +1309,7 @@ class Term:
 
 def _reads(nodes: Iterable[ast.Node]) -> set[str]:
     """Every fact a decision reads (whether or not its own split could enumerate it), and the scope facts."""
-    facts = {n.name for n in nodes if isinstance(n, ast.Ref) and n.target == "fact"}
-    facts |= {n.fact for n in nodes if isinstance(n, (ast.IsValue, ast.Includes))}
-    return facts | set(SCOPE_FACTS)
+    return facts_of(nodes) | set(SCOPE_FACTS)
 
 
 def _layer(previous: exp.Expression, name: str, columns: list[tuple[str, exp.Expression]]) -> exp.Select:
@@ -1688,6 +1687,8 @@ class QueryBuilder:
             met, value = column(f"_met_{n}"), refined[str(n)]
             layer.append((f"_rmet_{n}", met if value is None else cast(CASE([(IS_NULL(met), to_sql(value))],
                                                                             met.copy()), "BOOLEAN")))
+        layer.append((COMPLEMENTARY_MET, OR(*(_is(column(f"_cmet_{n}"), True)
+                                              for n in range(len(self.criteria.complementary))))))
         query = _layer(query, "_irmer_refined", layer)
 
         # Codes shared by several rows; a row's scope, settled when it cannot fire.
@@ -1708,8 +1709,7 @@ class QueryBuilder:
             if value is not None:
                 met = cast(CASE([(IS_NULL(met), to_sql(value))], _copy(met)), "BOOLEAN")
             layer.append((f"_code_{j}", met))
-        some_complementary = OR(*(_is(column(f"_cmet_{n}"), True) for n in range(len(self.criteria.complementary))))
-        layer += [(f"_cat_{n}", CASE([(_copy(some_complementary), fit)])) for n, fit in fits]
+        layer += [(f"_cat_{n}", CASE([(column(COMPLEMENTARY_MET), fit)])) for n, fit in fits]
         query = _layer(query, "_irmer_codes", layer)
 
         # Notifiable: any code, or a statutory complementary code; else the case split over everything.

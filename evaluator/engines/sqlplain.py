@@ -41,13 +41,12 @@ from ..language import ast
 from ..language.check import Checked
 from .plan import category_conjuncts
 from .sql import (
-    AND, B, BOOL_RULES, FALLBACK, IS_NULL, OPEN, NOT, OR, REFUSED, RESULT_COLUMNS, CASE, Compiler, End, Missing,
-    NUMERIC, QueryBuilder, Reader, SQLUnsupported, integer, string, _copy, _is, _layer, _point_compare, _value, cast, column, decimal,
-    to_sql,
+    AND, B, BOOL_RULES, COMPLEMENTARY_MET, FALLBACK, IS_NULL, OPEN, NOT, OR, REFUSED, RESULT_COLUMNS, CASE, Compiler,
+    End, Missing, NUMERIC, QueryBuilder, Reader, SQLUnsupported, integer, string, _copy, _is, _layer, _point_compare,
+    _value, cast, column, decimal, to_sql,
 )
 
 EXACT = "_irmer_exact"  # true where this query's answer is the three-valued query's
-COMPLEMENTARY_MET = "_irmer_some_complementary"  # some complementary code is met: its suffix is wanted
 KEY = "_irmer_key"  # the codes, the complementary codes' suffixes and the authority, as one integer (Layout)
 
 
@@ -267,8 +266,7 @@ class PlainBuilder(QueryBuilder):
                                                NOT(_copy(exc_column.get(row.code, False))))))
             known += [f"_in_{n}", f"_rmet_{n}"]
             if row.band is None:
-                fits.append((f"_cat_{n}", CASE([(AND(_is(column(COMPLEMENTARY_MET), True),
-                                                     _is(column(f"_in_{n}"), True)),
+                fits.append((f"_cat_{n}", CASE([(AND(column(COMPLEMENTARY_MET), _is(column(f"_in_{n}"), True)),
                                                  self.category_fit(row, compiler))])))
                 # The suffix reads the category tests of the rows in scope: each must be decided too
                 # (where a complementary code is met).
